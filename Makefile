@@ -1,0 +1,38 @@
+# plugctl: `make demo` runs the whole job end to end; `make test` runs every test.
+GO      ?= go
+BIN     := bin
+GOFLAGS ?= -buildvcs=false
+export GOFLAGS
+
+.PHONY: all build plugins demo test vet fmt-check bench setup-js clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN)/plugctl .
+
+# The example plugins in testdata/plugins (see testdata/plugins/README.md).
+plugins:
+	./scripts/build-plugins.sh $(BIN)/plugins
+
+# Node modules of the JavaScript example plugin (npm registry).
+setup-js:
+	./scripts/setup-js.sh
+
+demo: build plugins
+	./scripts/demo.sh
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+test: fmt-check vet setup-js
+	$(GO) test -race -timeout 15m ./...
+
+bench: build plugins
+	./bench/run.sh
+
+clean:
+	rm -rf $(BIN)

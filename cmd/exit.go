@@ -1,0 +1,121 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/plugctl/plugctl/fetch"
+	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/install"
+	"github.com/plugctl/plugctl/store"
+	"github.com/plugctl/plugctl/verify"
+)
+
+// Exit codes, as PRODUCT.md fixes them.
+const (
+	ExitOK        = 0
+	ExitError     = 1
+	ExitUsage     = 2
+	ExitNotFound  = 3
+	ExitIntegrity = 4
+	ExitPlugin    = 5
+	ExitMethod    = 6
+	ExitOutdated  = 7
+)
+
+// usageError is a bad flag, argument, name, constraint or JSON argument.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// exitError carries an exit code chosen by a command, with an optional
+// message (an empty one prints nothing: the command already reported).
+type exitError struct {
+	code int
+	msg  string
+	hint string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// classify maps an error to its exit code and a hint for the user. It is the
+// only place that knows the mapping.
+func classify(err error) (code int, hint string) {
+	var ee *exitError
+	var ue *usageError
+	var nf *index.NotFoundError
+	var mm *verify.MismatchError
+	var he *fetch.HTTPError
+	switch {
+	case errors.As(err, &ee):
+		return ee.code, ee.hint
+	case errors.As(err, &ue), errors.Is(err, index.ErrUsage), errors.Is(err, store.ErrInvalidName):
+		return ExitUsage, ""
+	case errors.As(err, &mm):
+		return ExitIntegrity, "the bytes are not what the index promised: do not use them; tell the index's publisher, or run plugctl index update if the index changed"
+	case errors.Is(err, install.ErrTampered):
+		return ExitIntegrity, "reinstall it: plugctl remove NAME@VERSION && plugctl install NAME@VERSION"
+	case errors.As(err, &nf):
+		switch nf.What {
+		case "index":
+			return ExitNotFound, "see plugctl index list"
+		case "platform":
+			return ExitNotFound, "run plugctl info " + firstWord(nf.Name) + " to see the platforms offered"
+		case "version":
+			return ExitNotFound, "run plugctl info " + nf.Name + " to see the versions offered"
+		}
+		return ExitNotFound, "run plugctl search to see what the configured indexes offer (plugctl index update refreshes them)"
+	case errors.Is(err, store.ErrNotInstalled):
+		return ExitNotFound, "run plugctl list to see what is installed"
+	case errors.Is(err, index.ErrNotCached):
+		return ExitNotFound, "run plugctl index update"
+	case errors.As(err, &he) && he.Status == 404, errors.Is(err, fetch.ErrNotFound):
+		return ExitNotFound, "check the address"
+	case errors.Is(err, index.ErrMalformed):
+		return ExitError, "fix the index file (plugctl index lint checks it)"
+	case errors.Is(err, context.DeadlineExceeded):
+		return ExitError, "raise --timeout"
+	}
+	if code, hint, ok := classifyRuntime(err); ok {
+		return code, hint
+	}
+	return ExitError, ""
+}
+
+func firstWord(s string) string {
+	if i := strings.IndexByte(s, '@'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// reportError prints err as one line plus a hint line (text) or one JSON
+// object (json) on stderr, and returns the exit code.
+func reportError(g *Global, err error) int {
+	code, hint := classify(err)
+	msg := err.Error()
+	if msg == "" {
+		return code
+	}
+	if g.JSON() {
+		b, _ := json.Marshal(struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+			Hint    string `json:"hint,omitempty"`
+		}{code, msg, hint})
+		fmt.Fprintf(g.IO.ErrOut, "%s\n", b)
+		return code
+	}
+	fmt.Fprintf(g.IO.ErrOut, "plugctl: %s\n", msg)
+	if hint != "" {
+		fmt.Fprintf(g.IO.ErrOut, "hint: %s\n", hint)
+	}
+	return code
+}

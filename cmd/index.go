@@ -1,0 +1,254 @@
+package cmd
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plugctl/plugctl/fetch"
+	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/store"
+)
+
+func newIndexCmd(g *Global) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "index",
+		Short: "Configure the indexes plugins are installed from",
+	}
+	c.AddCommand(newIndexAddCmd(g), newIndexListCmd(g), newIndexRemoveCmd(g), newIndexUpdateCmd(g))
+	return c
+}
+
+// args checks the number of positional arguments as a usage error.
+func args(min, max int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if len(a) < min || (max >= 0 && len(a) > max) {
+			return usageErrorf("%s: wrong number of arguments (usage: %s)", cmd.CommandPath(), cmd.UseLine())
+		}
+		return nil
+	}
+}
+
+type indexAddOptions struct {
+	g      *Global
+	Name   string
+	Source string
+	Keys   []string
+}
+
+func newIndexAddCmd(g *Global) *cobra.Command {
+	o := &indexAddOptions{g: g}
+	c := &cobra.Command{
+		Use:   "add NAME SOURCE",
+		Short: "Add an index (a path, an http(s) URL or a git address) and fetch it",
+		Example: `  plugctl index add default https://plugins.example.com/index.yaml
+  plugctl index add team 'git::https://git.example.com/plugins.git//index.yaml?ref=main'
+  plugctl index add local ./index.yaml`,
+		Args: args(2, 2),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			o.Name, o.Source = a[0], a[1]
+			return indexAddRun(cmd, o)
+		},
+	}
+	c.Flags().StringArrayVar(&o.Keys, "key", nil, "minisign public key (file or inline) the index must be signed with; repeat to trust several")
+	return c
+}
+
+// normalizeSource makes a local path absolute, so that the index and its
+// relative artifact URLs resolve from anywhere later.
+func normalizeSource(src string) (string, error) {
+	if fetch.IsGit(src) || strings.Contains(src, "://") {
+		return src, nil
+	}
+	return filepath.Abs(src)
+}
+
+func indexAddRun(cmd *cobra.Command, o *indexAddOptions) error {
+	g := o.g
+	if err := store.ValidName(o.Name); err != nil {
+		return usageErrorf("index name: %v", strings.TrimPrefix(err.Error(), "invalid plugin name "))
+	}
+	if len(o.Keys) > 0 {
+		return fmt.Errorf("index add --key: signed indexes are not supported by this build yet")
+	}
+	p, err := g.Paths()
+	if err != nil {
+		return err
+	}
+	cfg, err := g.Config()
+	if err != nil {
+		return err
+	}
+	if _, ok := cfg.Lookup(o.Name); ok {
+		return usageErrorf("index %q is already configured (plugctl index remove %s first)", o.Name, o.Name)
+	}
+	src, err := normalizeSource(o.Source)
+	if err != nil {
+		return err
+	}
+	s := index.Source{Name: o.Name, Address: src, Keys: o.Keys}
+	ctx, cancel := g.withTimeout(cmd.Context())
+	defer cancel()
+	idx, err := index.Fetch(ctx, g.Fetcher(), p, s)
+	if err != nil {
+		return err
+	}
+	cfg.Indexes = append(cfg.Indexes, s)
+	if err := cfg.Save(p); err != nil {
+		index.RemoveCache(p, o.Name)
+		return err
+	}
+	if g.JSON() {
+		return g.PrintJSON(indexJSON{Name: s.Name, Source: s.Address, Plugins: len(idx.Plugins)})
+	}
+	g.Printf("added index %s (%s): %d plugins\n", s.Name, s.Address, len(idx.Plugins))
+	return nil
+}
+
+type indexJSON struct {
+	Name      string     `json:"name"`
+	Source    string     `json:"source"`
+	Plugins   int        `json:"plugins"`
+	FetchedAt *time.Time `json:"fetchedAt,omitempty"`
+	Version   int64      `json:"version,omitempty"`
+	Signed    bool       `json:"signed"`
+}
+
+func newIndexListCmd(g *Global) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List configured indexes, in the order that decides which wins",
+		Args:  args(0, 0),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			p, err := g.Paths()
+			if err != nil {
+				return err
+			}
+			cfg, err := g.Config()
+			if err != nil {
+				return err
+			}
+			out := []indexJSON{}
+			for _, s := range cfg.Indexes {
+				j := indexJSON{Name: s.Name, Source: s.Address, Signed: len(s.Keys) > 0}
+				if m, err := index.LoadMeta(p, s.Name); err == nil {
+					j.Plugins, j.FetchedAt, j.Version = len(m.Plugins), &m.FetchedAt, m.Version
+				}
+				out = append(out, j)
+			}
+			if g.JSON() {
+				return g.PrintJSON(out)
+			}
+			if len(out) == 0 {
+				g.Infof("no index configured (plugctl index add NAME SOURCE)\n")
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.IO.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tPLUGINS\tUPDATED\tSOURCE")
+			for _, j := range out {
+				upd := "never"
+				if j.FetchedAt != nil {
+					upd = j.FetchedAt.Local().Format(time.DateTime)
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", j.Name, j.Plugins, upd, j.Source)
+			}
+			if !g.Quiet {
+				return tw.Flush()
+			}
+			return nil
+		},
+	}
+}
+
+func newIndexRemoveCmd(g *Global) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove NAME",
+		Short: "Remove a configured index and its cached copy (installed plugins stay)",
+		Args:  args(1, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			p, err := g.Paths()
+			if err != nil {
+				return err
+			}
+			cfg, err := g.Config()
+			if err != nil {
+				return err
+			}
+			if !cfg.Remove(a[0]) {
+				return &index.NotFoundError{What: "index", Name: a[0]}
+			}
+			if err := cfg.Save(p); err != nil {
+				return err
+			}
+			if err := index.RemoveCache(p, a[0]); err != nil {
+				return err
+			}
+			if g.JSON() {
+				return g.PrintJSON(map[string]string{"removed": a[0]})
+			}
+			g.Printf("removed index %s\n", a[0])
+			return nil
+		},
+	}
+}
+
+func newIndexUpdateCmd(g *Global) *cobra.Command {
+	return &cobra.Command{
+		Use:   "update [NAME...]",
+		Short: "Fetch configured indexes again (all of them by default)",
+		Args:  args(0, -1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			p, err := g.Paths()
+			if err != nil {
+				return err
+			}
+			cfg, err := g.Config()
+			if err != nil {
+				return err
+			}
+			todo := cfg.Indexes
+			if len(a) > 0 {
+				todo = nil
+				for _, n := range a {
+					s, ok := cfg.Lookup(n)
+					if !ok {
+						return &index.NotFoundError{What: "index", Name: n}
+					}
+					todo = append(todo, s)
+				}
+			}
+			ctx, cancel := g.withTimeout(cmd.Context())
+			defer cancel()
+			out := []indexJSON{}
+			var firstErr error
+			for _, s := range todo {
+				idx, err := index.Fetch(ctx, g.Fetcher(), p, s)
+				if err != nil {
+					fmt.Fprintf(g.IO.ErrOut, "plugctl: %v (the last good copy stays in use)\n", err)
+					if firstErr == nil {
+						firstErr = err
+					}
+					continue
+				}
+				out = append(out, indexJSON{Name: s.Name, Source: s.Address, Plugins: len(idx.Plugins), Version: idx.Version})
+				if !g.JSON() {
+					g.Printf("updated index %s: %d plugins\n", s.Name, len(idx.Plugins))
+				}
+			}
+			if g.JSON() {
+				if err := g.PrintJSON(out); err != nil {
+					return err
+				}
+			}
+			if firstErr != nil {
+				code, _ := classify(firstErr)
+				return &exitError{code: code}
+			}
+			return nil
+		},
+	}
+}

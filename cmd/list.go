@@ -1,0 +1,268 @@
+package cmd
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/store"
+)
+
+// listJSON is one installed version in `list -o json`. Fields are only ever
+// added.
+type listJSON struct {
+	Name        string    `json:"name"`
+	Version     string    `json:"version"`
+	Active      bool      `json:"active"`
+	Path        string    `json:"path"`
+	SHA256      string    `json:"sha256"`
+	Index       string    `json:"index,omitempty"`
+	Constraint  string    `json:"constraint,omitempty"`
+	Source      string    `json:"source"`
+	Protocol    string    `json:"protocol"`
+	InstalledAt time.Time `json:"installedAt"`
+}
+
+func newListCmd(g *Global) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list [NAME]",
+		Short: "List installed plugins and versions",
+		Args:  args(0, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			p, err := g.Paths()
+			if err != nil {
+				return err
+			}
+			names, err := p.Names()
+			if err != nil {
+				return err
+			}
+			if len(a) == 1 {
+				if err := store.ValidName(a[0]); err != nil {
+					return err
+				}
+				names = []string{a[0]}
+			}
+			out := []listJSON{}
+			for _, n := range names {
+				rs, err := p.Versions(n)
+				if err != nil {
+					return err
+				}
+				if len(a) == 1 && len(rs) == 0 {
+					return fmt.Errorf("%s: %w", n, store.ErrNotInstalled)
+				}
+				active, _ := p.Active(n)
+				for _, r := range rs {
+					out = append(out, listJSON{
+						Name: r.Name, Version: r.Version, Active: r.Version == active, Path: p.Exe(r),
+						SHA256: r.BinSHA256, Index: r.Index, Constraint: r.Constraint, Source: r.Source,
+						Protocol: r.Protocol.WithDefaults(r.Name).Kind, InstalledAt: r.InstalledAt,
+					})
+				}
+			}
+			if g.JSON() {
+				return g.PrintJSON(out)
+			}
+			if len(out) == 0 {
+				g.Infof("no plugins installed (plugctl search, then plugctl install NAME)\n")
+				return nil
+			}
+			if g.Quiet {
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.IO.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tVERSION\tACTIVE\tINDEX\tINSTALLED")
+			for _, l := range out {
+				act := ""
+				if l.Active {
+					act = "*"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Name, l.Version, act, dash(l.Index), l.InstalledAt.Local().Format(time.DateTime))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// infoJSON is `info -o json`.
+type infoJSON struct {
+	Name      string      `json:"name"`
+	Installed []listJSON  `json:"installed"`
+	Active    string      `json:"active,omitempty"`
+	Indexes   []offerJSON `json:"indexes"`
+}
+
+type offerJSON struct {
+	Index       string                         `json:"index"`
+	Description string                         `json:"description,omitempty"`
+	Protocol    store.Protocol                 `json:"protocol"`
+	Versions    []string                       `json:"versions"` // newest first
+	Platforms   map[string][]string            `json:"platforms"`
+	Artifacts   map[string]map[string]artifact `json:"artifacts"` // version → os/arch → artifact
+}
+
+type artifact struct {
+	URL    string `json:"url"`
+	SHA256 string `json:"sha256"`
+	Bin    string `json:"bin,omitempty"`
+}
+
+func newInfoCmd(g *Global) *cobra.Command {
+	return &cobra.Command{
+		Use:   "info NAME",
+		Short: "Show what is installed of a plugin and every index that offers it",
+		Args:  args(1, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			name := a[0]
+			if err := store.ValidName(name); err != nil {
+				return err
+			}
+			p, err := g.Paths()
+			if err != nil {
+				return err
+			}
+			cfg, err := g.Config()
+			if err != nil {
+				return err
+			}
+			info := infoJSON{Name: name, Installed: []listJSON{}, Indexes: []offerJSON{}}
+			rs, err := p.Versions(name)
+			if err != nil {
+				return err
+			}
+			info.Active, _ = p.Active(name)
+			for _, r := range rs {
+				info.Installed = append(info.Installed, listJSON{
+					Name: r.Name, Version: r.Version, Active: r.Version == info.Active, Path: p.Exe(r),
+					SHA256: r.BinSHA256, Index: r.Index, Constraint: r.Constraint, Source: r.Source,
+					Protocol: r.Protocol.WithDefaults(r.Name).Kind, InstalledAt: r.InstalledAt,
+				})
+			}
+			offers, err := index.Find(p, cfg, name)
+			if err != nil {
+				return err
+			}
+			for _, o := range offers {
+				oj := offerJSON{Index: o.Index.Name, Description: o.Plugin.Description, Protocol: o.Plugin.Protocol.WithDefaults(name),
+					Platforms: map[string][]string{}, Artifacts: map[string]map[string]artifact{}}
+				for _, v := range o.Plugin.SortedVersions() {
+					oj.Versions = append(oj.Versions, v.String())
+					arts := o.Plugin.Versions[v.Original()]
+					var plats []string
+					oj.Artifacts[v.String()] = map[string]artifact{}
+					for plat, art := range arts {
+						plats = append(plats, plat)
+						u, _ := index.ResolveURL(o.Meta, art.URL)
+						oj.Artifacts[v.String()][plat] = artifact{URL: u, SHA256: string(art.SHA256), Bin: art.Bin}
+					}
+					sort.Strings(plats)
+					oj.Platforms[v.String()] = plats
+				}
+				info.Indexes = append(info.Indexes, oj)
+			}
+			if len(rs) == 0 && len(offers) == 0 {
+				return &index.NotFoundError{What: "plugin", Name: name, Where: "the store or any configured index"}
+			}
+			if g.JSON() {
+				return g.PrintJSON(info)
+			}
+			g.Printf("%s\n", name)
+			if len(info.Installed) == 0 {
+				g.Printf("  installed: none\n")
+			}
+			for _, l := range info.Installed {
+				act := ""
+				if l.Active {
+					act = " (active)"
+				}
+				g.Printf("  installed: %s%s  %s\n", l.Version, act, l.Path)
+			}
+			for _, o := range info.Indexes {
+				g.Printf("  index %s: %s\n", o.Index, o.Description)
+				g.Printf("    protocol: %s, version %s, cookie %s=%s, dispense %s, mtls %s\n", o.Protocol.Kind, o.Protocol.Versions, o.Protocol.CookieKey, o.Protocol.CookieValue, o.Protocol.Dispense, o.Protocol.MTLS)
+				for _, v := range o.Versions {
+					g.Printf("    %s  %s\n", v, strings.Join(o.Platforms[v], " "))
+				}
+			}
+			return nil
+		},
+	}
+}
+
+type searchJSON struct {
+	Name        string `json:"name"`
+	Index       string `json:"index"`
+	Description string `json:"description,omitempty"`
+	Latest      string `json:"latest,omitempty"`
+	Installed   string `json:"installed,omitempty"` // active version
+}
+
+func newSearchCmd(g *Global) *cobra.Command {
+	return &cobra.Command{
+		Use:   "search [TERM]",
+		Short: "Search the configured indexes by name and description",
+		Args:  args(0, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			p, err := g.Paths()
+			if err != nil {
+				return err
+			}
+			cfg, err := g.Config()
+			if err != nil {
+				return err
+			}
+			entries, err := index.All(p, cfg)
+			if err != nil {
+				return err
+			}
+			term := ""
+			if len(a) == 1 {
+				term = strings.ToLower(a[0])
+			}
+			out := []searchJSON{}
+			for _, e := range entries {
+				if term != "" && !strings.Contains(e.Name, term) && !strings.Contains(strings.ToLower(e.Plugin.Description), term) {
+					continue
+				}
+				s := searchJSON{Name: e.Name, Index: e.Index, Description: e.Plugin.Description}
+				for _, v := range e.Plugin.SortedVersions() {
+					if v.Prerelease() == "" {
+						s.Latest = v.String()
+						break
+					}
+				}
+				s.Installed, _ = p.Active(e.Name)
+				out = append(out, s)
+			}
+			if g.JSON() {
+				return g.PrintJSON(out)
+			}
+			if len(out) == 0 {
+				g.Infof("nothing found\n")
+				return nil
+			}
+			if g.Quiet {
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.IO.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tINDEX\tLATEST\tINSTALLED\tDESCRIPTION")
+			for _, s := range out {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Index, dash(s.Latest), dash(s.Installed), s.Description)
+			}
+			return tw.Flush()
+		},
+	}
+}

@@ -1,0 +1,173 @@
+package cmd
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plugctl/plugctl/install"
+	"github.com/plugctl/plugctl/store"
+)
+
+// splitExact parses NAME@VERSION (version optional unless required).
+func splitExact(s string, needVersion bool) (name, version string, err error) {
+	name, version, _ = strings.Cut(s, "@")
+	if err := store.ValidName(name); err != nil {
+		return "", "", err
+	}
+	if needVersion && version == "" {
+		return "", "", usageErrorf("%q: want NAME@VERSION", s)
+	}
+	if strings.ContainsAny(version, `/\`) || version == "." || version == ".." {
+		return "", "", usageErrorf("%q: bad version", s)
+	}
+	return name, strings.TrimPrefix(version, "v"), nil
+}
+
+func newUseCmd(g *Global) *cobra.Command {
+	return &cobra.Command{
+		Use:     "use NAME@VERSION",
+		Short:   "Make an installed version the active one",
+		Example: "  plugctl use greeter@1.2.0",
+		Args:    args(1, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			name, version, err := splitExact(a[0], true)
+			if err != nil {
+				return err
+			}
+			in, err := g.Installer()
+			if err != nil {
+				return err
+			}
+			r, err := in.Use(name, version)
+			if err != nil {
+				return err
+			}
+			if g.JSON() {
+				return g.PrintJSON(map[string]string{"name": r.Name, "active": r.Version})
+			}
+			g.Printf("%s@%s is now active\n", r.Name, r.Version)
+			return nil
+		},
+	}
+}
+
+type removeJSON struct {
+	Name      string   `json:"name"`
+	Removed   []string `json:"removed"`
+	NewActive string   `json:"active,omitempty"`
+}
+
+func newRemoveCmd(g *Global) *cobra.Command {
+	return &cobra.Command{
+		Use:     "remove NAME[@VERSION]...",
+		Aliases: []string{"rm", "uninstall"},
+		Short:   "Remove one installed version, or every version of a plugin",
+		Args:    args(1, -1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			in, err := g.Installer()
+			if err != nil {
+				return err
+			}
+			var out []removeJSON
+			for _, s := range a {
+				name, version, err := splitExact(s, false)
+				if err != nil {
+					return err
+				}
+				rm, err := in.Remove(name, version)
+				if err != nil {
+					return err
+				}
+				out = append(out, removeJSON{Name: rm.Name, Removed: rm.Removed, NewActive: rm.NewActive})
+				if g.JSON() {
+					continue
+				}
+				for _, v := range rm.Removed {
+					g.Printf("removed %s@%s\n", rm.Name, v)
+				}
+				if rm.NewActive != "" {
+					g.Printf("%s@%s is now active\n", rm.Name, rm.NewActive)
+				} else if rm.WasActive && version != "" {
+					g.Printf("no version of %s remains\n", rm.Name)
+				}
+			}
+			if g.JSON() {
+				return g.PrintJSON(out)
+			}
+			return nil
+		},
+	}
+}
+
+type verifyJSON struct {
+	Name     string   `json:"name"`
+	Version  string   `json:"version"`
+	OK       bool     `json:"ok"`
+	Problems []string `json:"problems,omitempty"`
+}
+
+func newVerifyCmd(g *Global) *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify [NAME...]",
+		Short: "Re-hash installed files against their receipts",
+		Long:  "Re-hash every installed version's executable and pkg/ tree against its receipt.\nExits 4 when anything changed since install.",
+		RunE: func(cmd *cobra.Command, a []string) error {
+			in, err := g.Installer()
+			if err != nil {
+				return err
+			}
+			names := a
+			if len(names) == 0 {
+				if names, err = in.Paths.Names(); err != nil {
+					return err
+				}
+			}
+			out := []verifyJSON{}
+			bad := 0
+			for _, n := range names {
+				name, version, err := splitExact(n, false)
+				if err != nil {
+					return err
+				}
+				rs, err := in.Paths.Versions(name)
+				if err != nil {
+					return err
+				}
+				if len(a) > 0 && len(rs) == 0 {
+					return fmt.Errorf("%s: %w", name, store.ErrNotInstalled)
+				}
+				for _, r := range rs {
+					if version != "" && r.Version != version {
+						continue
+					}
+					c := in.Verify(r)
+					out = append(out, verifyJSON{Name: r.Name, Version: r.Version, OK: len(c.Problems) == 0, Problems: c.Problems})
+					if len(c.Problems) > 0 {
+						bad++
+					}
+				}
+			}
+			if g.JSON() {
+				if err := g.PrintJSON(out); err != nil {
+					return err
+				}
+			} else {
+				for _, v := range out {
+					if v.OK {
+						g.Printf("ok       %s@%s\n", v.Name, v.Version)
+						continue
+					}
+					for _, p := range v.Problems {
+						fmt.Fprintf(g.IO.Out, "CHANGED  %s@%s: %s\n", v.Name, v.Version, p)
+					}
+				}
+			}
+			if bad > 0 {
+				return fmt.Errorf("%d installed version(s) changed since install: %w", bad, install.ErrTampered)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,175 @@
+package cmd
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/verify"
+)
+
+type publishOptions struct {
+	g           *Global
+	Index       string
+	Artifact    string
+	Checksums   string
+	Name        string
+	Version     string
+	Platforms   []string
+	URL         string
+	URLPrefix   string
+	Bin         string
+	Description string
+	Keys        []string
+	Protocol    protocolFlags
+}
+
+func newPublishCmd(g *Global) *cobra.Command {
+	o := &publishOptions{g: g}
+	c := &cobra.Command{
+		Use:   "publish INDEX [ARTIFACT] --name N --version V",
+		Short: "Add an artifact (or a goreleaser checksums.txt) to an index file",
+		Long: `Add or replace an artifact entry in the index file INDEX (created when missing),
+with the SHA-256 computed from the artifact. The URL defaults to the artifact's
+path relative to the index; the platform to the one in a goreleaser-style name
+(name_1.2.0_linux_amd64.tar.gz) or this machine's. Entries are written in a
+stable order, so a publish changes only the new entry's lines. The index's
+"version" is raised when it has one. Artifacts are never copied.`,
+		Example: `  plugctl publish dist/index.yaml dist/greeter_1.2.0_linux_amd64.tar.gz --name greeter --version 1.2.0 --bin greeter
+  plugctl publish dist/index.yaml --checksums dist/checksums.txt --name greeter --version 1.2.0 --bin greeter`,
+		Args: args(1, 2),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			o.Index = a[0]
+			if len(a) == 2 {
+				o.Artifact = a[1]
+			}
+			return publishRun(o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.Name, "name", "", "plugin name (required)")
+	f.StringVar(&o.Version, "version", "", "version, semver (required)")
+	f.StringArrayVar(&o.Platforms, "platform", nil, "os/arch of the artifact (default: from its file name, else this machine's); repeatable")
+	f.StringVar(&o.URL, "url", "", "artifact URL written to the index (default: its path relative to the index)")
+	f.StringVar(&o.URLPrefix, "url-prefix", "", "with --checksums: prefix for every file name (default: relative to the index)")
+	f.StringVar(&o.Bin, "bin", "", "the executable's path inside an archive")
+	f.StringVar(&o.Description, "description", "", "plugin description")
+	f.StringVar(&o.Checksums, "checksums", "", "add every os/arch artifact listed in a goreleaser checksums file")
+	f.StringArrayVar(&o.Keys, "key", nil, "minisign secret key to sign the index with")
+	o.Protocol.bind(c)
+	return c
+}
+
+type publishJSON struct {
+	Index    string `json:"index"`
+	Name     string `json:"name"`
+	Version  string `json:"version"`
+	Platform string `json:"platform"`
+	URL      string `json:"url"`
+	SHA256   string `json:"sha256"`
+}
+
+func publishRun(o *publishOptions) error {
+	g := o.g
+	if o.Name == "" || o.Version == "" {
+		return usageErrorf("publish needs --name and --version")
+	}
+	if (o.Artifact == "") == (o.Checksums == "") {
+		return usageErrorf("publish takes one ARTIFACT or --checksums FILE")
+	}
+	if len(o.Keys) > 0 {
+		return fmt.Errorf("publish --key: index signing is not supported by this build yet")
+	}
+	proto, err := o.Protocol.protocol()
+	if err != nil {
+		return err
+	}
+	idx, err := index.LoadFile(o.Index)
+	if err != nil {
+		return err
+	}
+	indexDir, err := filepath.Abs(filepath.Dir(o.Index))
+	if err != nil {
+		return err
+	}
+	var pubs []index.Publication
+	if o.Checksums != "" {
+		sums, err := index.ReadChecksums(o.Checksums)
+		if err != nil {
+			return err
+		}
+		for _, s := range sums {
+			plats := index.PlatformsFromName(s.File)
+			if len(plats) == 0 {
+				continue // checksums.txt also lists sources, SBOMs, …
+			}
+			u := o.URLPrefix + s.File
+			if o.URLPrefix == "" {
+				u = relURL(indexDir, filepath.Join(filepath.Dir(o.Checksums), s.File))
+			}
+			for _, p := range plats {
+				pubs = append(pubs, index.Publication{Name: o.Name, Version: o.Version, Platform: p, URL: u, SHA256: s.SHA256, Bin: o.Bin})
+			}
+		}
+		if len(pubs) == 0 {
+			return usageErrorf("%s lists no file whose name carries an os and arch (name_1.2.0_linux_amd64.tar.gz)", o.Checksums)
+		}
+	} else {
+		sum, err := verify.FileSHA256(o.Artifact)
+		if err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		plats := o.Platforms
+		if len(plats) == 0 {
+			plats = index.PlatformsFromName(o.Artifact)
+		}
+		if len(plats) == 0 {
+			plats = []string{Platform()}
+		}
+		u := o.URL
+		if u == "" {
+			u = relURL(indexDir, o.Artifact)
+		}
+		for _, p := range plats {
+			pubs = append(pubs, index.Publication{Name: o.Name, Version: o.Version, Platform: p, URL: u, SHA256: sum, Bin: o.Bin})
+		}
+	}
+	for _, p := range pubs {
+		if err := idx.Add(p, o.Description, proto); err != nil {
+			return err
+		}
+	}
+	if idx.Version != 0 {
+		idx.Version++
+	}
+	if err := index.WriteFile(o.Index, idx); err != nil {
+		return err
+	}
+	out := []publishJSON{}
+	for _, p := range pubs {
+		out = append(out, publishJSON{Index: o.Index, Name: p.Name, Version: strings.TrimPrefix(p.Version, "v"), Platform: p.Platform, URL: p.URL, SHA256: p.SHA256})
+	}
+	if g.JSON() {
+		return g.PrintJSON(out)
+	}
+	for _, p := range out {
+		g.Printf("published %s@%s for %s to %s (%s)\n", p.Name, p.Version, p.Platform, p.Index, p.URL)
+	}
+	return nil
+}
+
+// relURL is the artifact's path relative to the index directory, slash
+// separated; an artifact outside that directory is named by its file name,
+// and must be copied beside the index before it is served.
+func relURL(indexDir, artifact string) string {
+	abs, err := filepath.Abs(artifact)
+	if err == nil {
+		if rel, err := filepath.Rel(indexDir, abs); err == nil && !strings.HasPrefix(rel, "..") {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return filepath.Base(artifact)
+}

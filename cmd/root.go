@@ -1,0 +1,222 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plugctl/plugctl/fetch"
+	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/install"
+	"github.com/plugctl/plugctl/store"
+)
+
+// IOStreams are the streams a command reads and writes; tests substitute
+// buffers.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+}
+
+// Global holds the flags every command takes, and what is derived from them.
+type Global struct {
+	IO       IOStreams
+	Home     string
+	Output   string
+	Verbose  bool
+	LogLevel string
+	Quiet    bool
+	Timeout  time.Duration
+
+	paths *store.Paths
+}
+
+// Paths returns the store paths of the selected home: --home, then
+// $PLUGCTL_HOME, then ~/.plugins.
+func (g *Global) Paths() (store.Paths, error) {
+	if g.paths != nil {
+		return *g.paths, nil
+	}
+	home := g.Home
+	if home == "" {
+		h, err := store.DefaultHome()
+		if err != nil {
+			return store.Paths{}, err
+		}
+		home = h
+	}
+	p, err := store.New(home)
+	if err != nil {
+		return store.Paths{}, err
+	}
+	g.paths = &p
+	return p, nil
+}
+
+// JSON reports whether -o json was asked for.
+func (g *Global) JSON() bool { return g.Output == "json" }
+
+// Printf writes human output unless -q.
+func (g *Global) Printf(format string, args ...any) {
+	if !g.Quiet {
+		fmt.Fprintf(g.IO.Out, format, args...)
+	}
+}
+
+// Infof writes a side remark to stderr unless -q.
+func (g *Global) Infof(format string, args ...any) {
+	if !g.Quiet {
+		fmt.Fprintf(g.IO.ErrOut, format, args...)
+	}
+}
+
+// PrintJSON writes v as indented JSON on stdout.
+func (g *Global) PrintJSON(v any) error {
+	enc := json.NewEncoder(g.IO.Out)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// Platform is this machine's os/arch, or PLUGCTL_OS / PLUGCTL_ARCH.
+func Platform() string {
+	goos, goarch := runtime.GOOS, runtime.GOARCH
+	if v := os.Getenv("PLUGCTL_OS"); v != "" {
+		goos = v
+	}
+	if v := os.Getenv("PLUGCTL_ARCH"); v != "" {
+		goarch = v
+	}
+	return goos + "/" + goarch
+}
+
+// Fetcher returns the fetcher every network-facing command uses.
+func (g *Global) Fetcher() *fetch.Fetcher {
+	wd, _ := os.Getwd()
+	return fetch.New(fetch.Options{Pwd: wd})
+}
+
+// Installer returns an installer on the selected home.
+func (g *Global) Installer() (*install.Installer, error) {
+	p, err := g.Paths()
+	if err != nil {
+		return nil, err
+	}
+	return &install.Installer{Paths: p, Fetcher: g.Fetcher()}, nil
+}
+
+// Config loads config.yaml of the selected home.
+func (g *Global) Config() (*index.Config, error) {
+	p, err := g.Paths()
+	if err != nil {
+		return nil, err
+	}
+	return index.LoadConfig(p)
+}
+
+// NewRootCmd builds the whole command tree.
+func NewRootCmd(g *Global) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "plugctl",
+		Short:         "Install, verify, upgrade and call hashicorp/go-plugin plugins",
+		Long:          "plugctl installs go-plugin plugin binaries from indexes, verifies their SHA-256,\nkeeps semver versions side by side, and calls their methods from the command line.",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			switch g.Output {
+			case "text", "json":
+			default:
+				return usageErrorf("-o %q: want text or json", g.Output)
+			}
+			if g.LogLevel != "" {
+				switch strings.ToLower(g.LogLevel) {
+				case "trace", "debug", "info", "warn", "error", "off":
+				default:
+					return usageErrorf("--log-level %q: want trace, debug, info, warn, error or off", g.LogLevel)
+				}
+				if lv := strings.ToLower(g.LogLevel); lv == "trace" || lv == "debug" || lv == "info" {
+					g.Verbose = true
+				}
+			}
+			return nil
+		},
+	}
+	root.SetIn(g.IO.In)
+	root.SetOut(g.IO.Out)
+	root.SetErr(g.IO.ErrOut)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageErrorf("%v (see %s --help)", err, c.CommandPath())
+	})
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.Home, "home", "", "plugctl home (default $PLUGCTL_HOME or ~/.plugins)")
+	pf.StringVarP(&g.Output, "output", "o", "text", "output format: text or json")
+	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "verbose: show plugin logs and details on stderr")
+	pf.StringVar(&g.LogLevel, "log-level", "", "log level: trace, debug, info, warn, error, off (debug and more imply -v)")
+	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print nothing but errors")
+	pf.DurationVar(&g.Timeout, "timeout", 0, "bound the whole command (default: 60s for commands that run plugins; none for downloads, which fail after 30s without data)")
+
+	root.AddCommand(
+		newIndexCmd(g),
+		newInstallCmd(g),
+		newListCmd(g),
+		newInfoCmd(g),
+		newSearchCmd(g),
+		newUseCmd(g),
+		newRemoveCmd(g),
+		newVerifyCmd(g),
+		newPublishCmd(g),
+		newServeCmd(g),
+	)
+	return root
+}
+
+// Main runs plugctl with os.Args and returns the exit code.
+func Main() int {
+	g := &Global{IO: IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}}
+	return Run(g, os.Args[1:])
+}
+
+// Run runs plugctl with args and returns the exit code.
+func Run(g *Global, args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := NewRootCmd(g)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	return reportError(g, err)
+}
+
+// DefaultRunTimeout bounds commands that launch plugins when --timeout is
+// not given.
+const DefaultRunTimeout = 60 * time.Second
+
+// withTimeout bounds a command by --timeout; downloads have no deadline by
+// default (the fetcher's idle timeout catches a stalled server).
+func (g *Global) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if g.Timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, g.Timeout)
+}
+
+// withRunTimeout bounds a command that runs a plugin: --timeout, else
+// DefaultRunTimeout.
+func (g *Global) withRunTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if g.Timeout <= 0 {
+		return context.WithTimeout(ctx, DefaultRunTimeout)
+	}
+	return context.WithTimeout(ctx, g.Timeout)
+}

@@ -1,0 +1,264 @@
+package cmd_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/plugctl/plugctl/cmd"
+)
+
+// pluginsDir holds the example plugins, built once per test run.
+var pluginsDir string
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"plugctl": func() { os.Exit(cmd.Main()) },
+	})
+}
+
+func TestScripts(t *testing.T) {
+	pluginsDir = t.TempDir()
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("..", "testdata", "script"),
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("PLUGINS", pluginsDir)
+			env.Setenv("PLUGCTL_HOME", filepath.Join(env.WorkDir, "home"))
+			env.Setenv("GOOS_GOARCH", runtimeOSArch())
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"httpserve": cmdHTTPServe,
+			"sha256":    cmdSHA256,
+			"expand":    cmdExpand,
+			"snapshot":  cmdSnapshot,
+			"unchanged": cmdUnchanged,
+			"gitdaemon": cmdGitDaemon,
+			"hits":      cmdHits,
+			"plugins":   cmdPlugins,
+			"exits":     cmdExits,
+		},
+	})
+}
+
+func runtimeOSArch() string { return cmd.Platform() }
+
+// exits N PROG ARGS...: run PROG and require exit code N (the codes
+// PRODUCT.md fixes are part of the contract, not just "non-zero").
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits N PROG [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+var (
+	buildOnce sync.Once
+	buildErr  error
+)
+
+// plugins: build every example plugin into $PLUGINS, once per test run
+// (scripts that need none do not pay for it).
+func cmdPlugins(ts *testscript.TestScript, neg bool, args []string) {
+	buildOnce.Do(func() { buildErr = buildPlugins(pluginsDir) })
+	if buildErr != nil {
+		ts.Fatalf("build plugins: %v", buildErr)
+	}
+}
+
+func buildPlugins(dir string) error {
+	c := exec.Command("bash", "scripts/build-plugins.sh", dir)
+	c.Dir = ".."
+	out, err := c.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%v\n%s", err, out)
+	}
+	return nil
+}
+
+// httpserve DIR [VAR]: serve DIR on 127.0.0.1 and set $VAR (default
+// SERVER) to its base URL. /status/NNN/... answers NNN; /slow/... waits
+// 10s before serving. Requests are counted (see hits).
+func cmdHTTPServe(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: httpserve DIR [VAR]")
+	}
+	dir := ts.MkAbs(args[0])
+	name := "SERVER"
+	if len(args) == 2 {
+		name = args[1]
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	var hits atomic.Int64
+	fs := http.FileServer(http.Dir(dir))
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/status/"); ok {
+			code, _ := strconv.Atoi(strings.SplitN(rest, "/", 2)[0])
+			http.Error(w, http.StatusText(code), code)
+			return
+		}
+		fs.ServeHTTP(w, r)
+	})}
+	go srv.Serve(ln)
+	ts.Defer(func() { srv.Close() })
+	ts.Setenv(name, "http://"+ln.Addr().String())
+	hitCounters.Store(ts.Getenv("WORK")+" "+name, &hits)
+}
+
+var hitCounters syncMap
+
+// hits VAR N: the server of httpserve ... VAR has had exactly N requests.
+func cmdHits(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: hits VAR N")
+	}
+	c, ok := hitCounters.Load(ts.Getenv("WORK") + " " + args[0])
+	if !ok {
+		ts.Fatalf("no server %s", args[0])
+	}
+	want, _ := strconv.ParseInt(args[1], 10, 64)
+	got := c.Load()
+	if (got == want) == neg {
+		ts.Fatalf("server %s: %d requests, want %s%d", args[0], got, map[bool]string{true: "not ", false: ""}[neg], want)
+	}
+}
+
+// sha256 FILE VAR: set $VAR to the hex SHA-256 of FILE.
+func cmdSHA256(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: sha256 FILE VAR")
+	}
+	b, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	sum := sha256.Sum256(b)
+	ts.Setenv(args[1], hex.EncodeToString(sum[:]))
+}
+
+// expand FILE...: replace $VAR and ${VAR} in each FILE with the script's
+// environment.
+func cmdExpand(ts *testscript.TestScript, neg bool, args []string) {
+	for _, f := range args {
+		p := ts.MkAbs(f)
+		b, err := os.ReadFile(p)
+		ts.Check(err)
+		ts.Check(os.WriteFile(p, []byte(os.Expand(string(b), ts.Getenv)), 0o644))
+	}
+}
+
+// snapshot DIR NAME / unchanged DIR NAME: fail unless every file, mode and
+// symlink under DIR is as it was at the snapshot (lock files and empty
+// directories aside: they carry no state).
+func cmdSnapshot(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: snapshot DIR NAME")
+	}
+	snapshots.Store(ts.Getenv("WORK")+" "+args[1], treeState(ts, ts.MkAbs(args[0])))
+}
+
+func cmdUnchanged(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: unchanged DIR NAME")
+	}
+	before, ok := snapshots.Load(ts.Getenv("WORK") + " " + args[1])
+	if !ok {
+		ts.Fatalf("no snapshot %s", args[1])
+	}
+	after := treeState(ts, ts.MkAbs(args[0]))
+	if (before == after) == neg {
+		if neg {
+			ts.Fatalf("%s did not change", args[0])
+		}
+		ts.Fatalf("%s changed:\nbefore:\n%s\nafter:\n%s", args[0], before, after)
+	}
+}
+
+var snapshots stringMap
+
+func treeState(ts *testscript.TestScript, dir string) string {
+	var lines []string
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if fi.IsDir() || strings.HasPrefix(rel, "locks"+string(filepath.Separator)) {
+			return nil
+		}
+		line := fmt.Sprintf("%s %v", rel, fi.Mode())
+		if fi.Mode().IsRegular() {
+			f, err := os.Open(p)
+			ts.Check(err)
+			h := sha256.New()
+			io.Copy(h, f)
+			f.Close()
+			line += " " + hex.EncodeToString(h.Sum(nil))[:16]
+		}
+		lines = append(lines, line)
+		return nil
+	})
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// gitdaemon DIR: serve the repositories under DIR with git daemon on
+// 127.0.0.1 and set $GITPORT.
+func cmdGitDaemon(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: gitdaemon DIR")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	c := exec.Command("git", "daemon", "--export-all", "--reuseaddr", "--listen=127.0.0.1",
+		fmt.Sprintf("--port=%d", port), "--base-path="+ts.MkAbs(args[0]), ts.MkAbs(args[0]))
+	ts.Check(c.Start())
+	ts.Defer(func() { c.Process.Kill(); c.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("git daemon did not start: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Setenv("GITPORT", strconv.Itoa(port))
+}

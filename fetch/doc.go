@@ -1,0 +1,16 @@
+// Package fetch is plugctl's one way to bring bytes from an address onto
+// disk: an index file, an artifact, a schema, or a directory source. It
+// wraps go-getter/v2 with the defences PITFALLS.md asks for: its own HTTP
+// client (proxy and CA from the environment, no https→http redirects, a
+// redirect limit, per-host bearer tokens and ~/.netrc credentials), no
+// X-Terraform-Get, no go-getter decompression, no symlinks into place, a
+// size limit that fails instead of truncating, an idle timeout, a SHA-256
+// computed while the bytes are written, and a fresh temporary path that is
+// renamed into place only on success. A single file inside a git repository
+// is taken from a full clone, since go-getter cannot fetch one.
+//
+// It does not decide whether a hash is right (install/ and index/ compare
+// Result.SHA256 with what they expect), does not unpack archives
+// (install.Extract does), does not cache anything, and does not choose exit
+// codes: cmd/ maps ErrNotFound (errors.Is) to 3.
+package fetch

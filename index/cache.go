@@ -1,0 +1,240 @@
+package index
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/plugctl/plugctl/fetch"
+	"github.com/plugctl/plugctl/store"
+)
+
+// The cache of one index, under indexes/<name>/:
+//
+//	meta.json            where and when it was fetched, and the index header
+//	index.raw            the bytes as fetched (what a signature covers)
+//	plugins/<name>.json  one plugin's entry, so resolving one name reads one
+//	                     small file instead of parsing the whole index
+type Meta struct {
+	Name      string     `json:"name"`
+	Source    string     `json:"source"`
+	FetchedAt time.Time  `json:"fetchedAt"`
+	SHA256    string     `json:"sha256"`
+	Version   int64      `json:"version,omitempty"`
+	Expires   *time.Time `json:"expires,omitempty"`
+	Plugins   []string   `json:"plugins"`
+}
+
+// ErrNotCached is wrapped when an index has never been fetched.
+var ErrNotCached = errors.New("index not cached (run plugctl index update)")
+
+// Fetch downloads the index at src.Address, parses and validates it, and
+// replaces its cache. On any error the previous cache is left as it was.
+func Fetch(ctx context.Context, f *fetch.Fetcher, p store.Paths, src Source) (*Index, error) {
+	idx, meta, stage, err := fetchStage(ctx, f, p, src)
+	if stage != "" {
+		defer os.RemoveAll(stage)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := writeCache(stage, idx, *meta); err != nil {
+		return nil, err
+	}
+	if err := swapDir(stage, p.IndexDir(src.Name)); err != nil {
+		return nil, fmt.Errorf("index %s: update cache: %w", src.Name, err)
+	}
+	return idx, nil
+}
+
+// FetchUncached downloads and validates the index at src.Address without
+// touching the cache, for a one-off --index.
+func FetchUncached(ctx context.Context, f *fetch.Fetcher, p store.Paths, src Source) (*Index, *Meta, error) {
+	idx, meta, stage, err := fetchStage(ctx, f, p, src)
+	if stage != "" {
+		os.RemoveAll(stage)
+	}
+	return idx, meta, err
+}
+
+func fetchStage(ctx context.Context, f *fetch.Fetcher, p store.Paths, src Source) (*Index, *Meta, string, error) {
+	tmpRoot, err := p.EnsureTmp()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	stage, err := os.MkdirTemp(tmpRoot, "index-"+src.Name+".")
+	if err != nil {
+		return nil, nil, "", err
+	}
+	raw := filepath.Join(stage, "index.raw")
+	res, err := f.File(ctx, src.Address, raw)
+	if err != nil {
+		return nil, nil, stage, fmt.Errorf("index %s: %w", src.Name, err)
+	}
+	data, err := os.ReadFile(raw)
+	if err != nil {
+		return nil, nil, stage, err
+	}
+	idx, err := Parse(data)
+	if err != nil {
+		return nil, nil, stage, fmt.Errorf("index %s (%s): %w", src.Name, src.Address, err)
+	}
+	meta := &Meta{
+		Name: src.Name, Source: src.Address, FetchedAt: time.Now().UTC(), SHA256: res.SHA256,
+		Version: idx.Version, Expires: idx.Expires, Plugins: idx.Names(),
+	}
+	return idx, meta, stage, nil
+}
+
+func writeCache(dir string, idx *Index, meta Meta) error {
+	pdir := filepath.Join(dir, "plugins")
+	if err := os.MkdirAll(pdir, 0o755); err != nil {
+		return err
+	}
+	for name, pl := range idx.Plugins {
+		b, err := json.Marshal(pl)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(pdir, name+".json"), b, 0o644); err != nil {
+			return err
+		}
+	}
+	b, err := json.MarshalIndent(meta, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "meta.json"), b, 0o644)
+}
+
+// swapDir replaces dst with src: readers see the old cache or the new one,
+// except for the instant between the two renames, when they see none and
+// report the index as not cached.
+func swapDir(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	old := dst + ".old"
+	os.RemoveAll(old)
+	if err := os.Rename(dst, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.Rename(src, dst); err != nil {
+		os.Rename(old, dst)
+		return err
+	}
+	return os.RemoveAll(old)
+}
+
+// LoadMeta reads the cached header of index name.
+func LoadMeta(p store.Paths, name string) (*Meta, error) {
+	b, err := os.ReadFile(filepath.Join(p.IndexDir(name), "meta.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("index %s: %w", name, ErrNotCached)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var m Meta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("index %s: cache corrupt (run plugctl index update %s): %w", name, name, err)
+	}
+	return &m, nil
+}
+
+// LoadPlugin reads one plugin's cached entry; ok is false when the index
+// does not offer it.
+func LoadPlugin(p store.Paths, index, name string) (Plugin, bool, error) {
+	if err := store.ValidName(name); err != nil {
+		return Plugin{}, false, err
+	}
+	b, err := os.ReadFile(filepath.Join(p.IndexDir(index), "plugins", name+".json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, err := LoadMeta(p, index); err != nil {
+			return Plugin{}, false, err
+		}
+		return Plugin{}, false, nil
+	}
+	if err != nil {
+		return Plugin{}, false, err
+	}
+	var pl Plugin
+	if err := json.Unmarshal(b, &pl); err != nil {
+		return Plugin{}, false, fmt.Errorf("index %s: cache of %s corrupt (run plugctl index update %s): %w", index, name, index, err)
+	}
+	return pl, true, nil
+}
+
+// Remove deletes the cache of index name.
+func RemoveCache(p store.Paths, name string) error {
+	return os.RemoveAll(p.IndexDir(name))
+}
+
+// Offer is one index's entry for a plugin name.
+type Offer struct {
+	Index  Source
+	Meta   *Meta
+	Plugin Plugin
+}
+
+// Find returns every configured index's entry for name, in configuration
+// order: the first one wins unless the user names an index.
+func Find(p store.Paths, cfg *Config, name string) ([]Offer, error) {
+	var out []Offer
+	for _, src := range cfg.Indexes {
+		pl, ok, err := LoadPlugin(p, src.Name, name)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		m, err := LoadMeta(p, src.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Offer{Index: src, Meta: m, Plugin: pl})
+	}
+	return out, nil
+}
+
+// Entry is one plugin of one index, for search.
+type Entry struct {
+	Index  string
+	Name   string
+	Plugin Plugin
+}
+
+// All returns every plugin of every configured, cached index, sorted by
+// name then index order.
+func All(p store.Paths, cfg *Config) ([]Entry, error) {
+	var out []Entry
+	for _, src := range cfg.Indexes {
+		m, err := LoadMeta(p, src.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range m.Plugins {
+			pl, ok, err := LoadPlugin(p, src.Name, n)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				out = append(out, Entry{Index: src.Name, Name: n, Plugin: pl})
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// ResolveURL makes an artifact URL absolute against the index's address.
+func ResolveURL(m *Meta, ref string) (string, error) {
+	return fetch.Resolve(m.Source, ref)
+}

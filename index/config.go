@@ -1,0 +1,71 @@
+package index
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/plugctl/plugctl/store"
+)
+
+// Config is $PLUGCTL_HOME/config.yaml: the configured indexes, in the order
+// that decides which one wins when several offer a name.
+type Config struct {
+	Indexes []Source `json:"indexes"`
+}
+
+// Source is one configured index.
+type Source struct {
+	Name    string   `json:"name"`
+	Address string   `json:"source"`
+	Keys    []string `json:"keys,omitempty"` // minisign public keys trusted for this index
+}
+
+// LoadConfig reads config.yaml; a missing file is an empty configuration.
+func LoadConfig(p store.Paths) (*Config, error) {
+	b, err := os.ReadFile(p.Config())
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Config{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	var c Config
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("read config %s: %s", p.Config(), oneLine(err.Error()))
+	}
+	return &c, nil
+}
+
+// Save writes config.yaml atomically.
+func (c *Config) Save(p store.Paths) error {
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return store.WriteFileAtomic(p.Config(), b, 0o644)
+}
+
+// Lookup returns the configured index called name.
+func (c *Config) Lookup(name string) (Source, bool) {
+	for _, s := range c.Indexes {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Source{}, false
+}
+
+// Remove drops the index called name and reports whether it was there.
+func (c *Config) Remove(name string) bool {
+	for i, s := range c.Indexes {
+		if s.Name == name {
+			c.Indexes = append(c.Indexes[:i], c.Indexes[i+1:]...)
+			return true
+		}
+	}
+	return false
+}

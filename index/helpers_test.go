@@ -1,0 +1,5 @@
+package index
+
+import "github.com/plugctl/plugctl/store"
+
+func storeProto() store.Protocol { return store.Protocol{} }

@@ -1,0 +1,191 @@
+package index
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/plugctl/plugctl/store"
+	"github.com/plugctl/plugctl/verify"
+)
+
+// Entry to publish: one artifact of one version for one platform.
+type Publication struct {
+	Name     string
+	Version  string
+	Platform string
+	URL      string
+	SHA256   string
+	Bin      string
+}
+
+// LoadFile reads an index file for editing; a missing file is a new, empty
+// index.
+func LoadFile(path string) (*Index, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Index{APIVersion: APIVersion, Plugins: map[string]Plugin{}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	idx, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if idx.Plugins == nil {
+		idx.Plugins = map[string]Plugin{}
+	}
+	return idx, nil
+}
+
+// WriteFile writes idx to path atomically, as JSON when path ends in .json
+// and as YAML otherwise.
+func WriteFile(path string, idx *Index) error {
+	return store.WriteFileAtomic(path, Marshal(idx, strings.EqualFold(filepath.Ext(path), ".json")), 0o644)
+}
+
+// Add adds or replaces one artifact entry. description and the set fields
+// of proto replace the plugin's.
+func (idx *Index) Add(pub Publication, description string, proto store.Protocol) error {
+	if err := store.ValidName(pub.Name); err != nil {
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	v, err := semver.StrictNewVersion(strings.TrimPrefix(pub.Version, "v"))
+	if err != nil {
+		return fmt.Errorf("%w: version %q: not a semantic version (want MAJOR.MINOR.PATCH)", ErrUsage, pub.Version)
+	}
+	if !KnownPlatform(pub.Platform) {
+		return fmt.Errorf("%w: platform %q: want os/arch from Go's known list (go tool dist list)", ErrUsage, pub.Platform)
+	}
+	if !verify.ValidSHA256(pub.SHA256) {
+		return fmt.Errorf("%w: sha256 %q: want 64 hex digits", ErrUsage, pub.SHA256)
+	}
+	if err := proto.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	p := idx.Plugins[pub.Name]
+	if description != "" {
+		p.Description = description
+	}
+	p.Protocol = mergeProtocol(p.Protocol, proto)
+	if p.Versions == nil {
+		p.Versions = map[string]map[string]Artifact{}
+	}
+	key := v.String()
+	if p.Versions[key] == nil {
+		p.Versions[key] = map[string]Artifact{}
+	}
+	p.Versions[key][pub.Platform] = Artifact{URL: pub.URL, SHA256: SHA256(strings.ToLower(pub.SHA256)), Bin: pub.Bin}
+	idx.Plugins[pub.Name] = p
+	if idx.APIVersion == "" {
+		idx.APIVersion = APIVersion
+	}
+	return nil
+}
+
+func mergeProtocol(old, set store.Protocol) store.Protocol {
+	if set.Kind != "" {
+		old.Kind = set.Kind
+	}
+	if len(set.Versions) > 0 {
+		old.Versions = set.Versions
+	}
+	if set.CookieKey != "" {
+		old.CookieKey = set.CookieKey
+	}
+	if set.CookieValue != "" {
+		old.CookieValue = set.CookieValue
+	}
+	if set.Dispense != "" {
+		old.Dispense = set.Dispense
+	}
+	if set.Schema != nil {
+		old.Schema = set.Schema
+	}
+	if set.MTLS != "" {
+		old.MTLS = set.MTLS
+	}
+	return old
+}
+
+// Go's known operating systems and architectures (go tool dist list).
+var (
+	knownOS   = "aix android darwin dragonfly freebsd hurd illumos ios js linux netbsd openbsd plan9 solaris wasip1 windows"
+	knownArch = "386 amd64 arm arm64 loong64 mips mips64 mips64le mipsle ppc64 ppc64le riscv64 s390x wasm"
+)
+
+func inList(list, s string) bool {
+	for _, w := range strings.Fields(list) {
+		if w == s {
+			return true
+		}
+	}
+	return false
+}
+
+// KnownPlatform reports whether p is os/arch with both parts known to Go.
+func KnownPlatform(p string) bool {
+	goos, goarch, ok := SplitPlatform(p)
+	return ok && inList(knownOS, goos) && inList(knownArch, goarch)
+}
+
+// PlatformsFromName finds the platform(s) in a goreleaser-style file name
+// (name_1.2.0_linux_amd64.tar.gz, name_darwin_all, name-Linux-x86_64.zip).
+// darwin "all" and "universal" binaries serve both Mac architectures.
+func PlatformsFromName(file string) []string {
+	base := strings.ToLower(filepath.Base(file))
+	for _, ext := range []string{".tar.gz", ".tgz", ".zip", ".tar", ".exe"} {
+		base = strings.TrimSuffix(base, ext)
+	}
+	base = strings.NewReplacer("x86_64", "amd64", "aarch64", "arm64", "i386", "386").Replace(base)
+	parts := strings.FieldsFunc(base, func(r rune) bool { return r == '_' || r == '-' || r == '.' })
+	for i := len(parts) - 1; i > 0; i-- {
+		goos, arch := parts[i-1], parts[i]
+		if !inList(knownOS, goos) {
+			continue
+		}
+		if goos == "darwin" && (arch == "all" || arch == "universal") {
+			return []string{"darwin/amd64", "darwin/arm64"}
+		}
+		if inList(knownArch, arch) {
+			return []string{goos + "/" + arch}
+		}
+	}
+	return nil
+}
+
+// Checksum is one line of a goreleaser checksums.txt.
+type Checksum struct {
+	SHA256 string
+	File   string
+}
+
+// ReadChecksums parses a goreleaser/sha256sum checksums file.
+func ReadChecksums(path string) ([]Checksum, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []Checksum
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) != 2 || !verify.ValidSHA256(fields[0]) {
+			return nil, fmt.Errorf("%s:%d: want \"SHA256  FILE\"", path, n)
+		}
+		out = append(out, Checksum{SHA256: strings.ToLower(fields[0]), File: strings.TrimPrefix(fields[1], "*")})
+	}
+	return out, sc.Err()
+}

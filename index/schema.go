@@ -1,0 +1,174 @@
+package index
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+	"sigs.k8s.io/yaml"
+
+	"github.com/plugctl/plugctl/store"
+	"github.com/plugctl/plugctl/verify"
+)
+
+// APIVersion is the only index format this plugctl reads.
+const APIVersion = "plugctl/v1"
+
+// Index is a parsed index file.
+type Index struct {
+	APIVersion string            `json:"apiVersion"`
+	Version    int64             `json:"version,omitempty"`
+	Expires    *time.Time        `json:"expires,omitempty"`
+	Plugins    map[string]Plugin `json:"plugins"`
+}
+
+// Plugin is one plugin's entry: how to launch it and its versions.
+type Plugin struct {
+	Description string                         `json:"description,omitempty"`
+	Protocol    store.Protocol                 `json:"protocol,omitempty"`
+	Versions    map[string]map[string]Artifact `json:"versions"` // version → "os/arch" → artifact
+}
+
+// Artifact is what to fetch for one version on one platform.
+type Artifact struct {
+	URL    string `json:"url"`
+	SHA256 SHA256 `json:"sha256"`
+	Bin    string `json:"bin,omitempty"`
+}
+
+// SHA256 is a hex digest that must be written as a string: YAML reads an
+// unquoted all-digit hash as a number, which would silently change it.
+type SHA256 string
+
+func (h *SHA256) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("sha256 %s is not a string: quote it in the index (sha256: \"…\")", truncate(string(b), 20))
+	}
+	if !verify.ValidSHA256(s) {
+		// sigs.k8s.io/yaml turns an unquoted all-digit hash into a float
+		// and then into its string form, "1.2345e+63" or "+Inf".
+		if _, err := strconv.ParseFloat(s, 64); err == nil {
+			return fmt.Errorf("sha256 %s is not a string: YAML read an unquoted hash as a number; quote it in the index (sha256: \"…\")", truncate(s, 24))
+		}
+		return fmt.Errorf("sha256 %q: want 64 hex digits", truncate(s, 70))
+	}
+	*h = SHA256(strings.ToLower(s))
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// ErrMalformed is wrapped by every index that cannot be read.
+var ErrMalformed = errors.New("malformed index")
+
+// Parse reads an index in YAML or JSON. Unknown fields are ignored; use
+// ParseStrict to reject them.
+func Parse(data []byte) (*Index, error) {
+	return parse(data, false)
+}
+
+// ParseStrict is Parse that also rejects unknown fields, for linting.
+func ParseStrict(data []byte) (*Index, error) {
+	return parse(data, true)
+}
+
+func parse(data []byte, strict bool) (*Index, error) {
+	var idx Index
+	var err error
+	trimmed := strings.TrimSpace(string(data))
+	switch {
+	case !strict && strings.HasPrefix(trimmed, "{"):
+		// JSON is YAML too, but encoding/json is an order of magnitude faster.
+		err = json.Unmarshal(data, &idx)
+	case strict:
+		err = yaml.UnmarshalStrict(data, &idx)
+	default:
+		err = yaml.Unmarshal(data, &idx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, oneLine(err.Error()))
+	}
+	if err := idx.Validate(); err != nil {
+		return nil, err
+	}
+	return &idx, nil
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "error converting YAML to JSON: ", "")
+	s = strings.ReplaceAll(s, "error unmarshaling JSON: ", "")
+	s = strings.ReplaceAll(s, "while decoding JSON: ", "")
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// Validate checks what every consumer relies on: the apiVersion, plugin
+// names, versions, platforms and artifacts.
+func (idx *Index) Validate() error {
+	if idx.APIVersion != APIVersion {
+		return fmt.Errorf("%w: apiVersion %q: want %q", ErrMalformed, idx.APIVersion, APIVersion)
+	}
+	for name, p := range idx.Plugins {
+		if err := store.ValidName(name); err != nil {
+			return fmt.Errorf("%w: plugins.%s: %v", ErrMalformed, name, err)
+		}
+		if err := p.Protocol.Validate(); err != nil {
+			return fmt.Errorf("%w: plugins.%s.%v", ErrMalformed, name, err)
+		}
+		for v, plats := range p.Versions {
+			if _, err := semver.StrictNewVersion(v); err != nil {
+				return fmt.Errorf("%w: plugins.%s.versions.%q: not a semantic version (want MAJOR.MINOR.PATCH)", ErrMalformed, name, v)
+			}
+			for plat, a := range plats {
+				if _, _, ok := SplitPlatform(plat); !ok {
+					return fmt.Errorf("%w: plugins.%s.versions.%s: platform %q: want os/arch", ErrMalformed, name, v, plat)
+				}
+				if a.URL == "" {
+					return fmt.Errorf("%w: plugins.%s.versions.%s.%s: url is missing", ErrMalformed, name, v, plat)
+				}
+				if a.SHA256 == "" {
+					return fmt.Errorf("%w: plugins.%s.versions.%s.%s: sha256 is missing", ErrMalformed, name, v, plat)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// SplitPlatform splits "os/arch".
+func SplitPlatform(p string) (goos, goarch string, ok bool) {
+	goos, goarch, ok = strings.Cut(p, "/")
+	return goos, goarch, ok && goos != "" && goarch != "" && !strings.Contains(goarch, "/")
+}
+
+// Names returns the index's plugin names, sorted.
+func (idx *Index) Names() []string {
+	names := make([]string, 0, len(idx.Plugins))
+	for n := range idx.Plugins {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// SortedVersions returns the plugin's versions, newest first.
+func (p Plugin) SortedVersions() []*semver.Version {
+	vs := make([]*semver.Version, 0, len(p.Versions))
+	for v := range p.Versions {
+		if sv, err := semver.StrictNewVersion(v); err == nil {
+			vs = append(vs, sv)
+		}
+	}
+	sort.Sort(sort.Reverse(semver.Collection(vs)))
+	return vs
+}

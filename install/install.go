@@ -1,0 +1,364 @@
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
+
+	"github.com/plugctl/plugctl/fetch"
+	"github.com/plugctl/plugctl/store"
+	"github.com/plugctl/plugctl/verify"
+)
+
+// Installer installs versions into one home.
+type Installer struct {
+	Paths   store.Paths
+	Fetcher *fetch.Fetcher
+	Limits  Limits
+	// Hook, when set, is called at named stages of an install ("fetched",
+	// "staged", "committed"); tests use it to stop an install midway.
+	Hook func(stage string)
+}
+
+// Request is one version to install.
+type Request struct {
+	Name       string
+	Version    string // canonical semver
+	Constraint string // recorded in the receipt, for upgrade
+	Index      string // index name; "" for --from
+	Source     string // absolute address of the artifact
+	SHA256     string // of the file Source delivers, or of Bin for a directory source
+	Bin        string // entry point inside an archive or directory
+	Platform   string // os/arch
+	Protocol   store.Protocol
+	// SchemaSource is the absolute address of protocol.schema, if any.
+	SchemaSource string
+}
+
+// Result says what Install did.
+type Result struct {
+	Receipt   *store.Receipt
+	Already   bool // the version was installed before; nothing changed
+	Activated bool // it became the active version
+}
+
+// ErrBadArtifact is wrapped when an artifact is not usable as a plugin
+// (no entry point, entry point not a file).
+var ErrBadArtifact = errors.New("unusable artifact")
+
+// Install installs req. A version already installed is left alone. The
+// store is changed only by the final rename (and activation); on any error
+// it is as it was.
+func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) {
+	if err := store.ValidName(req.Name); err != nil {
+		return nil, err
+	}
+	what := req.Name + "@" + req.Version
+	if r, err := in.Paths.ReadReceipt(req.Name, req.Version); err == nil {
+		return &Result{Receipt: r, Already: true}, nil
+	}
+	unlock, err := in.lock(ctx, req.Name, req.Version)
+	if err != nil {
+		return nil, fmt.Errorf("install %s: %w", what, err)
+	}
+	defer unlock()
+	// Another process may have installed it while we waited.
+	if r, err := in.Paths.ReadReceipt(req.Name, req.Version); err == nil {
+		return &Result{Receipt: r, Already: true}, nil
+	}
+	in.cleanLeftovers()
+	r, err := in.stageAndCommit(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("install %s: %w", what, err)
+	}
+	res := &Result{Receipt: r}
+	active, err := in.Paths.Active(req.Name)
+	if err != nil {
+		return nil, err
+	}
+	if active == "" {
+		if err := in.Paths.SetActive(req.Name, req.Version); err != nil {
+			return nil, err
+		}
+		res.Activated = true
+	}
+	return res, nil
+}
+
+func (in *Installer) hook(stage string) {
+	if in.Hook != nil {
+		in.Hook(stage)
+	}
+}
+
+func (in *Installer) stageAndCommit(ctx context.Context, req Request) (*store.Receipt, error) {
+	tmpRoot, err := in.Paths.EnsureTmp()
+	if err != nil {
+		return nil, err
+	}
+	stage, err := os.MkdirTemp(tmpRoot, stagePrefix(req.Name, req.Version))
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(stage)
+	vdir := filepath.Join(stage, "version")
+	pkg := filepath.Join(vdir, "pkg")
+	if err := os.MkdirAll(vdir, 0o755); err != nil {
+		return nil, err
+	}
+
+	bin, err := in.fetchInto(ctx, req, stage, pkg)
+	if err != nil {
+		return nil, err
+	}
+	in.hook("fetched")
+	exe := filepath.Join(pkg, filepath.FromSlash(bin))
+	fi, err := os.Lstat(exe)
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: entry point %q is not a file in the artifact (set bin to the executable's path)", ErrBadArtifact, bin)
+	}
+	if err := os.Chmod(exe, 0o755); err != nil {
+		return nil, err
+	}
+	binSum, err := verify.FileSHA256(exe)
+	if err != nil {
+		return nil, err
+	}
+	if isDirSource(req.Source, req.Bin) && !strings.EqualFold(binSum, req.SHA256) {
+		return nil, &verify.MismatchError{What: req.Name + "@" + req.Version + " " + bin, Source: req.Source, Want: req.SHA256, Got: binSum}
+	}
+	tree, err := verify.TreeHash(pkg)
+	if err != nil {
+		return nil, fmt.Errorf("hash installed tree: %w", err)
+	}
+	proto := req.Protocol
+	if req.SchemaSource != "" && proto.Schema != nil {
+		if err := in.fetchSchema(ctx, req, vdir); err != nil {
+			return nil, err
+		}
+		s := *proto.Schema
+		s.Path = SchemaFile
+		proto.Schema = &s
+	}
+	r := &store.Receipt{
+		Schema:         store.ReceiptSchema,
+		Name:           req.Name,
+		Version:        req.Version,
+		Constraint:     req.Constraint,
+		Index:          req.Index,
+		Source:         req.Source,
+		ArtifactSHA256: strings.ToLower(req.SHA256),
+		Bin:            bin,
+		BinSHA256:      binSum,
+		TreeHash:       tree,
+		Platform:       req.Platform,
+		Protocol:       proto,
+		InstalledAt:    time.Now().UTC().Truncate(time.Second),
+	}
+	b, err := store.MarshalReceipt(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(vdir, "receipt.json"), b, 0o644); err != nil {
+		return nil, err
+	}
+	in.hook("staged")
+	if err := os.MkdirAll(in.Paths.PluginDir(req.Name), 0o755); err != nil {
+		return nil, err
+	}
+	dst := in.Paths.VersionDir(req.Name, req.Version)
+	// A directory without a receipt is a leftover (a crash of an older
+	// plugctl, or a hand-made directory): it is not installed, so replace it.
+	if _, err := os.Stat(dst); err == nil {
+		if err := os.RemoveAll(dst); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.Rename(vdir, dst); err != nil {
+		return nil, fmt.Errorf("commit to store: %w", err)
+	}
+	in.hook("committed")
+	return r, nil
+}
+
+// SchemaFile is where a version's verified gRPC schema is kept, beside pkg/.
+const SchemaFile = "schema.protoset"
+
+func (in *Installer) fetchSchema(ctx context.Context, req Request, vdir string) error {
+	dst := filepath.Join(vdir, SchemaFile)
+	res, err := in.Fetcher.File(ctx, req.SchemaSource, dst)
+	if err != nil {
+		return fmt.Errorf("schema: %w", err)
+	}
+	if !strings.EqualFold(res.SHA256, req.Protocol.Schema.SHA256) {
+		return &verify.MismatchError{What: req.Name + "@" + req.Version + " schema", Source: req.SchemaSource, Want: req.Protocol.Schema.SHA256, Got: res.SHA256}
+	}
+	return nil
+}
+
+// fetchInto fetches req.Source and lays it out under pkg, returning the
+// entry point's slash-separated path inside pkg.
+func (in *Installer) fetchInto(ctx context.Context, req Request, stage, pkg string) (string, error) {
+	if isDirSource(req.Source, req.Bin) {
+		if req.Bin == "" {
+			return "", fmt.Errorf("%w: %s is a directory: bin must name the executable in it", ErrBadArtifact, req.Source)
+		}
+		if err := in.Fetcher.Dir(ctx, req.Source, pkg); err != nil {
+			return "", err
+		}
+		return cleanBin(req.Bin)
+	}
+	file := artifactFileName(req.Source)
+	dl := filepath.Join(stage, "download")
+	if err := os.Mkdir(dl, 0o700); err != nil {
+		return "", err
+	}
+	dlFile := filepath.Join(dl, file)
+	res, err := in.Fetcher.File(ctx, req.Source, dlFile)
+	if err != nil {
+		return "", err
+	}
+	if !strings.EqualFold(res.SHA256, req.SHA256) {
+		return "", &verify.MismatchError{What: req.Name + "@" + req.Version, Source: req.Source, Want: req.SHA256, Got: res.SHA256}
+	}
+	if IsArchive(file) {
+		if err := os.Mkdir(pkg, 0o755); err != nil {
+			return "", err
+		}
+		if err := Extract(dlFile, file, pkg, in.Limits); err != nil {
+			return "", err
+		}
+		if req.Bin != "" {
+			return cleanBin(req.Bin)
+		}
+		return soleEntry(pkg, req.Name)
+	}
+	if err := os.Mkdir(pkg, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Rename(dlFile, filepath.Join(pkg, req.Name)); err != nil {
+		return "", err
+	}
+	return req.Name, nil
+}
+
+// soleEntry picks the entry point of an archive that does not name one: a
+// file called like the plugin, else the only regular file.
+func soleEntry(pkg, name string) (string, error) {
+	if fi, err := os.Stat(filepath.Join(pkg, name)); err == nil && fi.Mode().IsRegular() {
+		return name, nil
+	}
+	var files []string
+	err := filepath.WalkDir(pkg, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			rel, _ := filepath.Rel(pkg, p)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	if len(files) == 1 {
+		return files[0], nil
+	}
+	return "", fmt.Errorf("%w: the archive holds %d files and the index names no bin: set bin to the executable's path in the archive", ErrBadArtifact, len(files))
+}
+
+func cleanBin(bin string) (string, error) {
+	c := path.Clean(strings.ReplaceAll(bin, "\\", "/"))
+	if c == "." || strings.HasPrefix(c, "/") || c == ".." || strings.HasPrefix(c, "../") {
+		return "", fmt.Errorf("%w: bin %q must be a relative path inside the artifact", ErrBadArtifact, bin)
+	}
+	return c, nil
+}
+
+// isDirSource reports whether addr delivers a directory: a git address
+// with a bin (the repository, or a //subdirectory of it, unless that names
+// an archive), or a local directory. A git address without bin names one
+// file in the repository, like a relative URL in an index served from git.
+func isDirSource(addr, bin string) bool {
+	if fetch.IsGit(addr) {
+		return bin != "" && !IsArchive(artifactFileName(addr))
+	}
+	p := strings.TrimPrefix(addr, "file://")
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// artifactFileName is the last element of addr's path, which says whether
+// it is an archive.
+func artifactFileName(addr string) string {
+	p := addr
+	if u, err := url.Parse(addr); err == nil && u.Scheme != "" && u.Path != "" {
+		p = u.Path
+	} else if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	base := path.Base(strings.ReplaceAll(p, "\\", "/"))
+	if base == "." || base == "/" || base == "" || base == ".." {
+		return "artifact"
+	}
+	return base
+}
+
+func stagePrefix(name, version string) string { return name + "@" + version + "." }
+
+// lock takes the per-version lock; several processes may install into one
+// home, and the one that waits finds the version installed afterwards.
+func (in *Installer) lock(ctx context.Context, name, version string) (func(), error) {
+	if err := os.MkdirAll(in.Paths.Locks(), 0o755); err != nil {
+		return nil, err
+	}
+	fl := flock.New(in.Paths.LockFile(name, version))
+	ok, err := fl.TryLockContext(ctx, 50*time.Millisecond)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s@%s: %w", name, version, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("lock %s@%s: %w", name, version, ctx.Err())
+	}
+	return func() { fl.Unlock() }, nil
+}
+
+// cleanLeftovers removes staging directories of killed installs: those
+// whose version lock no live process holds. The caller holds no lock on
+// another version, so trying the lock cannot deadlock.
+func (in *Installer) cleanLeftovers() []string {
+	entries, err := os.ReadDir(in.Paths.Tmp())
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	for _, e := range entries {
+		// A stage is named name@version.RANDOM (stagePrefix + MkdirTemp).
+		name, rest, ok := strings.Cut(e.Name(), "@")
+		if !ok || store.ValidName(name) != nil {
+			continue
+		}
+		version := strings.TrimSuffix(rest, filepath.Ext(rest))
+		fl := flock.New(in.Paths.LockFile(name, version))
+		locked, err := fl.TryLock()
+		if err != nil || !locked {
+			continue
+		}
+		if os.RemoveAll(filepath.Join(in.Paths.Tmp(), e.Name())) == nil {
+			removed = append(removed, e.Name())
+		}
+		fl.Unlock()
+	}
+	return removed
+}
+
+// CleanLeftovers removes what killed installs left in tmp/ and returns the
+// names removed.
+func (in *Installer) CleanLeftovers() []string { return in.cleanLeftovers() }

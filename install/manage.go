@@ -1,0 +1,136 @@
+package install
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/plugctl/plugctl/store"
+	"github.com/plugctl/plugctl/verify"
+)
+
+// Use makes an installed version active.
+func (in *Installer) Use(name, version string) (*store.Receipt, error) {
+	r, err := in.Paths.ReadReceipt(name, version)
+	if err != nil {
+		return nil, fmt.Errorf("use %s@%s: %w", name, version, err)
+	}
+	if err := in.Paths.SetActive(name, version); err != nil {
+		return nil, fmt.Errorf("use %s@%s: %w", name, version, err)
+	}
+	return r, nil
+}
+
+// Removal says what Remove did.
+type Removal struct {
+	Name      string
+	Removed   []string // versions
+	WasActive bool
+	NewActive string // "" when none remains or the active one was kept
+}
+
+// Remove deletes one version of name, or every version when version is "".
+// Removing the active version makes the newest remaining one active.
+func (in *Installer) Remove(name, version string) (*Removal, error) {
+	if err := store.ValidName(name); err != nil {
+		return nil, err
+	}
+	installed, err := in.Paths.Versions(name)
+	if err != nil {
+		return nil, err
+	}
+	if len(installed) == 0 {
+		return nil, fmt.Errorf("remove %s: %w", name, store.ErrNotInstalled)
+	}
+	active, err := in.Paths.Active(name)
+	if err != nil {
+		return nil, err
+	}
+	var victims []string
+	if version == "" {
+		for _, r := range installed {
+			victims = append(victims, r.Version)
+		}
+	} else {
+		if _, err := in.Paths.ReadReceipt(name, version); err != nil {
+			return nil, fmt.Errorf("remove %s@%s: %w", name, version, err)
+		}
+		victims = []string{version}
+	}
+	rm := &Removal{Name: name}
+	tmpRoot, err := in.Paths.EnsureTmp()
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range victims {
+		// Rename out of plugins/ first, so the version disappears at once
+		// even if deleting its files is interrupted.
+		trash, err := os.MkdirTemp(tmpRoot, "remove-"+name+".")
+		if err != nil {
+			return rm, err
+		}
+		if err := os.Rename(in.Paths.VersionDir(name, v), filepath.Join(trash, "v")); err != nil {
+			os.Remove(trash)
+			return rm, fmt.Errorf("remove %s@%s: %w", name, v, err)
+		}
+		os.RemoveAll(trash)
+		rm.Removed = append(rm.Removed, v)
+		if v == active {
+			rm.WasActive = true
+		}
+	}
+	if version == "" {
+		in.Paths.ClearActive(name)
+		os.RemoveAll(in.Paths.PluginDir(name))
+		return rm, nil
+	}
+	if rm.WasActive {
+		remaining, err := in.Paths.Versions(name)
+		if err != nil {
+			return rm, err
+		}
+		if len(remaining) == 0 {
+			in.Paths.ClearActive(name)
+			os.RemoveAll(in.Paths.PluginDir(name))
+			return rm, nil
+		}
+		rm.NewActive = remaining[0].Version
+		if err := in.Paths.SetActive(name, rm.NewActive); err != nil {
+			return rm, err
+		}
+	}
+	return rm, nil
+}
+
+// ErrTampered is wrapped when installed files no longer match their receipt.
+var ErrTampered = errors.New("installed files changed since install")
+
+// Check is the outcome of re-hashing one installed version.
+type Check struct {
+	Receipt  *store.Receipt
+	Problems []string // empty when the version is intact
+}
+
+// Verify re-hashes the executable and the whole pkg/ tree of each version
+// against its receipt.
+func (in *Installer) Verify(r *store.Receipt) Check {
+	c := Check{Receipt: r}
+	exe := in.Paths.Exe(r)
+	got, err := verify.FileSHA256(exe)
+	switch {
+	case err != nil:
+		c.Problems = append(c.Problems, fmt.Sprintf("executable %s: %v", r.Bin, err))
+	case !strings.EqualFold(got, r.BinSHA256):
+		c.Problems = append(c.Problems, fmt.Sprintf("executable %s: want sha256 %s, got %s", r.Bin, r.BinSHA256, got))
+	}
+	tree, err := verify.TreeHash(in.Paths.PkgDir(r.Name, r.Version))
+	switch {
+	case err != nil:
+		c.Problems = append(c.Problems, fmt.Sprintf("tree: %v", err))
+	case tree != r.TreeHash:
+		c.Problems = append(c.Problems, fmt.Sprintf("tree hash of pkg/: want %s, got %s", r.TreeHash, tree))
+	}
+	return c
+}

@@ -1,0 +1,77 @@
+package install
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/store"
+)
+
+// Candidate is one index's offer of a plugin, as resolution sees it.
+type Candidate struct {
+	Index  string // index name
+	Meta   *index.Meta
+	Plugin index.Plugin
+}
+
+// Resolve picks the newest version of q.Name matching q.Constraint for
+// platform from the candidates (in configuration order: the first index
+// that offers the name wins unless q.Index names one) and returns the
+// request that installs it.
+func Resolve(q index.Query, cands []Candidate, platform string) (Request, error) {
+	var c *Candidate
+	var where []string
+	for i := range cands {
+		where = append(where, cands[i].Index)
+		if q.Index == "" || cands[i].Index == q.Index {
+			c = &cands[i]
+			break
+		}
+	}
+	if c == nil {
+		in := "the configured indexes"
+		if q.Index != "" {
+			in = "index " + q.Index
+		}
+		return Request{}, &index.NotFoundError{What: "plugin", Name: q.Name, Where: in}
+	}
+	version, art, err := index.Match(q.Name, c.Plugin, q.Constraint, platform)
+	if err != nil {
+		return Request{}, fmt.Errorf("index %s: %w", c.Index, err)
+	}
+	src, err := index.ResolveURL(c.Meta, art.URL)
+	if err != nil {
+		return Request{}, fmt.Errorf("index %s: %s@%s: %w", c.Index, q.Name, version, err)
+	}
+	req := Request{
+		Name:       q.Name,
+		Version:    version,
+		Constraint: q.Constraint,
+		Index:      c.Index,
+		Source:     src,
+		SHA256:     strings.ToLower(string(art.SHA256)),
+		Bin:        art.Bin,
+		Platform:   platform,
+		Protocol:   c.Plugin.Protocol,
+	}
+	if s := c.Plugin.Protocol.Schema; s != nil && s.URL != "" {
+		if req.SchemaSource, err = index.ResolveURL(c.Meta, s.URL); err != nil {
+			return Request{}, fmt.Errorf("index %s: %s schema: %w", c.Index, q.Name, err)
+		}
+	}
+	return req, nil
+}
+
+// Candidates loads every configured index's cached entry for name.
+func Candidates(p store.Paths, cfg *index.Config, name string) ([]Candidate, error) {
+	offers, err := index.Find(p, cfg, name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Candidate, len(offers))
+	for i, o := range offers {
+		out[i] = Candidate{Index: o.Index.Name, Meta: o.Meta, Plugin: o.Plugin}
+	}
+	return out, nil
+}

@@ -1,0 +1,10 @@
+// Package store is the layout of a plugctl home ($PLUGCTL_HOME, by default
+// ~/.plugins): one Paths value names every file and directory in it, and the
+// package reads and writes the two records that live there, the per-version
+// receipt and the per-plugin active-version pointer.
+//
+// It does not fetch, verify or launch anything: install/ builds versions and
+// commits them here, verify/ hashes what a receipt describes, runtime/
+// launches what a receipt names. A version directory without a readable
+// receipt is not installed, whatever else it holds.
+package store

@@ -1,0 +1,110 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// EnvHome names the environment variable that overrides the default home.
+const EnvHome = "PLUGCTL_HOME"
+
+// Paths derives every path in a plugctl home. Nothing else builds store
+// paths by hand.
+type Paths struct {
+	Home string
+}
+
+// DefaultHome returns $PLUGCTL_HOME, or ~/.plugins when it is unset.
+func DefaultHome() (string, error) {
+	if h := os.Getenv(EnvHome); h != "" {
+		return filepath.Abs(h)
+	}
+	u, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("find home directory: %w (set %s)", err, EnvHome)
+	}
+	return filepath.Join(u, ".plugins"), nil
+}
+
+// New returns the Paths of the home at dir, made absolute.
+func New(dir string) (Paths, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return Paths{}, fmt.Errorf("home %s: %w", dir, err)
+	}
+	return Paths{Home: abs}, nil
+}
+
+func (p Paths) Plugins() string                { return filepath.Join(p.Home, "plugins") }
+func (p Paths) PluginDir(name string) string   { return filepath.Join(p.Plugins(), name) }
+func (p Paths) CurrentFile(name string) string { return filepath.Join(p.PluginDir(name), "current") }
+func (p Paths) VersionDir(name, version string) string {
+	return filepath.Join(p.PluginDir(name), version)
+}
+func (p Paths) PkgDir(name, version string) string {
+	return filepath.Join(p.VersionDir(name, version), "pkg")
+}
+func (p Paths) ReceiptFile(name, version string) string {
+	return filepath.Join(p.VersionDir(name, version), "receipt.json")
+}
+func (p Paths) Indexes() string             { return filepath.Join(p.Home, "indexes") }
+func (p Paths) IndexDir(name string) string { return filepath.Join(p.Indexes(), name) }
+func (p Paths) Run() string                 { return filepath.Join(p.Home, "run") }
+func (p Paths) Tmp() string                 { return filepath.Join(p.Home, "tmp") }
+func (p Paths) Locks() string               { return filepath.Join(p.Home, "locks") }
+func (p Paths) Config() string              { return filepath.Join(p.Home, "config.yaml") }
+func (p Paths) LockFile(name, version string) string {
+	return filepath.Join(p.Locks(), name+"@"+version+".lock")
+}
+
+// EnsureRun creates the private run/ directory (0700) and returns it.
+// Plugins listen on unix sockets there, so only this user can reach them.
+func (p Paths) EnsureRun() (string, error) {
+	dir := p.Run()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	// MkdirAll leaves an existing directory's mode alone.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// EnsureTmp creates tmp/ (staging, on the same filesystem as plugins/).
+func (p Paths) EnsureTmp() (string, error) {
+	dir := p.Tmp()
+	return dir, os.MkdirAll(dir, 0o755)
+}
+
+// ErrInvalidName is wrapped by every rejected plugin name.
+var ErrInvalidName = errors.New("invalid plugin name")
+
+// ValidName checks a plugin name before any path is built from it: it must
+// match [a-z0-9][a-z0-9._-]* and be at most 64 characters.
+func ValidName(name string) error {
+	if !validName(name) {
+		return fmt.Errorf("%w %q: use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit, at most 64 characters", ErrInvalidName, name)
+	}
+	return nil
+}
+
+// validName is a hand-written [a-z0-9][a-z0-9._-]{0,63}: no regexp compiled
+// at start-up for every command.
+func validName(name string) bool {
+	if len(name) == 0 || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case i > 0 && (c == '.' || c == '_' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
