@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -100,10 +101,39 @@ func Platform() string {
 	return goos + "/" + goarch
 }
 
+// EnvMaxBytes overrides the size limit of a download and of an unpacked
+// archive (default 1 GiB): a number of bytes, or with a K, M or G suffix.
+const EnvMaxBytes = "PLUGCTL_MAX_BYTES"
+
+func maxBytes() (int64, error) {
+	v := strings.TrimSpace(os.Getenv(EnvMaxBytes))
+	if v == "" {
+		return 0, nil
+	}
+	mult := int64(1)
+	switch strings.ToUpper(v[len(v)-1:]) {
+	case "K":
+		mult = 1 << 10
+	case "M":
+		mult = 1 << 20
+	case "G":
+		mult = 1 << 30
+	}
+	if mult > 1 {
+		v = v[:len(v)-1]
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, usageErrorf("%s=%q: want a positive number of bytes, optionally with K, M or G", EnvMaxBytes, os.Getenv(EnvMaxBytes))
+	}
+	return n * mult, nil
+}
+
 // Fetcher returns the fetcher every network-facing command uses.
 func (g *Global) Fetcher() *fetch.Fetcher {
 	wd, _ := os.Getwd()
-	return fetch.New(fetch.Options{Pwd: wd})
+	limit, _ := maxBytes()
+	return fetch.New(fetch.Options{Pwd: wd, MaxBytes: limit})
 }
 
 // Installer returns an installer on the selected home.
@@ -112,7 +142,11 @@ func (g *Global) Installer() (*install.Installer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &install.Installer{Paths: p, Fetcher: g.Fetcher()}, nil
+	limit, err := maxBytes()
+	if err != nil {
+		return nil, err
+	}
+	return &install.Installer{Paths: p, Fetcher: g.Fetcher(), Limits: install.Limits{MaxBytes: limit}}, nil
 }
 
 // Config loads config.yaml of the selected home.
