@@ -1,7 +1,9 @@
 package cmd
 
 import (
+	"context"
 	"strings"
+	"sync"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/spf13/cobra"
@@ -48,6 +50,7 @@ type installOptions struct {
 	Version  string
 	Bin      string
 	Protocol protocolFlags
+	Save     bool
 }
 
 func newInstallCmd(g *Global) *cobra.Command {
@@ -76,6 +79,7 @@ version of a plugin installed becomes active; later ones do not (see use, upgrad
 	f.StringVar(&o.Name, "name", "", "with --from: the plugin's name")
 	f.StringVar(&o.Version, "version", "", "with --from: the version (semver)")
 	f.StringVar(&o.Bin, "bin", "", "with --from: the executable's path inside an archive or repository")
+	f.BoolVar(&o.Save, "save", false, "record what was installed in "+install.LockFileName+" (every platform the index offers)")
 	o.Protocol.bind(c)
 	return c
 }
@@ -100,7 +104,7 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 	ctx, cancel := g.withTimeout(cmd.Context())
 	defer cancel()
 
-	var reqs []install.Request
+	var plans []plan
 	if o.From != "" {
 		if len(o.Queries) > 0 || o.Index != "" {
 			return usageErrorf("install --from takes no NAME arguments and no --index")
@@ -109,7 +113,7 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 		if err != nil {
 			return err
 		}
-		reqs = append(reqs, req)
+		plans = append(plans, plan{Req: req, Lock: lockFromRequest(req)})
 	} else {
 		if len(o.Queries) == 0 {
 			return usageErrorf("install: name at least one plugin (NAME[@CONSTRAINT]) or use --from")
@@ -117,39 +121,119 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 		if o.SHA256 != "" || o.Name != "" || o.Version != "" || o.Bin != "" {
 			return usageErrorf("--sha256, --name, --version and --bin go with --from")
 		}
-		if reqs, err = o.indexRequests(cmd, in); err != nil {
+		if plans, err = o.indexPlans(ctx, in); err != nil {
 			return err
 		}
 	}
-
-	var out []installJSON
-	for _, req := range reqs {
-		res, err := in.Install(ctx, req)
-		if err != nil {
+	var lock *install.Lock
+	if o.Save {
+		if lock, err = install.ReadLockOrNew(install.LockFileName); err != nil {
 			return err
 		}
-		r := res.Receipt
-		active, _ := in.Paths.Active(r.Name)
-		out = append(out, installJSON{
-			Name: r.Name, Version: r.Version, Index: r.Index, Source: r.Source,
-			Path: in.Paths.Exe(r), SHA256: r.BinSHA256, Active: active == r.Version, Installed: !res.Already,
-		})
-		if g.JSON() {
-			continue
+	}
+	results, err := installAll(ctx, g, in, plans)
+	for _, r := range results {
+		if lock != nil && r.Res != nil {
+			lock.Plugins[r.Plan.Req.Name] = r.Plan.Lock
 		}
-		switch {
-		case res.Already:
-			g.Printf("%s@%s is already installed\n", r.Name, r.Version)
-		case res.Activated:
-			g.Printf("installed %s@%s (active)\n", r.Name, r.Version)
-		default:
-			g.Printf("installed %s@%s (active: %s; plugctl use %s@%s to switch)\n", r.Name, r.Version, active, r.Name, r.Version)
+	}
+	if lock != nil && len(results) > 0 {
+		if werr := lock.Write(install.LockFileName); werr != nil && err == nil {
+			err = werr
 		}
+	}
+	if err != nil {
+		return err
 	}
 	if g.JSON() {
-		return g.PrintJSON(out)
+		return g.PrintJSON(installJSONs(in, results))
+	}
+	for _, r := range results {
+		rc := r.Res.Receipt
+		active, _ := in.Paths.Active(rc.Name)
+		switch {
+		case r.Res.Already:
+			g.Printf("%s@%s is already installed\n", rc.Name, rc.Version)
+		case r.Res.Activated:
+			g.Printf("installed %s@%s (active)\n", rc.Name, rc.Version)
+		default:
+			g.Printf("installed %s@%s (active: %s; plugctl use %s@%s to switch)\n", rc.Name, rc.Version, active, rc.Name, rc.Version)
+		}
+	}
+	if lock != nil {
+		g.Infof("wrote %s\n", install.LockFileName)
 	}
 	return nil
+}
+
+// plan is one version to install and the lock entry that reproduces it.
+type plan struct {
+	Req  install.Request
+	Lock install.LockedPlugin
+}
+
+type planResult struct {
+	Plan plan
+	Res  *install.Result
+}
+
+// maxParallelInstalls bounds the downloads one command runs at once.
+const maxParallelInstalls = 4
+
+// installAll installs every plan, several at once, and returns the results
+// in plan order. On failure it returns the results that succeeded and the
+// first error (in plan order); installs that succeeded stay installed.
+func installAll(ctx context.Context, g *Global, in *install.Installer, plans []plan) ([]planResult, error) {
+	results := make([]planResult, len(plans))
+	errs := make([]error, len(plans))
+	prog := newProgress(g)
+	inst := *in
+	inst.Fetcher = g.fetcherWithProgress(prog)
+	sem := make(chan struct{}, maxParallelInstalls)
+	var wg sync.WaitGroup
+	for i, p := range plans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			res, err := inst.Install(ctx, p.Req)
+			results[i] = planResult{Plan: p, Res: res}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	prog.Wait()
+	var ok []planResult
+	for i := range plans {
+		if errs[i] != nil {
+			return ok, errs[i]
+		}
+		ok = append(ok, results[i])
+	}
+	return ok, nil
+}
+
+func installJSONs(in *install.Installer, results []planResult) []installJSON {
+	out := []installJSON{}
+	for _, r := range results {
+		rc := r.Res.Receipt
+		active, _ := in.Paths.Active(rc.Name)
+		out = append(out, installJSON{
+			Name: rc.Name, Version: rc.Version, Index: rc.Index, Source: rc.Source,
+			Path: in.Paths.Exe(rc), SHA256: rc.BinSHA256, Active: active == rc.Version, Installed: !r.Res.Already,
+		})
+	}
+	return out
+}
+
+// lockFromRequest is the lock entry of an install outside any index: the
+// one platform it was made for.
+func lockFromRequest(req install.Request) install.LockedPlugin {
+	return install.LockedPlugin{
+		Version: req.Version, Constraint: req.Constraint, Protocol: req.Protocol,
+		Platforms: map[string]install.LockedArtifact{req.Platform: {URL: req.Source, SHA256: req.SHA256, Bin: req.Bin}},
+	}
 }
 
 func (o *installOptions) fromRequest() (install.Request, error) {
@@ -180,7 +264,7 @@ func (o *installOptions) fromRequest() (install.Request, error) {
 	}, nil
 }
 
-func (o *installOptions) indexRequests(cmd *cobra.Command, in *install.Installer) ([]install.Request, error) {
+func (o *installOptions) indexPlans(ctx context.Context, in *install.Installer) ([]plan, error) {
 	g := o.g
 	if !o.Protocol.empty() {
 		return nil, usageErrorf("protocol flags go with --from; an index says how its plugins launch")
@@ -193,55 +277,55 @@ func (o *installOptions) indexRequests(cmd *cobra.Command, in *install.Installer
 		}
 		queries = append(queries, q)
 	}
-	var oneOff map[string]install.Candidate
+	var lookup func(q index.Query) ([]install.Candidate, error)
 	if o.Index != "" {
 		src, err := normalizeSource(o.Index)
 		if err != nil {
 			return nil, err
 		}
-		ctx, cancel := g.withTimeout(cmd.Context())
-		defer cancel()
 		idx, meta, err := index.FetchUncached(ctx, g.Fetcher(), in.Paths, index.Source{Name: "--index", Address: src})
 		if err != nil {
 			return nil, err
 		}
-		oneOff = make(map[string]install.Candidate)
-		for name, pl := range idx.Plugins {
-			oneOff[name] = install.Candidate{Meta: meta, Plugin: pl}
-		}
-	}
-	cfg, err := g.Config()
-	if err != nil {
-		return nil, err
-	}
-	if o.Index == "" && len(cfg.Indexes) == 0 {
-		return nil, &exitError{code: ExitNotFound, msg: "no index is configured", hint: "plugctl index add NAME SOURCE, or install --index SOURCE"}
-	}
-	var reqs []install.Request
-	for _, q := range queries {
-		var cands []install.Candidate
-		if o.Index != "" {
-			if c, ok := oneOff[q.Name]; ok {
-				cands = []install.Candidate{c}
+		lookup = func(q index.Query) ([]install.Candidate, error) {
+			if q.Index != "" {
+				return nil, usageErrorf("%s: INDEX/NAME does not go with --index", q)
 			}
-			q.Index = ""
-		} else {
+			if pl, ok := idx.Plugins[q.Name]; ok {
+				return []install.Candidate{{Meta: meta, Plugin: pl}}, nil
+			}
+			return nil, nil
+		}
+	} else {
+		cfg, err := g.freshConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(cfg.Indexes) == 0 {
+			return nil, &exitError{code: ExitNotFound, msg: "no index is configured", hint: "plugctl index add NAME SOURCE, or install --index SOURCE"}
+		}
+		lookup = func(q index.Query) ([]install.Candidate, error) {
 			if q.Index != "" {
 				if _, ok := cfg.Lookup(q.Index); !ok {
 					return nil, &index.NotFoundError{What: "index", Name: q.Index}
 				}
 			}
-			if cands, err = install.Candidates(in.Paths, cfg, q.Name); err != nil {
-				return nil, err
-			}
+			return install.Candidates(in.Paths, cfg, q.Name)
 		}
-		req, err := install.Resolve(q, cands, Platform())
+	}
+	var plans []plan
+	for _, q := range queries {
+		cands, err := lookup(q)
 		if err != nil {
 			return nil, err
 		}
-		reqs = append(reqs, req)
+		req, lp, err := install.ResolveLocked(q, cands, Platform())
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, plan{Req: req, Lock: lp})
 	}
-	return reqs, nil
+	return plans, nil
 }
 
 func (f protocolFlags) empty() bool {

@@ -38,6 +38,7 @@ type Global struct {
 	LogLevel string
 	Quiet    bool
 	Timeout  time.Duration
+	Offline  bool
 
 	paths *store.Paths
 }
@@ -158,6 +159,45 @@ func (g *Global) Config() (*index.Config, error) {
 	return index.LoadConfig(p)
 }
 
+// EnvIndexTTL overrides index.DefaultTTL: how old a cached index may be
+// before a command that reads it fetches it again.
+const EnvIndexTTL = "PLUGCTL_INDEX_TTL"
+
+// freshConfig loads config.yaml and refreshes every configured index whose
+// cache is missing or older than the TTL, unless --offline. A failed
+// refresh keeps the cached copy and says so; only an index with no cache
+// at all is then an error, and only for commands that go on to need it.
+func (g *Global) freshConfig(ctx context.Context) (*index.Config, error) {
+	p, err := g.Paths()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := index.LoadConfig(p)
+	if err != nil || g.Offline {
+		return cfg, err
+	}
+	ttl := index.DefaultTTL
+	if v := os.Getenv(EnvIndexTTL); v != "" {
+		if ttl, err = time.ParseDuration(v); err != nil {
+			return nil, usageErrorf("%s=%q: want a duration such as 30m or 24h", EnvIndexTTL, v)
+		}
+	}
+	now := time.Now()
+	for _, src := range cfg.Indexes {
+		if !index.Stale(p, src, ttl, now) {
+			continue
+		}
+		if _, err := index.Fetch(ctx, g.Fetcher(), p, src); err != nil {
+			if m, merr := index.LoadMeta(p, src.Name); merr == nil {
+				g.Infof("plugctl: warning: refreshing index %s failed, using the copy from %s: %v\n", src.Name, m.FetchedAt.Local().Format(time.DateTime), err)
+				continue
+			}
+			return nil, err
+		}
+	}
+	return cfg, nil
+}
+
 // NewRootCmd builds the whole command tree.
 func NewRootCmd(g *Global) *cobra.Command {
 	root := &cobra.Command{
@@ -197,6 +237,7 @@ func NewRootCmd(g *Global) *cobra.Command {
 	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "verbose: show plugin logs and details on stderr")
 	pf.StringVar(&g.LogLevel, "log-level", "", "log level: trace, debug, info, warn, error, off (debug and more imply -v)")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print nothing but errors")
+	pf.BoolVar(&g.Offline, "offline", false, "use cached indexes only; never fetch an index")
 	pf.DurationVar(&g.Timeout, "timeout", 0, "bound the whole command (default: 60s for commands that run plugins; none for downloads, which fail after 30s without data)")
 
 	root.AddCommand(

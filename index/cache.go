@@ -238,3 +238,13 @@ func All(p store.Paths, cfg *Config) ([]Entry, error) {
 func ResolveURL(m *Meta, ref string) (string, error) {
 	return fetch.Resolve(m.Source, ref)
 }
+
+// DefaultTTL is how long a cached index is used before commands that read
+// it fetch it again.
+const DefaultTTL = time.Hour
+
+// Stale reports whether the cache of src is missing or older than ttl.
+func Stale(p store.Paths, src Source, ttl time.Duration, now time.Time) bool {
+	m, err := LoadMeta(p, src.Name)
+	return err != nil || m.Source != src.Address || now.Sub(m.FetchedAt) > ttl
+}

@@ -20,6 +20,22 @@ type Candidate struct {
 // that offers the name wins unless q.Index names one) and returns the
 // request that installs it.
 func Resolve(q index.Query, cands []Candidate, platform string) (Request, error) {
+	req, _, err := resolve(q, cands, platform)
+	return req, err
+}
+
+// ResolveLocked is Resolve that also returns the lock file entry of the
+// chosen version, with every platform the index offers for it.
+func ResolveLocked(q index.Query, cands []Candidate, platform string) (Request, LockedPlugin, error) {
+	req, c, err := resolve(q, cands, platform)
+	if err != nil {
+		return req, LockedPlugin{}, err
+	}
+	lp, err := Entry(*c, req.Version, q.Constraint)
+	return req, lp, err
+}
+
+func resolve(q index.Query, cands []Candidate, platform string) (Request, *Candidate, error) {
 	var c *Candidate
 	var where []string
 	for i := range cands {
@@ -34,15 +50,15 @@ func Resolve(q index.Query, cands []Candidate, platform string) (Request, error)
 		if q.Index != "" {
 			in = "index " + q.Index
 		}
-		return Request{}, &index.NotFoundError{What: "plugin", Name: q.Name, Where: in}
+		return Request{}, nil, &index.NotFoundError{What: "plugin", Name: q.Name, Where: in}
 	}
 	version, art, err := index.Match(q.Name, c.Plugin, q.Constraint, platform)
 	if err != nil {
-		return Request{}, fmt.Errorf("index %s: %w", c.Index, err)
+		return Request{}, nil, fmt.Errorf("index %s: %w", c.Index, err)
 	}
 	src, err := index.ResolveURL(c.Meta, art.URL)
 	if err != nil {
-		return Request{}, fmt.Errorf("index %s: %s@%s: %w", c.Index, q.Name, version, err)
+		return Request{}, nil, fmt.Errorf("index %s: %s@%s: %w", c.Index, q.Name, version, err)
 	}
 	req := Request{
 		Name:       q.Name,
@@ -57,10 +73,10 @@ func Resolve(q index.Query, cands []Candidate, platform string) (Request, error)
 	}
 	if s := c.Plugin.Protocol.Schema; s != nil && s.URL != "" {
 		if req.SchemaSource, err = index.ResolveURL(c.Meta, s.URL); err != nil {
-			return Request{}, fmt.Errorf("index %s: %s schema: %w", c.Index, q.Name, err)
+			return Request{}, nil, fmt.Errorf("index %s: %s schema: %w", c.Index, q.Name, err)
 		}
 	}
-	return req, nil
+	return req, c, nil
 }
 
 // Candidates loads every configured index's cached entry for name.

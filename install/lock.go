@@ -1,0 +1,166 @@
+package install
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+
+	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/store"
+)
+
+// LockFileName is the lock file's name in the working directory.
+const LockFileName = "plugctl.lock"
+
+// LockSchema is the lock format written by this plugctl.
+const LockSchema = 1
+
+// Lock is plugctl.lock: enough to reproduce an install in a fresh home on
+// any platform the index offered, without the index.
+type Lock struct {
+	Schema  int                     `json:"lockVersion"`
+	Plugins map[string]LockedPlugin `json:"plugins"`
+}
+
+// LockedPlugin is one plugin pinned to one version.
+type LockedPlugin struct {
+	Version    string                    `json:"version"`
+	Constraint string                    `json:"constraint,omitempty"`
+	Index      *LockedIndex              `json:"index,omitempty"`
+	Protocol   store.Protocol            `json:"protocol"`
+	Platforms  map[string]LockedArtifact `json:"platforms"` // os/arch → artifact
+}
+
+// LockedIndex names where the entry came from.
+type LockedIndex struct {
+	Name   string `json:"name"`
+	Source string `json:"source"`
+}
+
+// LockedArtifact is one platform's artifact, with an absolute URL.
+type LockedArtifact struct {
+	URL    string `json:"url"`
+	SHA256 string `json:"sha256"`
+	Bin    string `json:"bin,omitempty"`
+}
+
+// ErrNoLock is wrapped when plugctl.lock does not exist.
+var ErrNoLock = errors.New("no " + LockFileName + " here (plugctl install --save writes one)")
+
+// ReadLock reads a lock file.
+func ReadLock(path string) (*Lock, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNoLock
+	}
+	if err != nil {
+		return nil, err
+	}
+	var l Lock
+	if err := json.Unmarshal(b, &l); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if l.Schema != LockSchema {
+		return nil, fmt.Errorf("%s: lockVersion %d: this plugctl reads %d", path, l.Schema, LockSchema)
+	}
+	for name := range l.Plugins {
+		if err := store.ValidName(name); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	return &l, nil
+}
+
+// ReadLockOrNew reads a lock file, or returns an empty one when it does not
+// exist.
+func ReadLockOrNew(path string) (*Lock, error) {
+	l, err := ReadLock(path)
+	if errors.Is(err, ErrNoLock) {
+		return &Lock{Schema: LockSchema, Plugins: map[string]LockedPlugin{}}, nil
+	}
+	return l, err
+}
+
+// Marshal renders the lock with sorted keys (encoding/json sorts maps) and a
+// trailing newline, so diffs are clean.
+func (l *Lock) Marshal() []byte {
+	if l.Plugins == nil {
+		l.Plugins = map[string]LockedPlugin{}
+	}
+	b, _ := json.MarshalIndent(l, "", "  ")
+	return append(b, '\n')
+}
+
+// Write writes the lock atomically.
+func (l *Lock) Write(path string) error {
+	return store.WriteFileAtomic(path, l.Marshal(), 0o644)
+}
+
+// Entry builds the lock entry for version of a plugin offered by an index:
+// every platform the index offers for that version, URLs made absolute.
+func Entry(c Candidate, version, constraint string) (LockedPlugin, error) {
+	lp := LockedPlugin{Version: version, Constraint: constraint, Protocol: c.Plugin.Protocol, Platforms: map[string]LockedArtifact{}}
+	if c.Index != "" {
+		lp.Index = &LockedIndex{Name: c.Index, Source: c.Meta.Source}
+	}
+	var arts map[string]index.Artifact
+	for _, v := range c.Plugin.SortedVersions() {
+		if v.String() == version {
+			arts = c.Plugin.Versions[v.Original()]
+		}
+	}
+	if arts == nil {
+		return lp, fmt.Errorf("index %s no longer offers %s", c.Index, version)
+	}
+	plats := make([]string, 0, len(arts))
+	for p := range arts {
+		plats = append(plats, p)
+	}
+	sort.Strings(plats)
+	for _, p := range plats {
+		a := arts[p]
+		u, err := index.ResolveURL(c.Meta, a.URL)
+		if err != nil {
+			return lp, err
+		}
+		lp.Platforms[p] = LockedArtifact{URL: u, SHA256: string(a.SHA256), Bin: a.Bin}
+	}
+	if s := lp.Protocol.Schema; s != nil && s.URL != "" {
+		u, err := index.ResolveURL(c.Meta, s.URL)
+		if err != nil {
+			return lp, err
+		}
+		cp := *s
+		cp.URL = u
+		lp.Protocol.Schema = &cp
+	}
+	return lp, nil
+}
+
+// Request returns the install request for platform, or an error naming the
+// platforms the lock does record.
+func (lp LockedPlugin) Request(name, platform string) (Request, error) {
+	a, ok := lp.Platforms[platform]
+	if !ok {
+		var have []string
+		for p := range lp.Platforms {
+			have = append(have, p)
+		}
+		sort.Strings(have)
+		return Request{}, &index.NotFoundError{What: "platform", Name: name + "@" + lp.Version + " in " + LockFileName, Where: fmt.Sprintf("%s (it records %v)", platform, have)}
+	}
+	req := Request{
+		Name: name, Version: lp.Version, Constraint: lp.Constraint, Source: a.URL,
+		SHA256: a.SHA256, Bin: a.Bin, Platform: platform, Protocol: lp.Protocol,
+	}
+	if lp.Index != nil {
+		req.Index = lp.Index.Name
+	}
+	if s := lp.Protocol.Schema; s != nil && s.URL != "" {
+		req.SchemaSource = s.URL
+	}
+	return req, nil
+}
