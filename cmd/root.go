@@ -249,9 +249,28 @@ func NewRootCmd(g *Global) *cobra.Command {
 		newUseCmd(g),
 		newRemoveCmd(g),
 		newVerifyCmd(g),
+		newUpgradeCmd(g),
+		newOutdatedCmd(g),
+		newPruneCmd(g),
+		newSyncCmd(g),
 		newPublishCmd(g),
 		newServeCmd(g),
+		newDocsCmd(g),
 	)
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "list", "info", "use", "remove", "verify", "upgrade", "outdated", "prune":
+			c.ValidArgsFunction = completeInstalled(g)
+		case "install", "search":
+			c.ValidArgsFunction = completeAvailable(g)
+		case "index":
+			for _, sub := range c.Commands() {
+				if sub.Name() == "remove" || sub.Name() == "update" {
+					sub.ValidArgsFunction = completeIndexes(g)
+				}
+			}
+		}
+	}
 	return root
 }
 

@@ -105,12 +105,17 @@ func buildPlugins(dir string) error {
 	return nil
 }
 
-// httpserve DIR [VAR]: serve DIR on 127.0.0.1 and set $VAR (default
-// SERVER) to its base URL. /status/NNN/... answers NNN; /slow/... waits
-// 10s before serving. Requests are counted (see hits).
+// httpserve [-token T] DIR [VAR]: serve DIR on 127.0.0.1 and set $VAR
+// (default SERVER) to its base URL. /status/NNN/... answers NNN. With
+// -token, every request without "Authorization: Bearer T" gets 401.
+// Requests are counted (see hits).
 func cmdHTTPServe(ts *testscript.TestScript, neg bool, args []string) {
+	token := ""
+	if len(args) > 1 && args[0] == "-token" {
+		token, args = args[1], args[2:]
+	}
 	if neg || len(args) < 1 || len(args) > 2 {
-		ts.Fatalf("usage: httpserve DIR [VAR]")
+		ts.Fatalf("usage: httpserve [-token T] DIR [VAR]")
 	}
 	dir := ts.MkAbs(args[0])
 	name := "SERVER"
@@ -123,6 +128,10 @@ func cmdHTTPServe(ts *testscript.TestScript, neg bool, args []string) {
 	fs := http.FileServer(http.Dir(dir))
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
+		if token != "" && r.Header.Get("Authorization") != "Bearer "+token {
+			http.Error(w, "token required", http.StatusUnauthorized)
+			return
+		}
 		if rest, ok := strings.CutPrefix(r.URL.Path, "/status/"); ok {
 			code, _ := strconv.Atoi(strings.SplitN(rest, "/", 2)[0])
 			http.Error(w, http.StatusText(code), code)
@@ -133,6 +142,8 @@ func cmdHTTPServe(ts *testscript.TestScript, neg bool, args []string) {
 	go srv.Serve(ln)
 	ts.Defer(func() { srv.Close() })
 	ts.Setenv(name, "http://"+ln.Addr().String())
+	// The variable that carries a bearer token for this server.
+	ts.Setenv(name+"_TOKENVAR", "PLUGCTL_TOKEN_"+strings.NewReplacer(".", "_", ":", "_").Replace(ln.Addr().String()))
 	hitCounters.Store(ts.Getenv("WORK")+" "+name, &hits)
 }
 

@@ -1,0 +1,99 @@
+package cmd
+
+import (
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/cobra/doc"
+
+	"github.com/plugctl/plugctl/index"
+)
+
+// completeInstalled completes installed plugin names and, after NAME@,
+// their installed versions.
+func completeInstalled(g *Global) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		p, err := g.Paths()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		if name, _, ok := strings.Cut(toComplete, "@"); ok {
+			rs, _ := p.Versions(name)
+			var out []string
+			for _, r := range rs {
+				out = append(out, name+"@"+r.Version)
+			}
+			return out, cobra.ShellCompDirectiveNoFileComp
+		}
+		names, _ := p.Names()
+		return names, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+	}
+}
+
+// completeIndexes completes configured index names.
+func completeIndexes(g *Global) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		cfg, err := g.Config()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		for _, s := range cfg.Indexes {
+			out = append(out, s.Name)
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completeAvailable completes plugin names offered by the cached indexes.
+func completeAvailable(g *Global) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		p, err := g.Paths()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		cfg, err := g.Config()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		seen := map[string]bool{}
+		var out []string
+		for _, src := range cfg.Indexes {
+			if m, err := index.LoadMeta(p, src.Name); err == nil {
+				for _, n := range m.Plugins {
+					if !seen[n] {
+						seen[n] = true
+						out = append(out, n)
+					}
+				}
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+func newDocsCmd(g *Global) *cobra.Command {
+	var format string
+	c := &cobra.Command{
+		Use:   "docs DIR",
+		Short: "Write the command reference as Markdown or man pages into DIR",
+		Args:  args(1, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if err := os.MkdirAll(a[0], 0o755); err != nil {
+				return err
+			}
+			root := cmd.Root()
+			root.DisableAutoGenTag = true
+			switch format {
+			case "markdown", "md":
+				return doc.GenMarkdownTree(root, a[0])
+			case "man":
+				return doc.GenManTree(root, &doc.GenManHeader{Title: "PLUGCTL", Section: "1"}, a[0])
+			}
+			return usageErrorf("--format %q: want markdown or man", format)
+		},
+	}
+	c.Flags().StringVar(&format, "format", "markdown", "markdown or man")
+	return c
+}
