@@ -1,6 +1,40 @@
 package cmd
 
-// classifyRuntime maps errors of runtime/ (launching and calling plugins).
+import (
+	"errors"
+	"strings"
+
+	"github.com/plugctl/plugctl/runtime"
+	"github.com/plugctl/plugctl/verify"
+)
+
+// classifyRuntime maps errors of runtime/ (launching and calling plugins)
+// and of signature checks.
 func classifyRuntime(err error) (code int, hint string, ok bool) {
+	var pe *runtime.PluginError
+	var me *runtime.MethodError
+	var ae *runtime.ArgError
+	switch {
+	case errors.Is(err, verify.ErrSignature):
+		return ExitIntegrity, "do not use this index: ask its publisher to sign it again, or check the keys given with index add --key", true
+	case errors.Is(err, runtime.ErrMethodNotFound):
+		return ExitNotFound, "plugctl describe NAME lists the methods", true
+	case errors.Is(err, runtime.ErrAmbiguousMethod):
+		return ExitUsage, "name the method as SERVICE/METHOD", true
+	case errors.As(err, &ae):
+		if strings.Contains(ae.Error(), "$gob") || strings.Contains(ae.Error(), "gob") {
+			return ExitUsage, `net/rpc needs the receiving Go type: see "JSON and gob" in README.md for {"$gob": …}`, true
+		}
+		return ExitUsage, "plugctl describe NAME shows the request's fields", true
+	case errors.As(err, &me):
+		return ExitMethod, "", true
+	case errors.As(err, &pe):
+		if pe.Op == runtime.OpHandshake {
+			return ExitPlugin, "check the plugin's protocol settings (plugctl info NAME) or run with -v to see its output", true
+		}
+		return ExitPlugin, "run with -v to see the plugin's output", true
+	case errors.Is(err, runtime.ErrNoReflection):
+		return ExitError, "give the schema: --proto FILE or --protoset FILE", true
+	}
 	return 0, "", false
 }

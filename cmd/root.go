@@ -253,6 +253,8 @@ func NewRootCmd(g *Global) *cobra.Command {
 		newOutdatedCmd(g),
 		newPruneCmd(g),
 		newSyncCmd(g),
+		newCallCmd(g),
+		newDescribeCmd(g),
 		newPublishCmd(g),
 		newServeCmd(g),
 		newDocsCmd(g),

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -255,10 +256,13 @@ func cmdGitDaemon(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
+	// `git daemon` runs git-daemon as a child: start it in its own process
+	// group and end the group, or the daemon outlives the test.
 	c := exec.Command("git", "daemon", "--export-all", "--reuseaddr", "--listen=127.0.0.1",
 		fmt.Sprintf("--port=%d", port), "--base-path="+ts.MkAbs(args[0]), ts.MkAbs(args[0]))
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	ts.Check(c.Start())
-	ts.Defer(func() { c.Process.Kill(); c.Wait() })
+	ts.Defer(func() { syscall.Kill(-c.Process.Pid, syscall.SIGKILL); c.Wait() })
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))

@@ -241,17 +241,13 @@ func cleanSub(sub string) (string, error) {
 	if sub == "" {
 		return "", nil
 	}
-	c := path.Clean("/" + strings.ReplaceAll(sub, "\\", "/"))
-	if strings.Contains(sub, "..") {
-		// path.Clean on a rooted path hides a climb; refuse it outright.
-		for _, el := range strings.Split(strings.ReplaceAll(sub, "\\", "/"), "/") {
-			if el == ".." {
-				return "", fmt.Errorf("subpath %q climbs out of the repository", sub)
-			}
+	s := strings.ReplaceAll(sub, "\\", "/")
+	for _, el := range strings.Split(s, "/") {
+		if el == ".." {
+			return "", fmt.Errorf("subpath %q climbs out of the repository", sub)
 		}
 	}
-	c = strings.TrimPrefix(c, "/")
-	return c, nil
+	return strings.TrimPrefix(path.Clean("/"+s), "/"), nil
 }
 
 // redact removes the userinfo of a URL (anywhere after a "scheme://").

@@ -32,8 +32,8 @@ type Options struct {
 	// plugctl's redirect policy (no https→http, at most 10 hops) runs before
 	// its own CheckRedirect.
 	HTTPClient *http.Client
-	// Timeout bounds each File or Dir call as a whole; 0: only ctx does
-	// (and git commands get DefaultGitTimeout each).
+	// Timeout bounds each File or Dir call as a whole; 0: only ctx does.
+	// Each git command is also bounded by DefaultGitTimeout.
 	Timeout time.Duration
 	// IdleTimeout fails an HTTP download that receives nothing for this
 	// long (from the request until the body ends). 0: DefaultIdleTimeout;
@@ -253,7 +253,7 @@ func (f *Fetcher) httpFile(ctx context.Context, s *source, dst string) (res Resu
 		return Result{}, f.httpError(ctx, s.url, b, err)
 	}
 	if !tr.called {
-		return Result{}, errTracked
+		return Result{}, errNotObserved
 	}
 	if b.err != nil {
 		return Result{}, b.err
@@ -276,7 +276,11 @@ func (f *Fetcher) httpFile(ctx context.Context, s *source, dst string) (res Resu
 func (f *Fetcher) httpError(ctx context.Context, u *url.URL, b *body, err error) error {
 	var he *HTTPError
 	if errors.As(err, &he) {
-		he.redirected = he.URL != redactURL(u)
+		if he.URL != redactURL(u) {
+			// A redirect target's query often carries a signature.
+			he.redirected = true
+			he.URL, _, _ = strings.Cut(he.URL, "?")
+		}
 		return he
 	}
 	if b.err != nil {

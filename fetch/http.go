@@ -215,7 +215,7 @@ type body struct {
 	err      error  // sticky
 }
 
-var errTracked = errors.New("download not observed") // tracker never called
+var errNotObserved = errors.New("download not observed") // go-getter never called the tracker
 
 func (b *body) Read(p []byte) (int, error) {
 	if b.err != nil {

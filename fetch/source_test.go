@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -230,11 +231,16 @@ func TestGitDir(t *testing.T) {
 
 func TestGitDaemon(t *testing.T) {
 	root, _ := makeRepo(t)
-	if err := exec.Command("git", "daemon", "-h").Run(); err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) { // "-h" exits 129 when the daemon exists
-			t.Skip("git daemon not available")
-		}
+	// `git daemon` would run git-daemon as a child that outlives a killed
+	// git: start the daemon itself, in its own process group, and kill the
+	// group (the daemon forks one child per connection).
+	execPath, err := exec.Command("git", "--exec-path").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	daemon := filepath.Join(strings.TrimSpace(string(execPath)), "git-daemon")
+	if _, err := os.Stat(daemon); err != nil {
+		t.Skip("git daemon not available")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -243,13 +249,14 @@ func TestGitDaemon(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command("git", "daemon", "--export-all", "--reuseaddr", "--informative-errors",
+	cmd := exec.Command(daemon, "--export-all", "--reuseaddr", "--informative-errors",
 		"--base-path="+root, "--listen=127.0.0.1", "--port="+port, root)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
 	})
 	deadline := time.Now().Add(10 * time.Second)

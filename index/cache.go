@@ -50,6 +50,11 @@ func Fetch(ctx context.Context, f *fetch.Fetcher, p store.Paths, src Source) (*I
 	if err := swapDir(stage, p.IndexDir(src.Name)); err != nil {
 		return nil, fmt.Errorf("index %s: update cache: %w", src.Name, err)
 	}
+	if len(src.Keys) > 0 {
+		if err := writeTrust(p, src.Name, idx, meta.SHA256, meta.FetchedAt); err != nil {
+			return nil, err
+		}
+	}
 	return idx, nil
 }
 
@@ -85,8 +90,14 @@ func fetchStage(ctx context.Context, f *fetch.Fetcher, p store.Paths, src Source
 	if err != nil {
 		return nil, nil, stage, fmt.Errorf("index %s (%s): %w", src.Name, src.Address, err)
 	}
+	now := time.Now()
+	if len(src.Keys) > 0 {
+		if err := checkSigned(ctx, f, p, src, stage, data, res.SHA256, idx, now); err != nil {
+			return nil, nil, stage, err
+		}
+	}
 	meta := &Meta{
-		Name: src.Name, Source: src.Address, FetchedAt: time.Now().UTC(), SHA256: res.SHA256,
+		Name: src.Name, Source: src.Address, FetchedAt: now.UTC(), SHA256: res.SHA256,
 		Version: idx.Version, Expires: idx.Expires, Plugins: idx.Names(),
 	}
 	return idx, meta, stage, nil
@@ -199,6 +210,9 @@ func Find(p store.Paths, cfg *Config, name string) ([]Offer, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := checkFresh(src, m, time.Now()); err != nil {
+			return nil, err
+		}
 		out = append(out, Offer{Index: src, Meta: m, Plugin: pl})
 	}
 	return out, nil
@@ -218,6 +232,9 @@ func All(p store.Paths, cfg *Config) ([]Entry, error) {
 	for _, src := range cfg.Indexes {
 		m, err := LoadMeta(p, src.Name)
 		if err != nil {
+			return nil, err
+		}
+		if err := checkFresh(src, m, time.Now()); err != nil {
 			return nil, err
 		}
 		for _, n := range m.Plugins {

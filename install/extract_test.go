@@ -236,7 +236,7 @@ func TestExtractGood(t *testing.T) {
 }
 
 func TestExtractRefused(t *testing.T) {
-	bomb := int64(64 << 20)
+	bomb := int64(16 << 20)
 	deep := strings.Repeat("d/", 30) + "f"
 	many := make([]tarEntry, 30)
 	manyZip := make([]zipEntry, 30)
@@ -335,6 +335,24 @@ func TestExtractBadInput(t *testing.T) {
 		t.Errorf("non-empty dir: %v", err)
 	}
 	assertNames(t, dir, "old")
+}
+
+// The declared sizes are checked first; the bytes written are counted too,
+// for an entry whose size is not declared or lies.
+func TestExtractCountsWrittenBytes(t *testing.T) {
+	root, err := os.OpenRoot(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	x := &extractor{root: root, lim: Limits{MaxBytes: 1000, MaxFiles: 10}, dirs: map[string]bool{".": true}}
+	err = x.file("big", "big", 0o644, -1, bytes.NewReader(make([]byte, 1001)))
+	if !errors.Is(err, ErrArchiveLimit) || !strings.Contains(err.Error(), `"big"`) {
+		t.Fatalf("err = %v, want ErrArchiveLimit naming big", err)
+	}
+	if err := x.file("small", "small", 0o644, -1, bytes.NewReader(make([]byte, 10))); !errors.Is(err, ErrArchiveLimit) {
+		t.Fatalf("after 1001 bytes written, err = %v, want ErrArchiveLimit", err)
+	}
 }
 
 func TestIsArchive(t *testing.T) {

@@ -16,9 +16,18 @@ trap cleanup EXIT
 export PLUGCTL_HOME=$work/home
 platform=$(go env GOOS)_$(go env GOARCH)
 
-say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then bold=$(printf '\033[1m') plain=$(printf '\033[0m'); else bold= plain=; fi
+say() { printf '\n%s# %s%s\n' "$bold" "$*" "$plain"; }
+# run prints the command as it could be typed again, then runs it.
 run() {
-	printf '$ %s\n' "$*"
+	local q=() a
+	for a in "$@"; do
+		case $a in
+		*[!A-Za-z0-9_./:@^=+-]*) q+=("'${a//\'/\'\\\'\'}'") ;;
+		*) q+=("$a") ;;
+		esac
+	done
+	printf '$ %s\n' "${q[*]}"
 	"$@"
 }
 cd "$work"
@@ -35,7 +44,7 @@ run plugctl publish site/index.yaml "site/hello_1.0.0_$platform" --name hello --
 run cat site/index.yaml
 
 say "...and serves it on loopback"
-plugctl serve site --addr 127.0.0.1:0 -q >serve.out &
+plugctl serve site --addr 127.0.0.1:0 >serve.out 2>serve.log &
 server_pid=$!
 for _ in $(seq 50); do grep -q http serve.out 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/^serving .* on \(http:[^ ]*\)$/\1/p' serve.out)
@@ -51,10 +60,14 @@ run plugctl call hello Greet
 run plugctl describe greeter
 
 say "Upgrade: the new version installs side by side and becomes active; the old one stays"
-run plugctl install greeter@2.0.0
-run plugctl use greeter@2.0.0
+run plugctl outdated
+run plugctl upgrade greeter@^2
 run plugctl call greeter Greet '"demo"'
-run plugctl list -o json
+run plugctl list
+say "Roll back, and forward again"
+run plugctl use greeter@1.0.0
+run plugctl call greeter Greet --raw '"demo"'
+run plugctl use greeter@2.0.0
 
 say "Integrity: every installed file re-hashed against its receipt"
 run plugctl verify

@@ -51,10 +51,16 @@ func (p Paths) ReceiptFile(name, version string) string {
 }
 func (p Paths) Indexes() string             { return filepath.Join(p.Home, "indexes") }
 func (p Paths) IndexDir(name string) string { return filepath.Join(p.Indexes(), name) }
-func (p Paths) Run() string                 { return filepath.Join(p.Home, "run") }
-func (p Paths) Tmp() string                 { return filepath.Join(p.Home, "tmp") }
-func (p Paths) Locks() string               { return filepath.Join(p.Home, "locks") }
-func (p Paths) Config() string              { return filepath.Join(p.Home, "config.yaml") }
+
+// TrustFile keeps the highest version and its hash seen of a signed index,
+// outside the cache so that replacing the cache cannot lose it.
+func (p Paths) TrustFile(index string) string {
+	return filepath.Join(p.Home, "trust", index+".json")
+}
+func (p Paths) Run() string    { return filepath.Join(p.Home, "run") }
+func (p Paths) Tmp() string    { return filepath.Join(p.Home, "tmp") }
+func (p Paths) Locks() string  { return filepath.Join(p.Home, "locks") }
+func (p Paths) Config() string { return filepath.Join(p.Home, "config.yaml") }
 func (p Paths) LockFile(name, version string) string {
 	return filepath.Join(p.Locks(), name+"@"+version+".lock")
 }

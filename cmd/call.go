@@ -1,0 +1,268 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plugctl/plugctl/runtime"
+	"github.com/plugctl/plugctl/store"
+)
+
+// runFlags are the flags of commands that launch a plugin.
+type runFlags struct {
+	MTLS        string
+	Proto       []string
+	ImportPaths []string
+	Protoset    string
+}
+
+func (f *runFlags) bind(c *cobra.Command) {
+	fl := c.Flags()
+	fl.StringVar(&f.MTLS, "mtls", "", "override the index's mtls for this call: auto, true or false")
+	fl.StringArrayVar(&f.Proto, "proto", nil, "gRPC schema from a .proto file, for plugins without reflection (repeatable)")
+	fl.StringArrayVar(&f.ImportPaths, "import-path", nil, "directory to resolve --proto imports from (repeatable)")
+	fl.StringVar(&f.Protoset, "protoset", "", "gRPC schema from a FileDescriptorSet file")
+}
+
+func (f *runFlags) callOptions(headers []string) runtime.CallOptions {
+	return runtime.CallOptions{Metadata: headers, ProtoFiles: f.Proto, ImportPaths: f.ImportPaths, Protoset: f.Protoset}
+}
+
+// resolveInstalled picks NAME[@VERSION]: the given version, else the active
+// one.
+func resolveInstalled(p store.Paths, arg string) (*store.Receipt, error) {
+	name, version, _ := strings.Cut(arg, "@")
+	if err := store.ValidName(name); err != nil {
+		return nil, err
+	}
+	if strings.ContainsAny(version, `/\`) || version == "." || version == ".." {
+		return nil, usageErrorf("%q: bad version", arg)
+	}
+	version = strings.TrimPrefix(version, "v")
+	if version == "" {
+		active, err := p.Active(name)
+		if err != nil {
+			return nil, err
+		}
+		if active == "" {
+			return nil, fmt.Errorf("%s: %w", name, store.ErrNotInstalled)
+		}
+		version = active
+	}
+	return p.ReadReceipt(name, version)
+}
+
+// launch starts an installed plugin for one command.
+func (g *Global) launch(ctx context.Context, arg string, rf *runFlags) (*runtime.Plugin, error) {
+	p, err := g.Paths()
+	if err != nil {
+		return nil, err
+	}
+	r, err := resolveInstalled(p, arg)
+	if err != nil {
+		return nil, err
+	}
+	switch store.MTLSMode(rf.MTLS) {
+	case "", store.MTLSAuto, store.MTLSTrue, store.MTLSFalse:
+	default:
+		return nil, usageErrorf("--mtls %q: want auto, true or false", rf.MTLS)
+	}
+	runDir, err := p.EnsureRun()
+	if err != nil {
+		return nil, err
+	}
+	return runtime.Launch(ctx, runtime.SpecFromReceipt(p, r), runtime.Options{
+		RunDir: runDir, Home: p, Stderr: g.IO.ErrOut, Verbose: g.Verbose, MTLS: store.MTLSMode(rf.MTLS),
+	})
+}
+
+type callOptions struct {
+	g       *Global
+	Target  string
+	Method  string
+	Args    string
+	Raw     bool
+	Headers []string
+	Run     runFlags
+}
+
+func newCallCmd(g *Global) *cobra.Command {
+	o := &callOptions{g: g}
+	c := &cobra.Command{
+		Use:   "call NAME[@VERSION] METHOD [ARGS]",
+		Short: "Launch an installed plugin and call one of its methods",
+		Long: `Launch the active (or given) version of an installed plugin through go-plugin,
+call METHOD with ARGS (JSON; - reads it from stdin) and print the result as
+JSON on stdout. gRPC plugins are called through server reflection, or a
+schema from --proto, --protoset or the index; net/rpc plugins through gob
+(see "JSON and gob" in README.md). A server-streaming method prints one JSON
+document per line. METHOD may be Get when unique, or proto.KV/Get.`,
+		Example: `  plugctl call greeter Greet '"world"'
+  plugctl call kv proto.KV/Put '{"key": "a", "value": "1"}'
+  echo '{"key": "a"}' | plugctl call kv Get -
+  plugctl call hello Greet            # the seed article's net/rpc Greeter`,
+		Args: args(2, 3),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			o.Target, o.Method = a[0], a[1]
+			if len(a) == 3 {
+				o.Args = a[2]
+			}
+			return callRun(cmd, o)
+		},
+	}
+	c.Flags().BoolVar(&o.Raw, "raw", false, "print a string result without quotes")
+	c.Flags().StringArrayVarP(&o.Headers, "header", "H", nil, "gRPC metadata 'key: value' (repeatable)")
+	o.Run.bind(c)
+	return c
+}
+
+func callRun(cmd *cobra.Command, o *callOptions) error {
+	g := o.g
+	args := []byte(o.Args)
+	if o.Args == "-" {
+		b, err := io.ReadAll(g.IO.In)
+		if err != nil {
+			return fmt.Errorf("read arguments from stdin: %w", err)
+		}
+		args = b
+	}
+	if len(bytes.TrimSpace(args)) > 0 && !json.Valid(args) {
+		return usageErrorf("ARGS is not valid JSON: %s (a string needs quotes: '\"text\"')", truncateArg(string(args)))
+	}
+	ctx, cancel := g.withRunTimeout(cmd.Context())
+	defer cancel()
+	pl, err := g.launch(ctx, o.Target, &o.Run)
+	if err != nil {
+		return err
+	}
+	defer pl.Close()
+	return pl.Call(ctx, o.Method, args, o.Run.callOptions(o.Headers), func(doc []byte) error {
+		if o.Raw {
+			var s string
+			if json.Unmarshal(doc, &s) == nil {
+				_, err := fmt.Fprintln(g.IO.Out, s)
+				return err
+			}
+		}
+		_, err := fmt.Fprintf(g.IO.Out, "%s\n", doc)
+		return err
+	})
+}
+
+func truncateArg(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
+}
+
+func newDescribeCmd(g *Global) *cobra.Command {
+	var rf runFlags
+	c := &cobra.Command{
+		Use:   "describe NAME[@VERSION]",
+		Short: "List the methods a plugin offers, with their argument and result shapes",
+		Args:  args(1, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			ctx, cancel := g.withRunTimeout(cmd.Context())
+			defer cancel()
+			pl, err := g.launch(ctx, a[0], &rf)
+			if err != nil {
+				return err
+			}
+			defer pl.Close()
+			if pl.Protocol() == runtime.ProtocolNetRPC {
+				return describeNetRPC(g, pl)
+			}
+			d, err := pl.Describe(ctx, rf.callOptions(nil))
+			if err != nil {
+				return err
+			}
+			if g.JSON() {
+				return g.PrintJSON(d)
+			}
+			printDescription(g, d)
+			return nil
+		},
+	}
+	rf.bind(c)
+	return c
+}
+
+// describeNetRPC says honestly what can be said of a net/rpc plugin: its
+// methods cannot be listed over the wire.
+func describeNetRPC(g *Global, pl *runtime.Plugin) error {
+	s := pl.Spec()
+	if g.JSON() {
+		return g.PrintJSON(map[string]any{
+			"name": s.Name, "version": s.Version, "protocol": runtime.ProtocolNetRPC,
+			"dispense": s.Protocol.WithDefaults(s.Name).Dispense, "services": []any{},
+			"note": "net/rpc cannot list its methods",
+		})
+	}
+	d := s.Protocol.WithDefaults(s.Name).Dispense
+	g.Printf("%s %s: a net/rpc plugin (dispense name %q).\n", s.Name, s.Version, d)
+	g.Printf("net/rpc cannot list its methods over the wire; see the plugin's documentation.\n")
+	g.Printf("Call one with:  plugctl call %s METHOD [JSON]   (served as Plugin.METHOD)\n", s.Name)
+	return nil
+}
+
+func printDescription(g *Global, d *runtime.Description) {
+	g.Printf("%s %s (%s, schema from %s)\n", d.Name, d.Version, d.Protocol, d.Schema)
+	for _, svc := range d.Services {
+		g.Printf("service %s\n", svc.Name)
+		for _, m := range svc.Methods {
+			req, resp := m.Request, m.Response
+			if m.ClientStreaming {
+				req = "stream " + req
+			}
+			if m.ServerStreaming {
+				resp = "stream " + resp
+			}
+			g.Printf("  %s(%s) returns (%s)\n", m.Name, req, resp)
+		}
+	}
+	names := make([]string, 0, len(d.Messages))
+	for n := range d.Messages {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		msg := d.Messages[n]
+		if len(msg.Fields) == 0 {
+			continue
+		}
+		g.Printf("message %s\n", n)
+		for _, f := range msg.Fields {
+			g.Printf("  %s %s\n", f.JSONName, fieldType(f))
+		}
+	}
+}
+
+func fieldType(f runtime.Field) string {
+	t := f.Type
+	switch {
+	case f.Map != nil:
+		v := f.Map.Value
+		if f.Map.Message != "" {
+			v = f.Map.Message
+		} else if f.Map.Enum != "" {
+			v = f.Map.Enum
+		}
+		t = "map<" + f.Map.Key + ", " + v + ">"
+	case f.Message != "":
+		t = f.Message
+	case f.Enum != "":
+		t = f.Enum
+	}
+	if f.Repeated && f.Map == nil {
+		t = "repeated " + t
+	}
+	return t
+}

@@ -1,0 +1,341 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+)
+
+// CallOptions are per-call settings of a gRPC call.
+type CallOptions struct {
+	// Metadata is sent with the call, each entry "key: value" (-H).
+	Metadata []string
+	// ProtoFiles are .proto files compiled at run time for the schema
+	// (--proto), resolved against ImportPaths (--import-path); with no
+	// import paths, each file's directory is one.
+	ProtoFiles  []string
+	ImportPaths []string
+	// Protoset is a FileDescriptorSet file for the schema (--protoset).
+	Protoset string
+}
+
+// crashGrace is how long a failed call waits for the plugin's exit, so that
+// a crash is reported as one, with its panic line.
+const crashGrace = time.Second
+
+// Call calls method with args, a JSON document (empty means an empty
+// request), and hands each result to emit as one compact JSON document:
+// once for a unary method, once per message for a server-streaming one. An
+// error from emit ends the call and is returned as is.
+//
+// gRPC methods are named "Get" (when only one of the plugin's own services
+// has it), "KV/Get", "proto.KV/Get" or "proto.KV.Get". Results use
+// protojson's standard mapping (lowerCamelCase names, 64-bit integers as
+// strings, enums by name, unpopulated fields left out), compacted to one
+// line.
+//
+// Errors: ErrMethodNotFound (a *NotFoundError), ErrAmbiguousMethod,
+// *ArgError, *MethodError, *PluginError, ErrUnsupported, ErrNoReflection.
+func (p *Plugin) Call(ctx context.Context, method string, args []byte, co CallOptions, emit func(json []byte) error) error {
+	switch p.proto {
+	case ProtocolGRPC:
+		return p.callGRPC(ctx, method, args, co, emit)
+	case ProtocolNetRPC:
+		return p.callNetRPC(ctx, method, args, emit)
+	}
+	return fmt.Errorf("plugin %s: protocol %q: %w", p.spec.Name, p.proto, ErrUnsupported)
+}
+
+func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co CallOptions, emit func([]byte) error) error {
+	md, err := parseMetadata(co.Metadata)
+	if err != nil {
+		return err
+	}
+	s, err := p.schemaFor(ctx, co, method)
+	if err != nil {
+		return err
+	}
+	m, err := s.resolve(p.spec.Name, method)
+	if err != nil {
+		return err
+	}
+	full := string(m.Parent().FullName()) + "/" + string(m.Name())
+	if m.IsStreamingClient() {
+		kind := "client-streaming"
+		if m.IsStreamingServer() {
+			kind = "bidirectional-streaming"
+		}
+		return fmt.Errorf("%s is %s: %w (plugctl calls unary and server-streaming methods)", full, kind, ErrUnsupported)
+	}
+	req := dynamicpb.NewMessage(m.Input())
+	if len(bytes.TrimSpace(args)) > 0 {
+		uo := protojson.UnmarshalOptions{Resolver: s.types}
+		if err := uo.Unmarshal(args, req); err != nil {
+			return &ArgError{Method: full, Type: string(m.Input().FullName()), Err: err}
+		}
+	}
+	if md != nil {
+		ctx = metadata.NewOutgoingContext(ctx, md)
+	}
+	path := "/" + full
+	if !m.IsStreamingServer() {
+		resp := dynamicpb.NewMessage(m.Output())
+		if err := p.conn.Invoke(ctx, path, req, resp); err != nil {
+			return p.grpcError(ctx, full, err)
+		}
+		out, err := marshalJSON(resp, s)
+		if err != nil {
+			return err
+		}
+		return emit(out)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := p.conn.NewStream(sctx, &grpc.StreamDesc{ServerStreams: true}, path)
+	if err != nil {
+		return p.grpcError(ctx, full, err)
+	}
+	if err := st.SendMsg(req); err != nil && !errors.Is(err, io.EOF) {
+		return p.grpcError(ctx, full, err)
+	}
+	if err := st.CloseSend(); err != nil {
+		return p.grpcError(ctx, full, err)
+	}
+	for {
+		resp := dynamicpb.NewMessage(m.Output())
+		err := st.RecvMsg(resp)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return p.grpcError(ctx, full, err)
+		}
+		out, err := marshalJSON(resp, s)
+		if err != nil {
+			return err
+		}
+		if err := emit(out); err != nil {
+			return err
+		}
+	}
+}
+
+// marshalJSON renders a message with protojson's standard mapping,
+// compacted: protojson varies its whitespace on purpose, scripts want one
+// stable line.
+func marshalJSON(m proto.Message, s *schema) ([]byte, error) {
+	b, err := protojson.MarshalOptions{Resolver: s.types}.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("render %s as JSON: %w", m.ProtoReflect().Descriptor().FullName(), err)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// grpcError maps a gRPC status to this package's errors.
+func (p *Plugin) grpcError(ctx context.Context, method string, err error) error {
+	st := status.Convert(err)
+	switch st.Code() {
+	case codes.Unimplemented:
+		return &NotFoundError{Plugin: p.spec.Name, Method: method, Detail: st.Message()}
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return p.callFailure(ctx, method, err)
+	case codes.Canceled:
+		if ctx.Err() != nil {
+			return p.callFailure(ctx, method, err)
+		}
+	}
+	return &MethodError{Method: method, Code: st.Code(), Message: st.Message()}
+}
+
+// callFailure reports a call that failed because of the plugin process (or
+// the deadline), waiting briefly for a crashing plugin to exit so its exit
+// status and panic line are known.
+func (p *Plugin) callFailure(ctx context.Context, method string, err error) error {
+	pe := &PluginError{Name: p.spec.Name, Op: OpCall}
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded:
+		pe.Err = fmt.Errorf("timed out calling %s: %w", method, context.DeadlineExceeded)
+	case ctx.Err() != nil:
+		pe.Err = fmt.Errorf("calling %s: %w", method, ctx.Err())
+	default:
+		t := time.NewTimer(crashGrace)
+		select {
+		case <-p.runner.exited:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		if st, ok := p.runner.exitStatus(); ok {
+			pe.Err = fmt.Errorf("crashed during %s (%s)", method, st)
+		} else {
+			pe.Err = fmt.Errorf("unreachable during %s: %s", method, status.Convert(err).Message())
+		}
+	}
+	pe.Panic = p.stderr.panicLine()
+	return pe
+}
+
+// parseMetadata turns "key: value" entries into gRPC metadata.
+func parseMetadata(hdrs []string) (metadata.MD, error) {
+	if len(hdrs) == 0 {
+		return nil, nil
+	}
+	md := metadata.MD{}
+	for _, h := range hdrs {
+		k, v, ok := strings.Cut(h, ":")
+		k = strings.ToLower(strings.TrimSpace(k))
+		if !ok || k == "" || !validHeaderKey(k) {
+			return nil, &ArgError{Err: fmt.Errorf("metadata %q: want \"key: value\" with a key of [a-z0-9-_.]", h)}
+		}
+		if strings.HasPrefix(k, "grpc-") {
+			return nil, &ArgError{Err: fmt.Errorf("metadata %q: keys starting with grpc- are reserved", h)}
+		}
+		md.Append(k, strings.TrimSpace(v))
+	}
+	return md, nil
+}
+
+func validHeaderKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// NotFoundError says that a plugin has no such method or service. It wraps
+// ErrMethodNotFound (exit code 3).
+type NotFoundError struct {
+	Plugin      string
+	Method      string   // as asked for
+	Suggestions []string // close matches, full names
+	Detail      string   // the plugin's own message (gRPC Unimplemented)
+}
+
+func (e *NotFoundError) Error() string {
+	msg := fmt.Sprintf("plugin %s has no method %s", e.Plugin, e.Method)
+	if e.Detail != "" {
+		msg += " (" + e.Detail + ")"
+	}
+	if len(e.Suggestions) > 0 {
+		msg += "; did you mean " + strings.Join(e.Suggestions, ", ") + "?"
+	}
+	return msg
+}
+
+func (e *NotFoundError) Unwrap() error { return ErrMethodNotFound }
+
+// splitMethod splits "pkg.Svc/M", "/pkg.Svc/M", "pkg.Svc.M" or "M" into
+// service and method.
+func splitMethod(name string) (svc, method string) {
+	name = strings.TrimPrefix(name, "/")
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		return name[:i], name[i+1:]
+	}
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		return name[:i], name[i+1:]
+	}
+	return "", name
+}
+
+// resolve finds the method a name means.
+func (s *schema) resolve(plugin, name string) (protoreflect.MethodDescriptor, error) {
+	svc, meth := splitMethod(name)
+	if meth == "" {
+		return nil, &ArgError{Err: fmt.Errorf("method name %q is empty", name)}
+	}
+	var found []protoreflect.MethodDescriptor
+	for _, sd := range s.services {
+		full := string(sd.FullName())
+		switch {
+		case svc == "" && internalServices[full]:
+			continue
+		case svc != "" && full != svc && !strings.HasSuffix(full, "."+svc):
+			continue
+		}
+		if m := sd.Methods().ByName(protoreflect.Name(meth)); m != nil {
+			found = append(found, m)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return nil, &NotFoundError{Plugin: plugin, Method: name, Suggestions: s.suggest(svc, meth)}
+	}
+	names := make([]string, len(found))
+	for i, m := range found {
+		names[i] = string(m.Parent().FullName()) + "/" + string(m.Name())
+	}
+	return nil, fmt.Errorf("%w: %q is a method of %s; give the full name", ErrAmbiguousMethod, name, strings.Join(names, " and "))
+}
+
+// suggest lists up to five methods whose name is close to meth.
+func (s *schema) suggest(svc, meth string) []string {
+	type cand struct {
+		name string
+		d    int
+	}
+	var cs []cand
+	lm := strings.ToLower(meth)
+	for _, sd := range s.services {
+		if internalServices[string(sd.FullName())] {
+			continue
+		}
+		for i := 0; i < sd.Methods().Len(); i++ {
+			m := sd.Methods().Get(i)
+			ln := strings.ToLower(string(m.Name()))
+			d := levenshtein(lm, ln)
+			if d <= max(2, len(lm)/3) || strings.Contains(ln, lm) || strings.Contains(lm, ln) {
+				cs = append(cs, cand{string(sd.FullName()) + "/" + string(m.Name()), d})
+			}
+		}
+	}
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].d < cs[j].d })
+	var out []string
+	for i := 0; i < len(cs) && i < 5; i++ {
+		out = append(out, cs[i].name)
+	}
+	return out
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

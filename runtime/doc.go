@@ -1,0 +1,47 @@
+// Package runtime launches installed go-plugin plugins and calls their
+// methods generically: the part of plugctl that `call`, `describe` and
+// `health` stand on, and the host API an application embeds.
+//
+// Launch verifies the executable against its receipt's SHA-256 right before
+// starting it (a changed binary never runs: *verify.MismatchError), then
+// starts it through go-plugin with the handshake the Spec describes (magic
+// cookie, the offered protocol versions, grpc and/or netrpc). The process is
+// exec'd directly, never through a shell, with stdin on /dev/null, in its own
+// process group, with its unix socket in the home's private run/ directory;
+// its logs, stderr and synced stdio go to Options.Stderr prefixed with the
+// plugin's name at -v, never to our stdout, and the first "panic:" line it
+// prints is kept for errors even when not verbose. ctx bounds start,
+// handshake and the plugin's life; Close, an error, or ctx ending kills the
+// whole group, within bounded waits.
+//
+// gRPC plugins are called through gRPC server reflection (which go-plugin
+// registers in every Go plugin), or, for plugins without it, a schema
+// compiled from .proto files at run time (protocompile) or read from a
+// protoset. Requests are built from JSON with dynamicpb and protojson;
+// results are protojson's standard mapping, one compact JSON document per
+// message. Unary and server-streaming methods are supported. net/rpc plugins
+// are called through runtime/internal/rpcwire (gob, no schema).
+//
+// mTLS: with "auto" (the default) there is no TLS on the unix socket, whose
+// 0700 directory already keeps other users out; a plugin that listens on
+// plain TCP is used with a warning. With "true" plugctl does what go-plugin's
+// AutoMTLS does, except that the host's certificate (ECDSA P-256) is made
+// once per home (run/host-cert.pem, 0600) and reused: it is sent in
+// PLUGIN_CLIENT_CERT and the plugin's certificate is read from the sixth
+// field of the handshake line.
+//
+// Errors are typed and carry no exit codes; cmd/ maps them:
+//
+//	*verify.MismatchError                  4  (integrity)
+//	ErrMethodNotFound (*NotFoundError)     3  (unknown method or service; gRPC Unimplemented)
+//	ErrAmbiguousMethod, *ArgError          2  (usage: bad JSON argument or -H header)
+//	*PluginError                           5  (would not start, handshake, crash, timeout, Unavailable)
+//	*MethodError                           6  (any other gRPC status; a net/rpc method's error)
+//	ErrUnsupported, ErrNoReflection, other 1
+//
+// The package does not resolve names or versions (store/ and cmd/ do), does
+// not keep plugins warm or reattach to them (start/stop are not here yet),
+// does not clean the plugin's environment (it inherits the caller's, plus
+// Options.Env), and does not cache discovered descriptors on disk: measured,
+// reflection costs about a millisecond of a cold call of over twenty.
+package runtime

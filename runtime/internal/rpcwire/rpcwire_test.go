@@ -1,0 +1,354 @@
+package rpcwire_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/plugctl/plugctl/runtime/internal/rpcwire"
+)
+
+var binDir string
+
+// TestMain builds the example plugins once for the whole package.
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "rpcwire-plugins")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binDir = dir
+	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
+		"github.com/plugctl/plugctl/testdata/plugins/greeter-netrpc",
+		"github.com/plugctl/plugctl/testdata/plugins/kv-netrpc",
+		"github.com/plugctl/plugctl/testdata/plugins/negotiated",
+		"github.com/plugctl/plugctl/testdata/plugins/toolbox-netrpc",
+	)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building test plugins:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+var (
+	basic   = plugin.HandshakeConfig{ProtocolVersion: 1, MagicCookieKey: "BASIC_PLUGIN", MagicCookieValue: "hello"}
+	plugctl = plugin.HandshakeConfig{ProtocolVersion: 1, MagicCookieKey: "PLUGCTL_PLUGIN", MagicCookieValue: "plugctl"}
+)
+
+type launch struct {
+	bin      string
+	hs       plugin.HandshakeConfig
+	versions []int // VersionedPlugins, if set
+	dir      string
+	opts     rpcwire.Options
+}
+
+// start launches a plugin with go-plugin's own client, dials the address
+// it reports and opens an rpcwire session on it.
+func start(t *testing.T, l launch) (*rpcwire.Client, *plugin.Client) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, l.bin))
+	cmd.Dir = l.dir
+	cfg := &plugin.ClientConfig{
+		HandshakeConfig:  l.hs,
+		Plugins:          map[string]plugin.Plugin{},
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolNetRPC},
+		Logger:           hclog.NewNullLogger(),
+	}
+	if l.versions != nil {
+		cfg.Plugins = nil
+		cfg.VersionedPlugins = map[int]plugin.PluginSet{}
+		for _, v := range l.versions {
+			cfg.VersionedPlugins[v] = plugin.PluginSet{}
+		}
+	}
+	pc := plugin.NewClient(cfg)
+	t.Cleanup(pc.Kill)
+	addr, err := pc.Start()
+	if err != nil {
+		t.Fatalf("starting %s: %v", l.bin, err)
+	}
+	conn, err := net.Dial(addr.Network(), addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := rpcwire.NewWithOptions(conn, l.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c, pc
+}
+
+func call(t *testing.T, c *rpcwire.Client, dispense, method, args string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := c.Call(ctx, dispense, method, []byte(args))
+	if err != nil {
+		t.Fatalf("%s.%s(%s): %v", dispense, method, args, err)
+	}
+	return string(out)
+}
+
+func TestGreeter(t *testing.T) {
+	c, _ := start(t, launch{bin: "greeter-netrpc", hs: basic})
+	for _, args := range []string{"", "null"} {
+		if got := call(t, c, "greeter", "Greet", args); got != `"Hello!"` {
+			t.Errorf("Greet(%q) = %s, want \"Hello!\"", args, got)
+		}
+	}
+	if err := c.Ping(context.Background()); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+}
+
+func TestKV(t *testing.T) {
+	dir := t.TempDir()
+	c, _ := start(t, launch{bin: "kv-netrpc", hs: basic, dir: dir})
+	put := `{"$gob": "map[string]interface{}", "value": {"key": "hello", "value": {"$gob": "[]byte", "value": "` +
+		base64.StdEncoding.EncodeToString([]byte("world")) + `"}}}`
+	if got := call(t, c, "kv", "Put", put); got != "null" {
+		t.Errorf("Put = %s, want null", got)
+	}
+	got := call(t, c, "kv", "Get", `"hello"`)
+	want := `"` + base64.StdEncoding.EncodeToString([]byte("world\n\nWritten from plugin-go-netrpc")) + `"`
+	if got != want {
+		t.Errorf("Get = %s, want %s", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "kv_hello")); err != nil {
+		t.Errorf("the plugin did not write its file: %v", err)
+	}
+	// Without the explicit form the map is inferred as a struct, which the
+	// plugin cannot decode into map[string]interface{}.
+	_, err := c.Call(context.Background(), "kv", "Put", []byte(`{"Key":"a"}`))
+	var ae *rpcwire.ArgError
+	if !errors.As(err, &ae) || ae.Expected != "map[string]interface {}" {
+		t.Errorf("Put with an object: got %v, want an ArgError expecting map[string]interface {}", err)
+	}
+}
+
+func TestNegotiatedNetRPC(t *testing.T) {
+	dir := t.TempDir()
+	c, _ := start(t, launch{bin: "negotiated", hs: basic, versions: []int{2}, dir: dir})
+	call(t, c, "kv", "Put", `{"$gob":"map[string]interface{}","value":{"key":"k","value":{"$gob":"[]byte","value":"eA=="}}}`)
+	got := call(t, c, "kv", "Get", `"k"`)
+	want := `"` + base64.StdEncoding.EncodeToString([]byte("x\n\nWritten from plugin version 2\nRead by plugin version 2\n")) + `"`
+	if got != want {
+		t.Errorf("Get = %s, want %s", got, want)
+	}
+}
+
+func TestToolbox(t *testing.T) {
+	c, _ := start(t, launch{bin: "toolbox-netrpc", hs: plugctl})
+	tests := []struct{ method, args, want string }{
+		{"Upper", `"hello"`, `"HELLO"`},
+		{"Bytes", `"hi"`, `"aGk="`},
+		{"Describe", `{"Name":"Ann","Age":30,"Tags":["a","b"],"Meta":{"$gob":"map[string]string","value":{"y":"2","x":"1"}}}`,
+			`{"Greeting":"Hello, Ann!","Adult":true,"TagCount":2,"MetaKeys":["x","y"],"Person":{"Name":"Ann","Age":30,"Tags":["a","b"],"Meta":{"x":"1","y":"2"}}}`},
+		{"Describe", `{"Name":"Kid"}`,
+			`{"Greeting":"Hello, Kid!","Adult":false,"TagCount":0,"MetaKeys":null,"Person":{"Name":"Kid","Age":0,"Tags":null,"Meta":null}}`},
+		{"Sum", `[1,2,3,4]`, `10`},
+		{"Sum", `[]`, `0`},
+		{"Counter", `{"$gob":"uint","value":5}`, `5`},
+		{"Counter", `{"$gob":"uint","value":2}`, `7`},
+		{"Echo", `{"$gob":"interface{}","value":[1,2]}`, `[1,2]`},
+		{"Echo", `null`, `null`},
+	}
+	for _, tt := range tests {
+		if got := call(t, c, "toolbox", tt.method, tt.args); got != tt.want {
+			t.Errorf("%s(%s) = %s, want %s", tt.method, tt.args, got, tt.want)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	c, _ := start(t, launch{bin: "toolbox-netrpc", hs: plugctl})
+	ctx := context.Background()
+
+	_, err := c.Call(ctx, "toolbox", "Nope", nil)
+	if !errors.Is(err, rpcwire.ErrUnknownMethod) || !strings.Contains(err.Error(), "rpc: can't find method Plugin.Nope") {
+		t.Errorf("unknown method: %v", err)
+	}
+	_, err = c.Call(ctx, "nope", "Upper", []byte(`"x"`))
+	if !errors.Is(err, rpcwire.ErrUnknownPlugin) || !strings.Contains(err.Error(), "unknown plugin type: nope") {
+		t.Errorf("unknown plugin: %v", err)
+	}
+
+	_, err = c.Call(ctx, "toolbox", "Fail", []byte(`{"$gob":"interface{}","value":"why"}`))
+	var me *rpcwire.MethodError
+	if !errors.As(err, &me) || me.Method != "Plugin.Fail" || me.Message != "boom: why" {
+		t.Errorf("Fail: %v", err)
+	}
+
+	argTests := []struct{ method, args, expected, given, hint string }{
+		{"Upper", `5`, "string", "int", `{"$gob": "string"`},
+		{"Counter", `5`, "uint", "int", `{"$gob": "uint"`},
+		{"Fail", `"why"`, "interface {}", "string", `{"$gob": "interface{}"`},
+		{"Sum", `["a"]`, "[]int", "[]string", `{"$gob": "[]int"`},
+		{"Describe", `{"Nickname":"x"}`, "Person", "", "exported Go field names"},
+		{"Describe", `"x"`, "main.Person", "", "exported Go field names"},
+	}
+	for _, tt := range argTests {
+		_, err := c.Call(ctx, "toolbox", tt.method, []byte(tt.args))
+		var ae *rpcwire.ArgError
+		if !errors.As(err, &ae) || ae.Expected != tt.expected || (tt.given != "" && ae.Given != tt.given) ||
+			!strings.Contains(err.Error(), tt.hint) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s(%s): got %v, want an ArgError expecting %s given %s with hint %q", tt.method, tt.args, err, tt.expected, tt.given, tt.hint)
+		}
+	}
+	_, err = c.Call(ctx, "toolbox", "Upper", []byte(`{"$gob":"int8","value":300}`))
+	var ae *rpcwire.ArgError
+	if !errors.As(err, &ae) || ae.Err == nil {
+		t.Errorf("unencodable argument: %v", err)
+	}
+
+	// The session survives all of the above.
+	if got := call(t, c, "toolbox", "Upper", `"still here"`); got != `"STILL HERE"` {
+		t.Errorf("after errors: %s", got)
+	}
+}
+
+func TestPanicLosesConnection(t *testing.T) {
+	c, _ := start(t, launch{bin: "toolbox-netrpc", hs: plugctl})
+	call(t, c, "toolbox", "Upper", `"x"`)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	begin := time.Now()
+	_, err := c.Call(ctx, "toolbox", "Panic", nil)
+	if !errors.Is(err, rpcwire.ErrConnLost) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("Panic: %v, want ErrConnLost", err)
+	}
+	if d := time.Since(begin); d > 3*time.Second {
+		t.Errorf("took %v to notice the crash", d)
+	}
+	if _, err := c.Call(ctx, "toolbox", "Upper", []byte(`"x"`)); err == nil {
+		t.Error("call after the crash succeeded")
+	}
+	if err := c.Ping(ctx); err == nil {
+		t.Error("Ping after the crash succeeded")
+	}
+}
+
+func TestDeadline(t *testing.T) {
+	c, _ := start(t, launch{bin: "toolbox-netrpc", hs: plugctl})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	begin := time.Now()
+	_, err := c.Call(ctx, "toolbox", "Sleep", []byte(`5000`))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Sleep: %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(begin); d > 2*time.Second {
+		t.Errorf("deadline honoured after %v", d)
+	}
+	// The timed-out stream is dropped; the next call dispenses a new one.
+	if got := call(t, c, "toolbox", "Sleep", `1`); got != "1" {
+		t.Errorf("Sleep after timeout = %s", got)
+	}
+}
+
+func TestQuitAndClose(t *testing.T) {
+	c, pc := start(t, launch{bin: "toolbox-netrpc", hs: plugctl})
+	call(t, c, "toolbox", "Counter", `{"$gob":"uint","value":3}`)
+	// Close must not stop the plugin: a second session sees the same state.
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Call(context.Background(), "toolbox", "Upper", []byte(`"x"`)); err == nil {
+		t.Error("call on a closed client succeeded")
+	}
+	conn, err := net.Dial(pc.ReattachConfig().Addr.Network(), pc.ReattachConfig().Addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := rpcwire.New(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := call(t, c2, "toolbox", "Counter", `{"$gob":"uint","value":1}`); got != "4" {
+		t.Errorf("Counter after reconnecting = %s, want 4 (the plugin kept running)", got)
+	}
+	if err := c2.Quit(context.Background()); err != nil {
+		t.Errorf("Quit: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !pc.Exited() && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !pc.Exited() {
+		t.Error("the plugin did not exit after Quit")
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestOutputStreams(t *testing.T) {
+	var stdout, stderr syncBuffer
+	c, _ := start(t, launch{bin: "toolbox-netrpc", hs: plugctl, opts: rpcwire.Options{Stdout: &stdout, Stderr: &stderr}})
+	call(t, c, "toolbox", "Print", `"ping"`)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && (!strings.Contains(stdout.String(), "stdout: ping") || !strings.Contains(stderr.String(), "stderr: ping")) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(stdout.String(), "stdout: ping") || !strings.Contains(stderr.String(), "stderr: ping") {
+		t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
+	}
+}
+
+func TestConcurrentCalls(t *testing.T) {
+	c, _ := start(t, launch{bin: "toolbox-netrpc", hs: plugctl})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			want := fmt.Sprintf(`"W%d"`, i)
+			for range 20 {
+				out, err := c.Call(context.Background(), "toolbox", "Upper", []byte(fmt.Sprintf(`"w%d"`, i)))
+				if err != nil || string(out) != want {
+					t.Errorf("got %s, %v; want %s", out, err, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,549 @@
+package runtime
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	plugin "github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/go-plugin/runner"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/plugctl/plugctl/store"
+	"github.com/plugctl/plugctl/verify"
+)
+
+// Spec says what to launch and how: one installed version of a plugin.
+type Spec struct {
+	Name, Version string
+	Exe           string         // absolute path of the executable
+	SHA256        string         // expected hex SHA-256 of Exe (from the receipt); required
+	RecordPath    string         // verify's identity record, e.g. <versiondir>/.verified
+	Protocol      store.Protocol // handshake and transport; Launch applies WithDefaults(Name)
+	// Protoset is an optional FileDescriptorSet (the index's protocol.schema,
+	// verified copy) used instead of gRPC reflection.
+	Protoset string
+	// ProtosetSHA256, when set, is checked against Protoset before use.
+	ProtosetSHA256 string
+}
+
+// RecordFile is the name, inside a version directory, of verify's identity
+// record of the executable.
+const RecordFile = ".verified"
+
+// SpecFromReceipt returns the Spec of an installed version.
+func SpecFromReceipt(p store.Paths, r *store.Receipt) Spec {
+	vdir := p.VersionDir(r.Name, r.Version)
+	s := Spec{
+		Name:       r.Name,
+		Version:    r.Version,
+		Exe:        p.Exe(r),
+		SHA256:     r.BinSHA256,
+		RecordPath: filepath.Join(vdir, RecordFile),
+		Protocol:   r.Protocol.WithDefaults(r.Name),
+	}
+	if sc := r.Protocol.Schema; sc != nil && sc.Path != "" {
+		s.Protoset = sc.Path
+		if !filepath.IsAbs(s.Protoset) {
+			s.Protoset = filepath.Join(vdir, filepath.FromSlash(sc.Path))
+		}
+		s.ProtosetSHA256 = sc.SHA256
+	}
+	return s
+}
+
+// Options are the caller's side of a launch.
+type Options struct {
+	// RunDir is the private (0700) directory for the plugin's unix socket,
+	// normally Home.EnsureRun(). Empty: Home's run/ when Home is set, else a
+	// fresh private directory under the system's temporary directory.
+	RunDir string
+	// Home holds the host's mTLS certificate (run/host-cert.pem), made once
+	// per home. Empty: a throwaway certificate per launch.
+	Home store.Paths
+	// Stderr receives the plugin's logs, stderr and stdio, each line prefixed
+	// "<name>: ", when Verbose, and warnings always. Nil: discarded. Nothing
+	// a plugin prints ever reaches plugctl's stdout.
+	Stderr  io.Writer
+	Verbose bool
+	// MTLS overrides the spec's protocol.mtls when not empty (--mtls).
+	MTLS store.MTLSMode
+	// Dir is the plugin's working directory (default: the caller's).
+	Dir string
+	// Env is added to the environment the plugin inherits from the caller.
+	// It cannot override go-plugin's own variables (the magic cookie,
+	// PLUGIN_*).
+	Env []string
+}
+
+// Plugin is a running plugin process with a connection to it. It is safe
+// for concurrent use.
+type Plugin struct {
+	spec   Spec
+	opt    Options
+	client *plugin.Client
+	runner *procRunner
+	stderr *stderrWatch
+	proto  string
+
+	conn   *grpc.ClientConn // gRPC
+	rpc    netrpcConn       // net/rpc
+	rpcErr error            // why rpc is nil for a net/rpc plugin
+
+	stopWatch func() bool
+	closeOnce sync.Once
+	closeErr  error
+
+	schemaMu sync.Mutex
+	refl     *schema // discovered through reflection, kept for the plugin's life
+}
+
+// Protocols a plugin may speak, as Protocol reports them.
+const (
+	ProtocolGRPC   = "grpc"
+	ProtocolNetRPC = "netrpc"
+)
+
+// Close-time bounds. A plugin gets shutdownGrace to exit after being asked
+// to; then its group is killed, and the pipes are cut after pipeGrace if
+// something outside the group still holds them.
+const (
+	shutdownGrace = 500 * time.Millisecond
+	reapGrace     = 2 * time.Second
+	pipeGrace     = time.Second
+)
+
+// Launch verifies the executable against spec.SHA256 and starts it through
+// go-plugin. ctx bounds the start and handshake and, like
+// exec.CommandContext, the plugin's life: when ctx is done the process group
+// is killed. Without a deadline on ctx, the handshake may take a minute
+// (go-plugin's default). Close must be called in any case once Launch
+// succeeds.
+//
+// Errors: a *verify.MismatchError when the binary changed since install (it
+// is never run); a *PluginError when it would not start or the handshake
+// failed; other errors for a bad Spec or Options.
+func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
+	proto := spec.Protocol.WithDefaults(spec.Name)
+	if err := proto.Validate(); err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", spec.Name, err)
+	}
+	spec.Protocol = proto
+	mode := proto.MTLS
+	if opt.MTLS != "" {
+		mode = opt.MTLS
+	}
+	switch mode {
+	case store.MTLSAuto, store.MTLSTrue, store.MTLSFalse:
+	default:
+		return nil, fmt.Errorf("plugin %s: mtls %q: want auto, true or false", spec.Name, mode)
+	}
+	if !filepath.IsAbs(spec.Exe) {
+		return nil, fmt.Errorf("plugin %s: executable path %q is not absolute", spec.Name, spec.Exe)
+	}
+	if spec.SHA256 == "" {
+		return nil, fmt.Errorf("plugin %s: no sha256 for %s: refusing to run an unverified executable", spec.Name, spec.Exe)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, &PluginError{Name: spec.Name, Op: OpStart, Err: err}
+	}
+
+	// Right before launch: a binary changed since install never runs.
+	if err := verify.CheckExecutable(spec.Exe, spec.SHA256, spec.RecordPath); err != nil {
+		var me *verify.MismatchError
+		if errors.As(err, &me) {
+			return nil, err
+		}
+		return nil, &PluginError{Name: spec.Name, Op: OpStart, Err: fmt.Errorf("would not start: %w", err)}
+	}
+
+	runDir := opt.RunDir
+	if runDir == "" && opt.Home.Home != "" {
+		d, err := opt.Home.EnsureRun()
+		if err != nil {
+			return nil, fmt.Errorf("plugin %s: run directory: %w", spec.Name, err)
+		}
+		runDir = d
+	}
+
+	// go-plugin puts the socket at <runDir>/plugin-dirN/pluginN; a unix
+	// socket path has at most 104 bytes (macOS; 108 on Linux). A deep home
+	// falls back to a fresh 0700 directory under the system's temp dir.
+	if len(runDir)+len("/plugin-dir0123456789/plugin0123456789") >= 104 {
+		runDir = ""
+	}
+
+	var tlsConf *tls.Config
+	var clientCertPEM []byte
+	if mode == store.MTLSTrue {
+		cert, certPEM, err := hostCertificate(opt.Home)
+		if err != nil {
+			return nil, fmt.Errorf("plugin %s: %w", spec.Name, err)
+		}
+		clientCertPEM = certPEM
+		// go-plugin's loadServerCert fills RootCAs (and ClientCAs) from the
+		// certificate on the plugin's handshake line.
+		tlsConf = &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			MinVersion:   tls.VersionTLS12,
+			ServerName:   "localhost",
+		}
+	}
+
+	var allowed []plugin.Protocol
+	switch proto.Kind {
+	case store.KindGRPC:
+		allowed = []plugin.Protocol{plugin.ProtocolGRPC}
+	case store.KindNetRPC:
+		allowed = []plugin.Protocol{plugin.ProtocolNetRPC}
+	default:
+		allowed = []plugin.Protocol{plugin.ProtocolGRPC, plugin.ProtocolNetRPC}
+	}
+	// go-plugin offers the versions in VersionedPlugins and accepts
+	// whichever one the plugin announces; the placeholder is never
+	// dispensed (calls are made generically on the connection).
+	versioned := make(map[int]plugin.PluginSet, len(proto.Versions))
+	for _, v := range proto.Versions {
+		versioned[v] = plugin.PluginSet{proto.Dispense: placeholder{}}
+	}
+
+	stderr := &stderrWatch{}
+	logger := hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Off})
+	var stdio io.Writer = io.Discard
+	if opt.Verbose && opt.Stderr != nil {
+		pw := newPrefixWriter(opt.Stderr, spec.Name+": ")
+		logger = hclog.New(&hclog.LoggerOptions{Output: pw, Level: hclog.Debug, DisableTime: true})
+		stdio = pw
+	}
+
+	var rn atomic.Pointer[procRunner]
+	killed := new(atomic.Bool)
+	extraEnv := filterEnv(opt.Env, proto.CookieKey)
+	runnerFunc := func(_ hclog.Logger, cmd *exec.Cmd, _ string) (runner.Runner, error) {
+		env := append([]string(nil), cmd.Env...)
+		env = append(env, extraEnv...)
+		// Always set, so a PLUGIN_CLIENT_CERT in our own environment never
+		// reaches the plugin; empty means no mTLS.
+		env = append(env, "PLUGIN_CLIENT_CERT="+string(clientCertPEM))
+		r, err := newProcRunner(filepath.Base(spec.Exe), spec.Exe, opt.Dir, env)
+		if err != nil {
+			return nil, err
+		}
+		r.killed = killed
+		rn.Store(r)
+		return r, nil
+	}
+
+	cfg := &plugin.ClientConfig{
+		HandshakeConfig: plugin.HandshakeConfig{
+			MagicCookieKey:   proto.CookieKey,
+			MagicCookieValue: proto.CookieValue,
+		},
+		VersionedPlugins: versioned,
+		RunnerFunc:       runnerFunc,
+		TLSConfig:        tlsConf,
+		StartTimeout:     startTimeout(ctx),
+		Stderr:           stderr,
+		SyncStdout:       stdio,
+		SyncStderr:       stdio,
+		AllowedProtocols: allowed,
+		Logger:           logger,
+		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: runDir},
+		SkipHostEnv:      false,
+	}
+	client := plugin.NewClient(cfg)
+	p := &Plugin{spec: spec, opt: opt, client: client, stderr: stderr}
+
+	type result struct {
+		addr net.Addr
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		defer func() {
+			// go-plugin dereferences a nil TLSConfig when a plugin sends a
+			// certificate nobody asked for (PITFALLS.md).
+			if r := recover(); r != nil {
+				ch <- result{err: errUnaskedCert}
+			}
+		}()
+		addr, err := client.Start()
+		ch <- result{addr, err}
+	}()
+	var res result
+	select {
+	case res = <-ch:
+	case <-ctx.Done():
+		killed.Store(true)
+		if r := rn.Load(); r != nil {
+			_ = r.Kill(context.Background())
+		}
+		res = <-ch
+		res.err = ctx.Err()
+	}
+	p.runner = rn.Load()
+	if res.err != nil {
+		p.reap()
+		return nil, p.startError(res.err, proto)
+	}
+
+	fail := func(op string, err error) (*Plugin, error) {
+		_ = p.Close()
+		return nil, &PluginError{Name: spec.Name, Op: op, Err: err, Panic: stderr.panicLine()}
+	}
+	if mode == store.MTLSTrue && tlsConf.RootCAs == nil {
+		return fail(OpHandshake, errors.New("handshake failed: mtls is required but the plugin sent no certificate (it does not speak go-plugin's mTLS; use --mtls auto)"))
+	}
+	if res.addr.Network() == "tcp" && mode == store.MTLSAuto && opt.Stderr != nil {
+		fmt.Fprintf(opt.Stderr, "warning: plugin %s listens on plain TCP (%s), which other local users can reach; use --mtls true if it supports go-plugin's mTLS\n", spec.Name, res.addr)
+	}
+
+	switch client.Protocol() {
+	case plugin.ProtocolGRPC:
+		p.proto = ProtocolGRPC
+		cp, err := client.Client()
+		if err != nil {
+			return fail(OpHandshake, fmt.Errorf("connect: %w", err))
+		}
+		gc, ok := cp.(*plugin.GRPCClient)
+		if !ok {
+			return fail(OpHandshake, fmt.Errorf("connect: unexpected gRPC client %T", cp))
+		}
+		p.conn = gc.Conn
+	case plugin.ProtocolNetRPC:
+		p.proto = ProtocolNetRPC
+		if err := p.connectNetRPC(ctx, res.addr, tlsConf, stdio); err != nil {
+			return fail(OpHandshake, err)
+		}
+	default:
+		return fail(OpHandshake, fmt.Errorf("handshake failed: unknown protocol %q", client.Protocol()))
+	}
+	p.stopWatch = context.AfterFunc(ctx, func() { _ = p.runner.Kill(context.Background()) })
+	return p, nil
+}
+
+var errUnaskedCert = errors.New("handshake failed: the plugin sent a TLS certificate although mtls is off (use --mtls true)")
+
+// placeholder fills go-plugin's plugin sets; it is never dispensed.
+type placeholder struct{ plugin.NetRPCUnsupportedPlugin }
+
+func (placeholder) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error { return ErrUnsupported }
+func (placeholder) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, ErrUnsupported
+}
+
+// startTimeout gives go-plugin's own start timer the time left before ctx's
+// deadline (ctx is watched too, for cancellation).
+func startTimeout(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		if d := time.Until(dl); d > 0 {
+			return d
+		}
+		return time.Millisecond
+	}
+	return time.Minute
+}
+
+// filterEnv drops variables that go-plugin sets itself.
+func filterEnv(env []string, cookieKey string) []string {
+	var out []string
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "" || k == cookieKey || strings.HasPrefix(k, "PLUGIN_") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+var (
+	reIncompatible = regexp.MustCompile(`Plugin version: (\d+)`)
+	reUnrecognized = regexp.MustCompile(`(?s)^Unrecognized remote plugin message: ([^\n]*)`)
+)
+
+// startError turns go-plugin's start errors into one-line *PluginErrors.
+func (p *Plugin) startError(err error, proto store.Protocol) error {
+	pe := &PluginError{Name: p.spec.Name, Op: OpHandshake, Panic: p.stderr.panicLine()}
+	status, exited := "", false
+	if p.runner != nil {
+		status, exited = p.runner.exitStatus()
+	}
+	msg := err.Error()
+	switch {
+	case p.runner != nil && p.runner.startErr != nil:
+		pe.Op = OpStart
+		pe.Err = fmt.Errorf("would not start: %w", p.runner.startErr)
+	case p.runner == nil:
+		pe.Op = OpStart
+		pe.Err = fmt.Errorf("would not start: %w", err)
+	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "timeout while waiting for plugin to start"):
+		pe.Err = fmt.Errorf("timed out waiting for the handshake (killed): %w", context.DeadlineExceeded)
+	case errors.Is(err, context.Canceled):
+		pe.Err = fmt.Errorf("cancelled before the handshake (killed): %w", err)
+	case p.stderr.sawCookieNotice():
+		pe.Err = errors.New("handshake failed: the plugin expects a different magic cookie (protocol.cookieKey/cookieValue in the index)")
+	case strings.Contains(msg, "incompatible API version"):
+		got := "another version"
+		if m := reIncompatible.FindStringSubmatch(msg); m != nil {
+			got = "version " + m[1]
+		}
+		pe.Err = fmt.Errorf("handshake failed: incompatible API version: the plugin speaks protocol %s, plugctl offered %s (protocol.version in the index)", got, proto.Versions)
+	case strings.Contains(msg, "unsupported plugin protocol"):
+		pe.Err = fmt.Errorf("handshake failed: the plugin speaks %s, but protocol.kind is %s", p.client.Protocol(), proto.Kind)
+		if m := regexp.MustCompile(`unsupported plugin protocol "([^"]*)"`).FindStringSubmatch(msg); m != nil {
+			pe.Err = fmt.Errorf("handshake failed: the plugin speaks %s, but protocol.kind is %s", m[1], proto.Kind)
+		}
+	case errors.Is(err, errUnaskedCert):
+		pe.Err = err
+	case strings.Contains(msg, "error parsing server cert"):
+		pe.Err = fmt.Errorf("handshake failed: %s", firstLine(msg))
+	case exited || strings.Contains(msg, "plugin exited before we could connect"):
+		if status == "" {
+			status = "exited"
+		}
+		detail := ""
+		if pe.Panic == "" {
+			if l := p.stderr.lastLine(); l != "" {
+				detail = ": " + logMessage(l)
+			}
+		}
+		if m := reUnrecognized.FindStringSubmatch(msg); m != nil && m[1] != "" {
+			pe.Err = fmt.Errorf("handshake failed: unrecognized first line on stdout %q (%s)%s", m[1], status, detail)
+		} else {
+			pe.Err = fmt.Errorf("plugin exited before the handshake (%s)%s", status, detail)
+		}
+	default:
+		if m := reUnrecognized.FindStringSubmatch(msg); m != nil {
+			pe.Err = fmt.Errorf("handshake failed: unrecognized first line on stdout %q (not a go-plugin plugin, or it printed before serving)", m[1])
+		} else {
+			pe.Err = fmt.Errorf("handshake failed: %s", firstLine(msg))
+		}
+	}
+	return pe
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+// Protocol returns the negotiated protocol: "grpc" or "netrpc".
+func (p *Plugin) Protocol() string { return p.proto }
+
+// Pid returns the plugin's process id.
+func (p *Plugin) Pid() int {
+	if p.runner == nil {
+		return 0
+	}
+	return p.runner.Pid()
+}
+
+// Spec returns the Spec the plugin was launched with, defaults applied.
+func (p *Plugin) Spec() Spec { return p.spec }
+
+// Close ends the plugin: it asks it to exit, gives it shutdownGrace, then
+// kills its whole process group and waits, within bounds, for it to be
+// reaped. It is safe to call more than once.
+func (p *Plugin) Close() error {
+	p.closeOnce.Do(func() {
+		if p.stopWatch != nil {
+			p.stopWatch()
+		}
+		p.shutdown()
+		p.reap()
+	})
+	return p.closeErr
+}
+
+// shutdown asks the plugin to exit on its own: go-plugin's controller for
+// gRPC, Control.Quit for net/rpc.
+func (p *Plugin) shutdown() {
+	if p.runner == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	asked := false
+	switch {
+	case p.conn != nil:
+		// Go plugins stop their server inside this call, so the reply may
+		// be lost; either way the process is on its way out.
+		err := p.conn.Invoke(ctx, "/plugin.GRPCController/Shutdown", &emptypb.Empty{}, &emptypb.Empty{})
+		asked = err == nil || !isUnimplemented(err)
+	case p.rpc != nil:
+		asked = p.quitNetRPC(ctx) == nil
+	}
+	if asked {
+		select {
+		case <-p.runner.exited:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// reap kills the process group and waits for go-plugin to finish with the
+// process, cutting the pipes if a process outside the group holds them.
+func (p *Plugin) reap() {
+	r := p.runner
+	if r != nil {
+		_ = r.Kill(context.Background())
+		select {
+		case <-r.exited:
+		case <-time.After(reapGrace):
+			r.closePipes()
+			select {
+			case <-r.exited:
+			case <-time.After(pipeGrace):
+			}
+		}
+	}
+	// go-plugin's Kill removes the socket directory and ends its goroutines;
+	// once the process is gone it returns at once.
+	done := make(chan struct{})
+	go func() { p.client.Kill(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(pipeGrace):
+	}
+	if p.conn != nil {
+		_ = p.conn.Close()
+	}
+	if p.rpc != nil {
+		_ = p.rpc.Close()
+	}
+}
+
+func isUnimplemented(err error) bool { return status.Code(err) == codes.Unimplemented }
+
+// logMessage renders a JSON hclog line (go-plugin's plugin-side logger) as
+// "message: error", and anything else as is.
+func logMessage(line string) string {
+	var entry map[string]any
+	if json.Unmarshal([]byte(line), &entry) != nil {
+		return line
+	}
+	msg, ok := entry["@message"].(string)
+	if !ok {
+		return line
+	}
+	if e, ok := entry["error"].(string); ok {
+		msg += ": " + e
+	}
+	return msg
+}

@@ -1,0 +1,344 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/bufbuild/protocompile"
+	"google.golang.org/grpc"
+	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/plugctl/plugctl/verify"
+)
+
+// ErrNoReflection is wrapped when a gRPC plugin offers no server reflection
+// and no schema was given (--proto, --protoset or the index's
+// protocol.schema).
+var ErrNoReflection = errors.New("no gRPC server reflection")
+
+// Schema sources, as Description.Schema reports them.
+const (
+	SchemaReflection = "reflection"
+	SchemaProto      = "proto"
+	SchemaProtoset   = "protoset"
+)
+
+// internalServices are go-plugin's and gRPC's own services: never matched
+// by a short method name and left out of Describe.
+var internalServices = map[string]bool{
+	"plugin.GRPCBroker":                        true,
+	"plugin.GRPCController":                    true,
+	"plugin.GRPCStdio":                         true,
+	"grpc.health.v1.Health":                    true,
+	"grpc.reflection.v1.ServerReflection":      true,
+	"grpc.reflection.v1alpha.ServerReflection": true,
+}
+
+// schema is what a generic call needs: descriptors and the services the
+// plugin offers.
+type schema struct {
+	files    *protoregistry.Files
+	types    *dynamicpb.Types
+	services []protoreflect.ServiceDescriptor
+	source   string
+}
+
+func newSchema(files *protoregistry.Files, names []string, source string) (*schema, error) {
+	s := &schema{files: files, types: dynamicpb.NewTypes(files), source: source}
+	if names == nil {
+		// A schema from files: every service the files declare.
+		files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+			for i := 0; i < fd.Services().Len(); i++ {
+				names = append(names, string(fd.Services().Get(i).FullName()))
+			}
+			return true
+		})
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		d, err := files.FindDescriptorByName(protoreflect.FullName(n))
+		if err != nil {
+			continue // listed by reflection but not resolvable: skip
+		}
+		if sd, ok := d.(protoreflect.ServiceDescriptor); ok {
+			s.services = append(s.services, sd)
+		}
+	}
+	return s, nil
+}
+
+// schemaFor returns the schema for a call or description: from --proto
+// files, a --protoset, the spec's protoset, or else gRPC reflection (asked
+// once per Plugin). method, when set, may name an internal service that
+// reflection must then also load.
+func (p *Plugin) schemaFor(ctx context.Context, co CallOptions, method string) (*schema, error) {
+	switch {
+	case len(co.ProtoFiles) > 0:
+		return compileProtos(ctx, co.ProtoFiles, co.ImportPaths)
+	case co.Protoset != "":
+		return readProtoset(co.Protoset, "")
+	case p.spec.Protoset != "":
+		return readProtoset(p.spec.Protoset, p.spec.ProtosetSHA256)
+	}
+	want := ""
+	if svc, _ := splitMethod(method); internalServices[svc] {
+		want = svc
+	}
+	p.schemaMu.Lock()
+	defer p.schemaMu.Unlock()
+	if p.refl != nil && (want == "" || p.refl.has(want)) {
+		return p.refl, nil
+	}
+	s, err := reflectSchema(ctx, p.conn, want)
+	if err != nil {
+		if errors.Is(err, ErrNoReflection) {
+			return nil, fmt.Errorf("plugin %s: %w: give its schema with --proto FILE or --protoset FILE", p.spec.Name, err)
+		}
+		return nil, p.grpcError(ctx, "grpc.reflection.v1.ServerReflection/ServerReflectionInfo", err)
+	}
+	p.refl = s
+	return s, nil
+}
+
+func (s *schema) has(service string) bool {
+	for _, sd := range s.services {
+		if string(sd.FullName()) == service {
+			return true
+		}
+	}
+	return false
+}
+
+// reflectSchema asks the plugin's reflection service for its services and
+// the files that define them: two round trips (the list, then every file
+// request at once on the same stream).
+func reflectSchema(ctx context.Context, conn *grpc.ClientConn, extra string) (*schema, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rc, names, err := openReflection(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.CloseSend()
+	var load []string
+	for _, n := range names {
+		if !internalServices[n] || n == extra {
+			load = append(load, n)
+		}
+	}
+	fds := map[string]*descriptorpb.FileDescriptorProto{}
+	reqs := make([]*rpb.ServerReflectionRequest, len(load))
+	for i, n := range load {
+		reqs[i] = &rpb.ServerReflectionRequest{MessageRequest: &rpb.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: n}}
+	}
+	if err := rc.batch(reqs, fds); err != nil {
+		return nil, err
+	}
+	// Dependencies the server did not send (it sends each file once per
+	// stream, and some servers send only the file asked for).
+	for range 8 {
+		var missing []*rpb.ServerReflectionRequest
+		for _, fd := range fds {
+			for _, dep := range fd.GetDependency() {
+				if _, ok := fds[dep]; !ok {
+					missing = append(missing, &rpb.ServerReflectionRequest{MessageRequest: &rpb.ServerReflectionRequest_FileByFilename{FileByFilename: dep}})
+				}
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		_ = rc.batch(missing, fds)
+		for _, m := range missing {
+			name := m.GetFileByFilename()
+			if _, ok := fds[name]; ok {
+				continue
+			}
+			// Well-known types the plugin left out: take ours.
+			if d, err := protoregistry.GlobalFiles.FindFileByPath(name); err == nil {
+				fds[name] = protodesc.ToFileDescriptorProto(d)
+			} else {
+				return nil, fmt.Errorf("reflection: the plugin did not send %s", name)
+			}
+		}
+	}
+	set := &descriptorpb.FileDescriptorSet{}
+	for _, fd := range fds {
+		set.File = append(set.File, fd)
+	}
+	files, err := protodesc.NewFiles(set)
+	if err != nil {
+		return nil, fmt.Errorf("reflection: %w", err)
+	}
+	return newSchema(files, names, SchemaReflection)
+}
+
+type reflStream struct{ grpc.ClientStream }
+
+// openReflection opens a reflection stream (v1, else v1alpha: the messages
+// are the same on the wire) and lists the services.
+func openReflection(ctx context.Context, conn *grpc.ClientConn) (*reflStream, []string, error) {
+	var last error
+	for _, m := range []string{
+		"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+		"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+	} {
+		cs, err := conn.NewStream(ctx, &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, m)
+		if err != nil {
+			return nil, nil, err
+		}
+		rs := &reflStream{cs}
+		resp, err := rs.roundTrip(&rpb.ServerReflectionRequest{MessageRequest: &rpb.ServerReflectionRequest_ListServices{ListServices: "*"}})
+		if isUnimplemented(err) {
+			last = err
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		var names []string
+		for _, s := range resp.GetListServicesResponse().GetService() {
+			names = append(names, s.GetName())
+		}
+		return rs, names, nil
+	}
+	return nil, nil, fmt.Errorf("%w (%v)", ErrNoReflection, last)
+}
+
+func (r *reflStream) roundTrip(req *rpb.ServerReflectionRequest) (*rpb.ServerReflectionResponse, error) {
+	if err := r.SendMsg(req); err != nil {
+		// The real error comes with RecvMsg.
+		resp := new(rpb.ServerReflectionResponse)
+		if rerr := r.RecvMsg(resp); rerr != nil {
+			return nil, rerr
+		}
+		return nil, err
+	}
+	resp := new(rpb.ServerReflectionResponse)
+	if err := r.RecvMsg(resp); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// batch sends every request, then reads every response, adding the files
+// received to fds. A NOT_FOUND answer leaves that symbol out.
+func (r *reflStream) batch(reqs []*rpb.ServerReflectionRequest, fds map[string]*descriptorpb.FileDescriptorProto) error {
+	for _, q := range reqs {
+		if err := r.SendMsg(q); err != nil {
+			break // the error comes with RecvMsg
+		}
+	}
+	for range reqs {
+		resp := new(rpb.ServerReflectionResponse)
+		if err := r.RecvMsg(resp); err != nil {
+			return err
+		}
+		for _, b := range resp.GetFileDescriptorResponse().GetFileDescriptorProto() {
+			fd := new(descriptorpb.FileDescriptorProto)
+			if err := proto.Unmarshal(b, fd); err != nil {
+				return fmt.Errorf("reflection: bad file descriptor: %w", err)
+			}
+			fds[fd.GetName()] = fd
+		}
+	}
+	return nil
+}
+
+// readProtoset loads a FileDescriptorSet file (protoc --descriptor_set_out
+// --include_imports, buf build -o x.protoset), checking its hash when want
+// is set.
+func readProtoset(path, want string) (*schema, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("protoset: %w", err)
+	}
+	if want != "" {
+		got, _ := verify.ReaderSHA256(strings.NewReader(string(b)))
+		if !strings.EqualFold(got, want) {
+			return nil, &verify.MismatchError{What: "protoset " + path, Want: want, Got: got}
+		}
+	}
+	set := new(descriptorpb.FileDescriptorSet)
+	if err := proto.Unmarshal(b, set); err != nil {
+		return nil, fmt.Errorf("protoset %s: %w", path, err)
+	}
+	files, err := protodesc.NewFiles(set)
+	if err != nil {
+		return nil, fmt.Errorf("protoset %s: %w (was it written with --include_imports?)", path, err)
+	}
+	return newSchema(files, nil, SchemaProtoset)
+}
+
+// compileProtos compiles .proto files at run time. With no import paths,
+// each file's own directory is one, as protoc's default "." would be for a
+// file named by its base name.
+func compileProtos(ctx context.Context, protoFiles, importPaths []string) (*schema, error) {
+	paths := append([]string(nil), importPaths...)
+	names := make([]string, len(protoFiles))
+	for i, f := range protoFiles {
+		names[i] = filepath.ToSlash(f)
+		rel := ""
+		for _, ip := range importPaths {
+			if r, err := filepath.Rel(ip, f); err == nil && !strings.HasPrefix(r, "..") && !filepath.IsAbs(r) {
+				rel = r
+				break
+			}
+		}
+		if rel != "" {
+			names[i] = filepath.ToSlash(rel)
+			continue
+		}
+		if _, err := os.Stat(f); err == nil {
+			paths = append(paths, filepath.Dir(f))
+			names[i] = filepath.Base(f)
+		}
+	}
+	c := protocompile.Compiler{
+		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{ImportPaths: paths}),
+	}
+	linked, err := c.Compile(ctx, names...)
+	if err != nil {
+		return nil, fmt.Errorf("compile %s: %w", strings.Join(protoFiles, ", "), err)
+	}
+	files := new(protoregistry.Files)
+	var add func(fd protoreflect.FileDescriptor) error
+	add = func(fd protoreflect.FileDescriptor) error {
+		if _, err := files.FindFileByPath(fd.Path()); err == nil {
+			return nil
+		}
+		for i := 0; i < fd.Imports().Len(); i++ {
+			if err := add(fd.Imports().Get(i).FileDescriptor); err != nil {
+				return err
+			}
+		}
+		return files.RegisterFile(fd)
+	}
+	for _, fd := range linked {
+		if err := add(fd); err != nil {
+			return nil, fmt.Errorf("compile: %w", err)
+		}
+	}
+	// Only the services of the files named, not of their imports.
+	var svcNames []string
+	for _, fd := range linked {
+		for i := 0; i < fd.Services().Len(); i++ {
+			svcNames = append(svcNames, string(fd.Services().Get(i).FullName()))
+		}
+	}
+	if svcNames == nil {
+		svcNames = []string{}
+	}
+	return newSchema(files, svcNames, SchemaProto)
+}
