@@ -58,6 +58,8 @@ func classify(err error) (code int, hint string) {
 		return ee.code, ee.hint
 	case errors.As(err, &ue), errors.Is(err, index.ErrUsage), errors.Is(err, store.ErrInvalidName):
 		return ExitUsage, ""
+	case errors.As(err, &mm) && strings.HasPrefix(mm.What, "executable"):
+		return ExitIntegrity, "an installed file changed after install: plugctl verify shows what; reinstall with plugctl remove NAME@VERSION && plugctl install NAME@VERSION"
 	case errors.As(err, &mm):
 		return ExitIntegrity, "the bytes are not what the index promised: do not use them; tell the index's publisher, or run plugctl index update if the index changed"
 	case errors.Is(err, install.ErrTampered):
@@ -80,11 +82,12 @@ func classify(err error) (code int, hint string) {
 		return ExitNotFound, "check the address"
 	case errors.Is(err, index.ErrMalformed):
 		return ExitError, "fix the index file (plugctl index lint checks it)"
-	case errors.Is(err, context.DeadlineExceeded):
-		return ExitError, "raise --timeout"
 	}
 	if code, hint, ok := classifyRuntime(err); ok {
 		return code, hint
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return ExitError, "raise --timeout"
 	}
 	return ExitError, ""
 }

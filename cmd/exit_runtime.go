@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"strings"
 
@@ -29,6 +30,9 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 	case errors.As(err, &me):
 		return ExitMethod, "", true
 	case errors.As(err, &pe):
+		if errors.Is(err, context.DeadlineExceeded) {
+			return ExitPlugin, "the plugin did not answer in time: raise --timeout, or run with -v to see its output", true
+		}
 		if pe.Op == runtime.OpHandshake {
 			return ExitPlugin, "check the plugin's protocol settings (plugctl info NAME) or run with -v to see its output", true
 		}

@@ -35,11 +35,19 @@ func TestMain(m *testing.M) {
 
 func TestScripts(t *testing.T) {
 	pluginsDir = t.TempDir()
+	if dir := os.Getenv("PLUGCTL_TEST_PLUGINS"); dir != "" {
+		// Plugins built beforehand (make plugins): saves the build when
+		// iterating on scripts; CI always builds them afresh.
+		pluginsDir = dir
+		buildOnce.Do(func() {})
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("..", "testdata", "script"),
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PLUGINS", pluginsDir)
+			root, _ := filepath.Abs("..")
+			env.Setenv("ROOT", root)
 			env.Setenv("PLUGCTL_HOME", filepath.Join(env.WorkDir, "home"))
 			env.Setenv("GOOS_GOARCH", runtimeOSArch())
 			return nil
