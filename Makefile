@@ -4,7 +4,7 @@ BIN     := bin
 GOFLAGS ?= -buildvcs=false
 export GOFLAGS
 
-.PHONY: all build plugins demo test vet fmt-check bench setup-js clean
+.PHONY: all build plugins demo test vet fmt-check bench setup-js setup-tools clean
 
 all: build
 
@@ -28,7 +28,7 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-test: fmt-check vet setup-js
+test: fmt-check vet setup-js setup-tools
 	$(GO) test -race -timeout 15m ./...
 
 bench: build plugins
@@ -36,3 +36,7 @@ bench: build plugins
 
 clean:
 	rm -rf $(BIN)
+
+# Tools a fresh machine lacks (the minisign tool, for interoperability tests).
+setup-tools:
+	./scripts/setup-tools.sh

@@ -12,6 +12,7 @@ import (
 	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/store"
+	"github.com/plugctl/plugctl/verify"
 )
 
 func newIndexCmd(g *Global) *cobra.Command {
@@ -19,7 +20,8 @@ func newIndexCmd(g *Global) *cobra.Command {
 		Use:   "index",
 		Short: "Configure the indexes plugins are installed from",
 	}
-	c.AddCommand(newIndexAddCmd(g), newIndexListCmd(g), newIndexRemoveCmd(g), newIndexUpdateCmd(g))
+	c.AddCommand(newIndexAddCmd(g), newIndexListCmd(g), newIndexRemoveCmd(g), newIndexUpdateCmd(g),
+		newIndexKeygenCmd(g), newIndexSignCmd(g))
 	return c
 }
 
@@ -72,8 +74,13 @@ func indexAddRun(cmd *cobra.Command, o *indexAddOptions) error {
 	if err := store.ValidName(o.Name); err != nil {
 		return usageErrorf("index name: %v", strings.TrimPrefix(err.Error(), "invalid plugin name "))
 	}
-	if len(o.Keys) > 0 {
-		return fmt.Errorf("index add --key: signed indexes are not supported by this build yet")
+	var keys []string
+	for _, k := range o.Keys {
+		pk, err := verify.ParsePublicKey(k)
+		if err != nil {
+			return usageErrorf("--key: %v", err)
+		}
+		keys = append(keys, pk.String())
 	}
 	p, err := g.Paths()
 	if err != nil {
@@ -90,7 +97,7 @@ func indexAddRun(cmd *cobra.Command, o *indexAddOptions) error {
 	if err != nil {
 		return err
 	}
-	s := index.Source{Name: o.Name, Address: src, Keys: o.Keys}
+	s := index.Source{Name: o.Name, Address: src, Keys: keys}
 	ctx, cancel := g.withTimeout(cmd.Context())
 	defer cancel()
 	idx, err := index.Fetch(ctx, g.Fetcher(), p, s)

@@ -134,7 +134,9 @@ func newInfoCmd(g *Global) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := g.Config()
+			ctx, cancel := g.withTimeout(cmd.Context())
+			defer cancel()
+			cfg, err := g.freshConfig(ctx)
 			if err != nil {
 				return err
 			}
@@ -220,7 +222,9 @@ func newSearchCmd(g *Global) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := g.Config()
+			ctx, cancel := g.withTimeout(cmd.Context())
+			defer cancel()
+			cfg, err := g.freshConfig(ctx)
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,7 +24,8 @@ type publishOptions struct {
 	URLPrefix   string
 	Bin         string
 	Description string
-	Keys        []string
+	Key         string
+	Expires     time.Duration
 	Protocol    protocolFlags
 }
 
@@ -58,7 +60,8 @@ stable order, so a publish changes only the new entry's lines. The index's
 	f.StringVar(&o.Bin, "bin", "", "the executable's path inside an archive")
 	f.StringVar(&o.Description, "description", "", "plugin description")
 	f.StringVar(&o.Checksums, "checksums", "", "add every os/arch artifact listed in a goreleaser checksums file")
-	f.StringArrayVar(&o.Keys, "key", nil, "minisign secret key to sign the index with")
+	f.StringVar(&o.Key, "key", "", "minisign secret key: sign the index after publishing (writes INDEX.minisig)")
+	f.DurationVar(&o.Expires, "expires", 0, "with --key: the signed index expires after this long (default 720h, 30 days)")
 	o.Protocol.bind(c)
 	return c
 }
@@ -79,9 +82,6 @@ func publishRun(o *publishOptions) error {
 	}
 	if (o.Artifact == "") == (o.Checksums == "") {
 		return usageErrorf("publish takes one ARTIFACT or --checksums FILE")
-	}
-	if len(o.Keys) > 0 {
-		return fmt.Errorf("publish --key: index signing is not supported by this build yet")
 	}
 	proto, err := o.Protocol.protocol()
 	if err != nil {
@@ -145,8 +145,28 @@ func publishRun(o *publishOptions) error {
 	if idx.Version != 0 {
 		idx.Version++
 	}
+	if o.Key != "" {
+		// A signed index must carry a version and an expiry (clients refuse
+		// it otherwise); every signing publish renews the expiry.
+		if idx.Version == 0 {
+			idx.Version = 1
+		}
+		ttl := o.Expires
+		if ttl <= 0 {
+			ttl = 30 * 24 * time.Hour
+		}
+		exp := time.Now().Add(ttl).UTC().Truncate(time.Second)
+		idx.Expires = &exp
+	} else if o.Expires != 0 {
+		return usageErrorf("--expires goes with --key")
+	}
 	if err := index.WriteFile(o.Index, idx); err != nil {
 		return err
+	}
+	if o.Key != "" {
+		if err := g.signIndexFile(o.Index, o.Key); err != nil {
+			return err
+		}
 	}
 	out := []publishJSON{}
 	for _, p := range pubs {

@@ -104,7 +104,7 @@ func start(t *testing.T, l launch) (*rpcwire.Client, *plugin.Client) {
 
 func call(t *testing.T, c *rpcwire.Client, dispense, method, args string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(testCtx(t), 10*time.Second)
 	defer cancel()
 	out, err := c.Call(ctx, dispense, method, []byte(args))
 	if err != nil {
@@ -120,7 +120,7 @@ func TestGreeter(t *testing.T) {
 			t.Errorf("Greet(%q) = %s, want \"Hello!\"", args, got)
 		}
 	}
-	if err := c.Ping(context.Background()); err != nil {
+	if err := c.Ping(testCtx(t)); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
 }
@@ -143,7 +143,7 @@ func TestKV(t *testing.T) {
 	}
 	// Without the explicit form the map is inferred as a struct, which the
 	// plugin cannot decode into map[string]interface{}.
-	_, err := c.Call(context.Background(), "kv", "Put", []byte(`{"Key":"a"}`))
+	_, err := c.Call(testCtx(t), "kv", "Put", []byte(`{"Key":"a"}`))
 	var ae *rpcwire.ArgError
 	if !errors.As(err, &ae) || ae.Expected != "map[string]interface {}" {
 		t.Errorf("Put with an object: got %v, want an ArgError expecting map[string]interface {}", err)
@@ -186,7 +186,7 @@ func TestToolbox(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	c, _ := start(t, launch{bin: "toolbox-netrpc", hs: plugctl})
-	ctx := context.Background()
+	ctx := testCtx(t)
 
 	_, err := c.Call(ctx, "toolbox", "Nope", nil)
 	if !errors.Is(err, rpcwire.ErrUnknownMethod) || !strings.Contains(err.Error(), "rpc: can't find method Plugin.Nope") {
@@ -234,7 +234,7 @@ func TestErrors(t *testing.T) {
 func TestPanicLosesConnection(t *testing.T) {
 	c, _ := start(t, launch{bin: "toolbox-netrpc", hs: plugctl})
 	call(t, c, "toolbox", "Upper", `"x"`)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(testCtx(t), 10*time.Second)
 	defer cancel()
 	begin := time.Now()
 	_, err := c.Call(ctx, "toolbox", "Panic", nil)
@@ -254,7 +254,7 @@ func TestPanicLosesConnection(t *testing.T) {
 
 func TestDeadline(t *testing.T) {
 	c, _ := start(t, launch{bin: "toolbox-netrpc", hs: plugctl})
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(testCtx(t), 200*time.Millisecond)
 	defer cancel()
 	begin := time.Now()
 	_, err := c.Call(ctx, "toolbox", "Sleep", []byte(`5000`))
@@ -277,7 +277,7 @@ func TestQuitAndClose(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Call(context.Background(), "toolbox", "Upper", []byte(`"x"`)); err == nil {
+	if _, err := c.Call(testCtx(t), "toolbox", "Upper", []byte(`"x"`)); err == nil {
 		t.Error("call on a closed client succeeded")
 	}
 	conn, err := net.Dial(pc.ReattachConfig().Addr.Network(), pc.ReattachConfig().Addr.String())
@@ -291,7 +291,7 @@ func TestQuitAndClose(t *testing.T) {
 	if got := call(t, c2, "toolbox", "Counter", `{"$gob":"uint","value":1}`); got != "4" {
 		t.Errorf("Counter after reconnecting = %s, want 4 (the plugin kept running)", got)
 	}
-	if err := c2.Quit(context.Background()); err != nil {
+	if err := c2.Quit(testCtx(t)); err != nil {
 		t.Errorf("Quit: %v", err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -342,7 +342,7 @@ func TestConcurrentCalls(t *testing.T) {
 			defer wg.Done()
 			want := fmt.Sprintf(`"W%d"`, i)
 			for range 20 {
-				out, err := c.Call(context.Background(), "toolbox", "Upper", []byte(fmt.Sprintf(`"w%d"`, i)))
+				out, err := c.Call(testCtx(t), "toolbox", "Upper", []byte(fmt.Sprintf(`"w%d"`, i)))
 				if err != nil || string(out) != want {
 					t.Errorf("got %s, %v; want %s", out, err, want)
 					return
@@ -351,4 +351,11 @@ func TestConcurrentCalls(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// testCtx bounds every call a test makes.
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	t.Cleanup(cancel)
+	return ctx
 }
