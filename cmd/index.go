@@ -21,7 +21,7 @@ func newIndexCmd(g *Global) *cobra.Command {
 		Short: "Configure the indexes plugins are installed from",
 	}
 	c.AddCommand(newIndexAddCmd(g), newIndexListCmd(g), newIndexRemoveCmd(g), newIndexUpdateCmd(g),
-		newIndexKeygenCmd(g), newIndexSignCmd(g))
+		newIndexKeygenCmd(g), newIndexSignCmd(g), newIndexLintCmd(g))
 	return c
 }
 

@@ -37,6 +37,9 @@ func (e *Encoder) Encode(v Value) error {
 	if err == nil {
 		body = appendInt(nil, int64(id))
 		body, err = e.top(body, v)
+		if err == nil && v.Type.Kind == Interface && (v.Nil || len(v.Elems) == 0) {
+			body = append(body, nilInterfacePad...)
+		}
 	}
 	if err != nil {
 		if len(e.sent) != sentBefore {
@@ -69,6 +72,17 @@ func (e *Encoder) forget(from int) {
 	}
 	e.nextID = from
 }
+
+// nilInterfacePad follows a top-level nil interface value in its message.
+// encoding/gob's ignoreInterface (used when a receiver discards a value,
+// as net/rpc does with the argument of an unknown method) does not handle
+// a nil interface: after the empty name it reads a type id and a byte
+// count, and with nothing left in the message it waits for the next
+// message, hanging the call (go1.26 decode.go). The pad is that type id
+// (interface) and a zero count, so the ignore path consumes exactly the
+// pad; a receiver that does decode the nil interface stops after the name
+// and drops the rest of the message, as every gob decoder does.
+var nilInterfacePad = []byte{idInterface << 1, 0}
 
 func appendMessage(out, msg []byte) []byte {
 	out = appendUint(out, uint64(len(msg)))

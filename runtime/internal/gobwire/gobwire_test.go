@@ -362,3 +362,28 @@ func TestDecodeCorrupt(t *testing.T) {
 		}
 	}
 }
+
+// TestNilInterfaceIgnored reproduces what net/rpc does with the argument of
+// an unknown method (Decode(nil)) and checks that the next value is still
+// read: without the pad encoding/gob would swallow it.
+func TestNilInterfaceIgnored(t *testing.T) {
+	var b bytes.Buffer
+	enc := NewEncoder(&b)
+	for _, j := range []string{`null`, `"next"`, `null`} {
+		if err := enc.EncodeJSON([]byte(j)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dec := gob.NewDecoder(&b)
+	if err := dec.Decode(nil); err != nil {
+		t.Fatalf("discarding the nil interface: %v", err)
+	}
+	var s string
+	if err := dec.Decode(&s); err != nil || s != "next" {
+		t.Fatalf("next value: %q, %v", s, err)
+	}
+	v := any("not nil")
+	if err := dec.Decode(&v); err != nil || v != nil {
+		t.Fatalf("decoding the nil interface: %v, %v", v, err)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+
+	"github.com/plugctl/plugctl/runtime/internal/gobwire"
 )
 
 var (
@@ -73,7 +75,8 @@ func (e *ArgError) hint() string {
 
 // isSimple reports whether t can be written in the $gob type grammar.
 func isSimple(t string) bool {
-	return !strings.Contains(t, ".") && !strings.Contains(t, "struct") && !strings.Contains(t, "func") && !strings.Contains(t, "chan")
+	_, err := gobwire.ParseType(t)
+	return err == nil
 }
 
 var (

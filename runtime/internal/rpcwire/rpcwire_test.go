@@ -171,7 +171,7 @@ func TestToolbox(t *testing.T) {
 		{"Describe", `{"Name":"Kid"}`,
 			`{"Greeting":"Hello, Kid!","Adult":false,"TagCount":0,"MetaKeys":null,"Person":{"Name":"Kid","Age":0,"Tags":null,"Meta":null}}`},
 		{"Sum", `[1,2,3,4]`, `10`},
-		{"Sum", `[]`, `0`},
+		{"Sum", `{"$gob":"[]int","value":[]}`, `0`},
 		{"Counter", `{"$gob":"uint","value":5}`, `5`},
 		{"Counter", `{"$gob":"uint","value":2}`, `7`},
 		{"Echo", `{"$gob":"interface{}","value":[1,2]}`, `[1,2]`},
@@ -208,11 +208,13 @@ func TestErrors(t *testing.T) {
 		{"Counter", `5`, "uint", "int", `{"$gob": "uint"`},
 		{"Fail", `"why"`, "interface {}", "string", `{"$gob": "interface{}"`},
 		{"Sum", `["a"]`, "[]int", "[]string", `{"$gob": "[]int"`},
+		{"Sum", `[]`, "[]int", "[]interface {}", `{"$gob": "[]int"`},
 		{"Describe", `{"Nickname":"x"}`, "Person", "", "exported Go field names"},
 		{"Describe", `"x"`, "main.Person", "", "exported Go field names"},
 	}
 	for _, tt := range argTests {
 		_, err := c.Call(ctx, "toolbox", tt.method, []byte(tt.args))
+		t.Logf("%s(%s): %v", tt.method, tt.args, err)
 		var ae *rpcwire.ArgError
 		if !errors.As(err, &ae) || ae.Expected != tt.expected || (tt.given != "" && ae.Given != tt.given) ||
 			!strings.Contains(err.Error(), tt.hint) || strings.Contains(err.Error(), "\n") {
