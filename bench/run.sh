@@ -6,6 +6,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 go build -o bin/abtime ./bench/abtime
+go build -o bin/seedhost ./bench/hosts/seedhost
+go build -o bin/grpchost ./bench/hosts/grpchost
+[ -x bin/plugins/greeter-netrpc ] || ./scripts/build-plugins.sh bin/plugins
 plugctl=$root/bin/plugctl
 abtime=$root/bin/abtime
 work=$(mktemp -d "${TMPDIR:-/tmp}/plugctl-bench.XXXXXX")
@@ -38,3 +41,24 @@ for i in $(seq 200); do
 done
 "$abtime" -n "$N" -name "list (200 plugins) vs --help" \
 	-a "$plugctl --home $work/h200 list" -b "$plugctl --help"
+
+# --- cold call vs the seed's hand-written host, same plugin binary ----------
+H=$work/hcall
+pl=$root/bin/plugins
+inst() { # name file protocol-flags...
+	local name=$1 file=$2
+	shift 2
+	"$plugctl" --home "$H" install -q --from "$file" --sha256 "$(sha256sum "$file" | cut -d' ' -f1)" --name "$name" --version 1.0.0 "$@"
+}
+inst hello "$pl/greeter-netrpc" --kind netrpc --cookie-key BASIC_PLUGIN --cookie-value hello --dispense greeter
+inst kv "$pl/kv" --kind grpc
+inst hellotls "$pl/greeter-netrpc" --kind netrpc --cookie-key BASIC_PLUGIN --cookie-value hello --dispense greeter --mtls true
+inst kvtls "$pl/kv" --kind grpc --mtls true
+"$abtime" -n "$N" -name "cold call net/rpc vs seed host" \
+	-a "$plugctl --home $H call hello Greet" -b "$root/bin/seedhost $pl/greeter-netrpc"
+"$abtime" -n "$N" -name "cold call gRPC vs hand-written host" \
+	-a "$plugctl --home $H call kv Put {\"key\":\"a\",\"value\":\"1\"}" -b "$root/bin/grpchost $pl/kv"
+"$abtime" -n "$N" -name "cold call net/rpc mtls vs AutoMTLS host" \
+	-a "$plugctl --home $H call hellotls Greet" -b "$root/bin/seedhost -mtls $pl/greeter-netrpc"
+"$abtime" -n "$N" -name "cold call gRPC mtls vs AutoMTLS host" \
+	-a "$plugctl --home $H call kvtls Put {\"key\":\"a\",\"value\":\"1\"}" -b "$root/bin/grpchost -mtls $pl/kv"
