@@ -4,7 +4,7 @@ BIN     := bin
 GOFLAGS ?= -buildvcs=false
 export GOFLAGS
 
-.PHONY: all build plugins demo test vet fmt-check bench setup-js setup-tools clean
+.PHONY: all build plugins demo test vet fmt-check bench setup-js setup-tools docs clean
 
 all: build
 
@@ -40,3 +40,8 @@ clean:
 # Tools a fresh machine lacks (the minisign tool, for interoperability tests).
 setup-tools:
 	./scripts/setup-tools.sh
+
+# The command reference: docs/cli/*.md and docs/man/*.1.
+docs:
+	$(GO) run ./internal/gendocs -format markdown docs/cli
+	$(GO) run ./internal/gendocs -format man docs/man

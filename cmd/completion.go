@@ -1,11 +1,9 @@
 package cmd
 
 import (
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/cobra/doc"
 
 	"github.com/plugctl/plugctl/index"
 )
@@ -71,29 +69,4 @@ func completeAvailable(g *Global) cobra.CompletionFunc {
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
 	}
-}
-
-func newDocsCmd(g *Global) *cobra.Command {
-	var format string
-	c := &cobra.Command{
-		Use:   "docs DIR",
-		Short: "Write the command reference as Markdown or man pages into DIR",
-		Args:  args(1, 1),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			if err := os.MkdirAll(a[0], 0o755); err != nil {
-				return err
-			}
-			root := cmd.Root()
-			root.DisableAutoGenTag = true
-			switch format {
-			case "markdown", "md":
-				return doc.GenMarkdownTree(root, a[0])
-			case "man":
-				return doc.GenManTree(root, &doc.GenManHeader{Title: "PLUGCTL", Section: "1"}, a[0])
-			}
-			return usageErrorf("--format %q: want markdown or man", format)
-		},
-	}
-	c.Flags().StringVar(&format, "format", "markdown", "markdown or man")
-	return c
 }

@@ -264,7 +264,6 @@ func NewRootCmd(g *Global) *cobra.Command {
 		newMirrorCmd(g),
 		newPublishCmd(g),
 		newServeCmd(g),
-		newDocsCmd(g),
 	)
 	for _, c := range root.Commands() {
 		switch c.Name() {
