@@ -62,3 +62,14 @@ inst kvtls "$pl/kv" --kind grpc --mtls true
 	-a "$plugctl --home $H call hellotls Greet" -b "$root/bin/seedhost -mtls $pl/greeter-netrpc"
 "$abtime" -n "$N" -name "cold call gRPC mtls vs AutoMTLS host" \
 	-a "$plugctl --home $H call kvtls Put {\"key\":\"a\",\"value\":\"1\"}" -b "$root/bin/grpchost -mtls $pl/kv"
+
+# --- resolution in a 10,000-version index vs --help ---------------------------
+go build -o bin/genindex ./bench/genindex
+mkdir -p "$work/bigidx"
+echo big >"$work/bigidx/big"
+"$root/bin/genindex" -versions 10000 -artifact "$work/bigidx/big" -out "$work/bigidx/index.yaml"
+PLUGCTL_INDEX_TTL=24h "$plugctl" --home "$work/hbig" index add big "$work/bigidx/index.yaml" -q
+PLUGCTL_INDEX_TTL=24h "$plugctl" --home "$work/hbig" install big -q
+export PLUGCTL_INDEX_TTL=24h
+"$abtime" -n "$N" -name "resolve in 10,000 versions vs --help" \
+	-a "$plugctl --home $work/hbig install big@^5 -q" -b "$plugctl --help"

@@ -310,7 +310,7 @@ func (o *installOptions) indexPlans(ctx context.Context, in *install.Installer) 
 					return nil, &index.NotFoundError{What: "index", Name: q.Index}
 				}
 			}
-			return install.Candidates(in.Paths, cfg, q.Name)
+			return install.CandidatesFor(in.Paths, cfg, q, Platform())
 		}
 	}
 	var plans []plan

@@ -1,6 +1,8 @@
 package index
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/Masterminds/semver/v3"
 
 	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/store"
@@ -116,6 +120,9 @@ func writeCache(dir string, idx *Index, meta Meta) error {
 		if err := os.WriteFile(filepath.Join(pdir, name+".json"), b, 0o644); err != nil {
 			return err
 		}
+		if err := writeLines(filepath.Join(pdir, name+".lines"), pl); err != nil {
+			return err
+		}
 	}
 	b, err := json.MarshalIndent(meta, "", "  ")
 	if err != nil {
@@ -182,6 +189,94 @@ func LoadPlugin(p store.Paths, index, name string) (Plugin, bool, error) {
 	return pl, true, nil
 }
 
+// writeLines writes the lookup form of a plugin's entry: a header line
+// (description and protocol), then one line per version, newest first:
+// "VERSION<TAB>{platform: artifact}". Resolving a constraint reads lines
+// until the first match instead of decoding every version of a large index.
+func writeLines(path string, pl Plugin) error {
+	var b bytes.Buffer
+	head, err := json.Marshal(Plugin{Description: pl.Description, Protocol: pl.Protocol})
+	if err != nil {
+		return err
+	}
+	b.Write(head)
+	b.WriteByte('\n')
+	for _, v := range pl.SortedVersions() {
+		arts, err := json.Marshal(pl.Versions[v.Original()])
+		if err != nil {
+			return err
+		}
+		b.WriteString(v.Original())
+		b.WriteByte('\t')
+		b.Write(arts)
+		b.WriteByte('\n')
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// LoadPluginMatching is LoadPlugin for resolution: the returned Plugin holds
+// only the versions, newest first, down to the first one that matches
+// constraint (see Match) and has an artifact for platform, so Match on it
+// gives the answer Match on the whole entry would, after decoding a few
+// lines rather than every version.
+func LoadPluginMatching(p store.Paths, index, name, constraint, platform string) (Plugin, bool, error) {
+	if err := store.ValidName(name); err != nil {
+		return Plugin{}, false, err
+	}
+	f, err := os.Open(filepath.Join(p.IndexDir(index), "plugins", name+".lines"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return LoadPlugin(p, index, name) // a cache written before .lines existed
+	}
+	if err != nil {
+		return Plugin{}, false, err
+	}
+	defer f.Close()
+	var c *semver.Constraints
+	if constraint != "" {
+		if c, err = semver.NewConstraint(constraint); err != nil {
+			return Plugin{}, false, fmt.Errorf("%w: bad version constraint %q: %v", ErrUsage, constraint, err)
+		}
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	corrupt := func() (Plugin, bool, error) {
+		return Plugin{}, false, fmt.Errorf("index %s: cache of %s corrupt (run plugctl index update %s)", index, name, index)
+	}
+	if !sc.Scan() {
+		return corrupt()
+	}
+	var pl Plugin
+	if err := json.Unmarshal(sc.Bytes(), &pl); err != nil {
+		return corrupt()
+	}
+	pl.Versions = map[string]map[string]Artifact{}
+	for sc.Scan() {
+		vs, arts, ok := bytes.Cut(sc.Bytes(), []byte{'\t'})
+		if !ok {
+			return corrupt()
+		}
+		v, err := semver.StrictNewVersion(string(vs))
+		if err != nil {
+			return corrupt()
+		}
+		if (c == nil && v.Prerelease() != "") || (c != nil && !c.Check(v)) {
+			continue
+		}
+		var m map[string]Artifact
+		if err := json.Unmarshal(arts, &m); err != nil {
+			return corrupt()
+		}
+		pl.Versions[string(vs)] = m
+		if _, ok := m[platform]; ok {
+			break
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return Plugin{}, false, err
+	}
+	return pl, true, nil
+}
+
 // Remove deletes the cache of index name.
 func RemoveCache(p store.Paths, name string) error {
 	return os.RemoveAll(p.IndexDir(name))
@@ -197,9 +292,21 @@ type Offer struct {
 // Find returns every configured index's entry for name, in configuration
 // order: the first one wins unless the user names an index.
 func Find(p store.Paths, cfg *Config, name string) ([]Offer, error) {
+	return find(p, cfg, func(index string) (Plugin, bool, error) { return LoadPlugin(p, index, name) })
+}
+
+// FindMatching is Find for resolving one constraint on one platform: each
+// offer holds only the versions LoadPluginMatching returns.
+func FindMatching(p store.Paths, cfg *Config, name, constraint, platform string) ([]Offer, error) {
+	return find(p, cfg, func(index string) (Plugin, bool, error) {
+		return LoadPluginMatching(p, index, name, constraint, platform)
+	})
+}
+
+func find(p store.Paths, cfg *Config, load func(index string) (Plugin, bool, error)) ([]Offer, error) {
 	var out []Offer
 	for _, src := range cfg.Indexes {
-		pl, ok, err := LoadPlugin(p, src.Name, name)
+		pl, ok, err := load(src.Name)
 		if err != nil {
 			return nil, err
 		}

@@ -15,6 +15,16 @@ import (
 // that decides which one wins when several offer a name.
 type Config struct {
 	Indexes []Source `json:"indexes"`
+	// Plugins holds settings per plugin name.
+	Plugins map[string]PluginSettings `json:"plugins,omitempty"`
+}
+
+// PluginSettings are one plugin's settings in config.yaml.
+type PluginSettings struct {
+	// Env lists what the plugin gets of plugctl's environment besides the
+	// clean default: NAME (passed from plugctl's environment when set; a
+	// trailing * matches a prefix) or NAME=VALUE, as with --env.
+	Env []string `json:"env,omitempty"`
 }
 
 // Source is one configured index.

@@ -85,9 +85,24 @@ func Candidates(p store.Paths, cfg *index.Config, name string) ([]Candidate, err
 	if err != nil {
 		return nil, err
 	}
+	return candidates(offers), nil
+}
+
+// CandidatesFor loads, from every configured index, only what resolving q
+// on platform needs (index.FindMatching): fast on indexes with thousands of
+// versions.
+func CandidatesFor(p store.Paths, cfg *index.Config, q index.Query, platform string) ([]Candidate, error) {
+	offers, err := index.FindMatching(p, cfg, q.Name, q.Constraint, platform)
+	if err != nil {
+		return nil, err
+	}
+	return candidates(offers), nil
+}
+
+func candidates(offers []index.Offer) []Candidate {
 	out := make([]Candidate, len(offers))
 	for i, o := range offers {
 		out[i] = Candidate{Index: o.Index.Name, Meta: o.Meta, Plugin: o.Plugin}
 	}
-	return out, nil
+	return out
 }
