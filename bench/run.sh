@@ -16,6 +16,9 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 N=${N:-11}
+misses=0
+# ab runs abtime; a missed target is counted, not fatal, so every row prints.
+ab() { "$abtime" "$@" || misses=$((misses + 1)); }
 echo "plugctl bench, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(go version | cut -d' ' -f3), N=$N"
 
 # --- install of a 100 MB artifact vs curl -o + sha256sum -----------------
@@ -26,7 +29,7 @@ sum=$(sha256sum "$work/site/big_1.0.0" | cut -d' ' -f1)
 pids+=($!)
 for _ in $(seq 50); do grep -q http "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/^serving .* on \(http:[^ ]*\)$/\1/p' "$work/serve.out")
-"$abtime" -n "$N" -name "install 100 MB vs curl+sha256sum" \
+ab -n "$N" -name "install 100 MB vs curl+sha256sum" -target 1.0 \
 	-before-a "rm -rf $work/h1" \
 	-a "$plugctl --home $work/h1 install --from ${url}big_1.0.0 --sha256 $sum --name big --version 1.0.0 -q" \
 	-before-b "rm -f $work/big.out" \
@@ -39,7 +42,7 @@ for i in $(seq 200); do
 	s=$(sha256sum "$work/src/p$i" | cut -d' ' -f1)
 	"$plugctl" --home "$work/h200" install -q --from "$work/src/p$i" --sha256 "$s" --name "p$i" --version 1.0.0
 done
-"$abtime" -n "$N" -name "list (200 plugins) vs --help" \
+ab -n "$N" -name "list (200 plugins) vs --help" -target 2.0 \
 	-a "$plugctl --home $work/h200 list" -b "$plugctl --help"
 
 # --- cold call vs the seed's hand-written host, same plugin binary ----------
@@ -54,13 +57,13 @@ inst hello "$pl/greeter-netrpc" --kind netrpc --cookie-key BASIC_PLUGIN --cookie
 inst kv "$pl/kv" --kind grpc
 inst hellotls "$pl/greeter-netrpc" --kind netrpc --cookie-key BASIC_PLUGIN --cookie-value hello --dispense greeter --mtls true
 inst kvtls "$pl/kv" --kind grpc --mtls true
-"$abtime" -n "$N" -name "cold call net/rpc vs seed host" \
+ab -n "$N" -name "cold call net/rpc vs seed host" -target 1.0 \
 	-a "$plugctl --home $H call hello Greet" -b "$root/bin/seedhost $pl/greeter-netrpc"
-"$abtime" -n "$N" -name "cold call gRPC vs hand-written host" \
+ab -n "$N" -name "cold call gRPC vs hand-written host" -target 1.0 \
 	-a "$plugctl --home $H call kv Put {\"key\":\"a\",\"value\":\"1\"}" -b "$root/bin/grpchost $pl/kv"
-"$abtime" -n "$N" -name "cold call net/rpc mtls vs AutoMTLS host" \
+ab -n "$N" -name "cold call net/rpc mtls vs AutoMTLS host" -target 1.0 \
 	-a "$plugctl --home $H call hellotls Greet" -b "$root/bin/seedhost -mtls $pl/greeter-netrpc"
-"$abtime" -n "$N" -name "cold call gRPC mtls vs AutoMTLS host" \
+ab -n "$N" -name "cold call gRPC mtls vs AutoMTLS host" -target 1.0 \
 	-a "$plugctl --home $H call kvtls Put {\"key\":\"a\",\"value\":\"1\"}" -b "$root/bin/grpchost -mtls $pl/kv"
 
 # --- resolution in a 10,000-version index vs --help ---------------------------
@@ -71,5 +74,15 @@ echo big >"$work/bigidx/big"
 PLUGCTL_INDEX_TTL=24h "$plugctl" --home "$work/hbig" index add big "$work/bigidx/index.yaml" -q
 PLUGCTL_INDEX_TTL=24h "$plugctl" --home "$work/hbig" install big -q
 export PLUGCTL_INDEX_TTL=24h
-"$abtime" -n "$N" -name "resolve in 10,000 versions vs --help" \
+ab -n "$N" -name "resolve in 10,000 versions vs --help" -target 3.0 \
 	-a "$plugctl --home $work/hbig install big@^5 -q" -b "$plugctl --help"
+
+# --- binary size and Go benchmarks -------------------------------------------
+size=$(stat -c %s "$plugctl")
+printf '%-40s %d bytes (%.1f MB)  target <= 30 MB: %s\n' "plugctl binary" "$size" "$(awk "BEGIN{print $size/1000000}")" "$([ "$size" -le 30000000 ] && echo ok || echo MISSED)"
+[ "$size" -le 30000000 ] || misses=$((misses + 1))
+echo
+go test -run '^$' -bench . -benchtime "${BENCHTIME:-20x}" ./index ./runtime/... 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)'
+echo
+echo "targets missed: $misses"
+[ "${CHECK:-0}" = 0 ] || [ "$misses" = 0 ]
