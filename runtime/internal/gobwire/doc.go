@@ -86,6 +86,10 @@
 // "[]string", "map[string]interface {}"), unless "name" says otherwise. A
 // struct inside an interface{} needs "name": the name the plugin passed to
 // gob.Register (for gob.Register(Person{}) in package main: "main.Person").
+// encoding/gob itself registers only the basic types and slices of them
+// ([]int, []string, []uint8, ...): a plugin that should accept, say, a
+// map[string]interface{} or []interface{} inside an interface{} must
+// gob.Register it; this package cannot make up for a missing registration.
 //
 // go-plugin's KV example (net/rpc Put takes map[string]interface{} holding
 // a string and a []byte):
@@ -107,6 +111,16 @@
 // types cannot be written; a struct is given by a JSON object (gob matches
 // struct fields by name, not the type's name). Arrays are limited to 2^20
 // elements in all.
+//
+// # Quirks of encoding/gob this package works around
+//
+//   - A receiver discarding a top-level nil interface (net/rpc does this
+//     with the argument of an unknown method) reads past the value and
+//     hangs (ignoreInterface does not handle the empty name). The Encoder
+//     pads such a value so the discard path ends where it should.
+//   - One Go type cannot receive two different wire struct types within
+//     one value (the decoder compiles per local type); hence the struct
+//     merging above.
 //
 // # Limits
 //

@@ -164,7 +164,6 @@ func b64(b []byte) string {
 	return strings.Trim(string(j), `"`)
 }
 
-
 // TestStreamReusesTypes checks that type definitions sent with the first
 // value serve later ones, as on a net/rpc connection.
 func TestStreamReusesTypes(t *testing.T) {
@@ -375,7 +374,7 @@ func TestNilInterfaceIgnored(t *testing.T) {
 		}
 	}
 	dec := gob.NewDecoder(&b)
-	if err := dec.Decode(nil); err != nil {
+	if err := dec.DecodeValue(reflect.Value{}); err != nil { // what Decode(nil) does
 		t.Fatalf("discarding the nil interface: %v", err)
 	}
 	var s string
@@ -385,5 +384,24 @@ func TestNilInterfaceIgnored(t *testing.T) {
 	v := any("not nil")
 	if err := dec.Decode(&v); err != nil || v != nil {
 		t.Fatalf("decoding the nil interface: %v, %v", v, err)
+	}
+}
+
+// RecSlice is a recursive type without a struct in the cycle.
+type RecSlice []RecSlice
+
+func TestRecursiveSlice(t *testing.T) {
+	got, err := NewDecoder(bytes.NewReader(stdEncode(t, RecSlice{{}, {{}}}))).DecodeJSON()
+	if err != nil || string(got) != `[[],[[]]]` {
+		t.Fatalf("got %s, %v", got, err)
+	}
+	var b bytes.Buffer
+	v, _ := NewDecoder(bytes.NewReader(stdEncode(t, RecSlice{{}, {{}}}))).Decode()
+	if err := NewEncoder(&b).Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	var r RecSlice
+	if err := gob.NewDecoder(&b).Decode(&r); err != nil || len(r) != 2 || len(r[1]) != 1 {
+		t.Fatalf("encoding/gob read back %v, %v", r, err)
 	}
 }

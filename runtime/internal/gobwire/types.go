@@ -151,6 +151,15 @@ func (t *Type) write(b *strings.Builder, seen map[*Type]bool) {
 		return
 	}
 	switch t.Kind {
+	case Slice, Array, Map:
+		if seen[t] { // type T []T is legal Go, and gob sends it
+			b.WriteString("...")
+			return
+		}
+		seen[t] = true
+		defer delete(seen, t)
+	}
+	switch t.Kind {
 	case Slice:
 		b.WriteString("[]")
 		t.Elem.write(b, seen)

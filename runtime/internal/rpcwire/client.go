@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -21,7 +22,8 @@ import (
 type Options struct {
 	// Stdout and Stderr receive what the plugin writes to its os.Stdout
 	// and os.Stderr, which go-plugin's net/rpc server syncs over two
-	// streams of the session. Nil discards.
+	// streams of the session. Nil discards. A writer that blocks stalls
+	// the plugin's own writes once yamux's window (256 KiB) fills.
 	Stdout, Stderr io.Writer
 }
 
@@ -35,6 +37,7 @@ type Client struct {
 
 	drain     sync.WaitGroup
 	closeOnce sync.Once
+	closed    atomic.Bool // by Close or Quit, not by a lost connection
 }
 
 // New starts a session on conn (already dialed, TLS already applied by the
@@ -86,9 +89,13 @@ func NewWithOptions(conn net.Conn, opts Options) (*Client, error) {
 
 // Call dispenses `dispense` (cached per Client) and calls Plugin.<method>
 // with args (JSON; empty or "null" means a nil interface value). Returns
-// the reply as JSON.
+// the reply as JSON. Calls on one dispensed plugin take turns; ctx bounds
+// the wait for a turn too.
 func (c *Client) Call(ctx context.Context, dispense, method string, args []byte) ([]byte, error) {
 	full := "Plugin." + method
+	if c.closed.Load() {
+		return nil, ErrClosed
+	}
 	arg, err := gobwire.FromJSON(args)
 	if err != nil {
 		return nil, &ArgError{Method: full, Message: err.Error(), Err: err}
@@ -109,6 +116,9 @@ func (c *Client) Call(ctx context.Context, dispense, method string, args []byte)
 
 // Ping calls Control.Ping (health check).
 func (c *Client) Ping(ctx context.Context) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
 	_, err := c.controlCall(ctx, "Control.Ping", gobwire.BoolValue(true))
 	return err
 }
@@ -116,6 +126,11 @@ func (c *Client) Ping(ctx context.Context) error {
 // Close drops the session WITHOUT sending Control.Quit (a warm plugin we
 // reattached to must survive us).
 func (c *Client) Close() error {
+	c.closed.Store(true)
+	return c.closeSession()
+}
+
+func (c *Client) closeSession() error {
 	var err error
 	c.closeOnce.Do(func() {
 		err = c.session.Close()
@@ -127,6 +142,9 @@ func (c *Client) Close() error {
 // Quit sends Control.Quit (graceful stop) then closes. A connection that
 // drops once Quit is sent counts as success: the plugin went away as asked.
 func (c *Client) Quit(ctx context.Context) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
 	_, err := c.controlCall(ctx, "Control.Quit", gobwire.BoolValue(true))
 	if errors.Is(err, ErrConnLost) {
 		err = nil
@@ -140,7 +158,7 @@ func (c *Client) Quit(ctx context.Context) error {
 func (c *Client) controlCall(ctx context.Context, method string, arg gobwire.Value) (gobwire.Value, error) {
 	v, err := c.control.call(ctx, method, arg)
 	if err != nil && c.control.isBroken() {
-		_ = c.Close() // the control stream is the session's lifeline
+		_ = c.closeSession() // the control stream is the session's lifeline
 	}
 	return v, err
 }
@@ -211,25 +229,37 @@ func (c *Client) forget(name string, s *stream) {
 // stream is one net/rpc connection (the control stream or a dispensed
 // plugin), gob-coded by gobwire. Calls on it take turns.
 type stream struct {
+	turn chan struct{} // held for a whole call; a channel so waiting honours ctx
+	conn *yamux.Stream
+	enc  *gobwire.Encoder
+	wbuf bytes.Buffer
+	dec  *gobwire.Decoder
+	seq  uint64
+
 	mu     sync.Mutex
-	conn   *yamux.Stream
-	enc    *gobwire.Encoder
-	wbuf   bytes.Buffer
-	dec    *gobwire.Decoder
-	seq    uint64
 	broken error
 }
 
 func newStream(conn *yamux.Stream) *stream {
-	s := &stream{conn: conn, dec: gobwire.NewDecoder(conn)}
+	s := &stream{turn: make(chan struct{}, 1), conn: conn, dec: gobwire.NewDecoder(conn)}
 	s.enc = gobwire.NewEncoder(&s.wbuf)
 	return s
 }
 
-func (s *stream) isBroken() bool {
+func (s *stream) isBroken() bool { return s.brokenErr() != nil }
+
+func (s *stream) brokenErr() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.broken != nil
+	return s.broken
+}
+
+func (s *stream) setBroken(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.broken == nil {
+		s.broken = err
+	}
 }
 
 var requestType = &gobwire.Type{Kind: gobwire.Struct, Name: "Request", Fields: []gobwire.Field{
@@ -241,10 +271,14 @@ var requestType = &gobwire.Type{Kind: gobwire.Struct, Name: "Request", Fields: [
 // then the argument) and reads the response (rpc.Response{ServiceMethod,
 // Seq, Error}, then the reply, or an empty struct after an error).
 func (s *stream) call(ctx context.Context, method string, arg gobwire.Value) (gobwire.Value, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.broken != nil {
-		return gobwire.Value{}, fmt.Errorf("%s: %w", method, s.broken)
+	select {
+	case s.turn <- struct{}{}:
+	case <-ctx.Done():
+		return gobwire.Value{}, fmt.Errorf("%s: %w", method, ctx.Err())
+	}
+	defer func() { <-s.turn }()
+	if err := s.brokenErr(); err != nil {
+		return gobwire.Value{}, fmt.Errorf("%s: %w", method, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return gobwire.Value{}, fmt.Errorf("%s: %w", method, err)
@@ -260,7 +294,7 @@ func (s *stream) call(ctx context.Context, method string, arg gobwire.Value) (go
 	s.seq++
 	header := gobwire.Value{Type: requestType, Elems: []gobwire.Value{gobwire.StringValue(method), gobwire.UintValue(s.seq)}}
 	if err := s.enc.Encode(header); err != nil {
-		s.broken = err
+		s.setBroken(err)
 		return gobwire.Value{}, err
 	}
 	s.wbuf.Write(body)
@@ -275,7 +309,7 @@ func (s *stream) call(ctx context.Context, method string, arg gobwire.Value) (go
 		} else if !errors.Is(err, gobwire.ErrCorrupt) {
 			err = connLost(err)
 		}
-		s.broken = err
+		s.setBroken(err)
 		_ = s.conn.Close()
 		return gobwire.Value{}, fmt.Errorf("%s: %w", method, err)
 	}

@@ -42,6 +42,9 @@ type ArgError struct {
 	// Given is the gob type plugctl sent ("int", "struct { Name string }");
 	// empty when the JSON could not be encoded at all.
 	Given string
+	// Field names the struct field gob rejected, when it says which; then
+	// Expected is that field's type.
+	Field string
 	// Message is the plugin's (gob's) or the encoder's own message.
 	Message string
 	Err     error // the encoder's error, if the argument never left
@@ -51,6 +54,8 @@ func (e *ArgError) Error() string {
 	var b strings.Builder
 	b.WriteString("argument for " + e.Method)
 	switch {
+	case e.Field != "":
+		b.WriteString(": the plugin expects field " + e.Field + " to be " + e.Expected)
 	case e.Expected != "" && e.Given != "":
 		b.WriteString(": the plugin expects " + e.Expected + " but got " + e.Given)
 	default:
@@ -63,6 +68,8 @@ func (e *ArgError) Error() string {
 
 func (e *ArgError) hint() string {
 	switch {
+	case e.Field != "" && isSimple(e.Expected):
+		return `state its type: "` + e.Field + `": {"$gob": "` + e.Expected + `", "value": ...}`
 	case e.Expected == "interface {}":
 		return `wrap it as {"$gob": "interface{}", "value": ...} (add "name" for a registered struct)`
 	case e.Expected != "" && isSimple(e.Expected):
@@ -111,8 +118,7 @@ func classify(method, msg, given string) error {
 		} else if m := reNotStruct.FindStringSubmatch(msg); m != nil {
 			e.Expected = m[1]
 		} else if m := reField.FindStringSubmatch(msg); m != nil {
-			e.Given = ""
-			e.Message = "field " + fieldName(m[2]) + " has the wrong type (sent " + m[1] + ")"
+			e.Field, e.Expected = fieldName(m[2]), m[1]
 		}
 		return e
 	}

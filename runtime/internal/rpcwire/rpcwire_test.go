@@ -221,6 +221,12 @@ func TestErrors(t *testing.T) {
 			t.Errorf("%s(%s): got %v, want an ArgError expecting %s given %s with hint %q", tt.method, tt.args, err, tt.expected, tt.given, tt.hint)
 		}
 	}
+	_, err = c.Call(ctx, "toolbox", "Describe", []byte(`{"Name":5}`))
+	t.Logf("Describe({\"Name\":5}): %v", err)
+	if ae := (*rpcwire.ArgError)(nil); !errors.As(err, &ae) || ae.Field != "Name" || ae.Expected != "string" ||
+		!strings.Contains(ae.Error(), `"Name": {"$gob": "string"`) {
+		t.Errorf("field of the wrong type: %v", err)
+	}
 	_, err = c.Call(ctx, "toolbox", "Upper", []byte(`{"$gob":"int8","value":300}`))
 	var ae *rpcwire.ArgError
 	if !errors.As(err, &ae) || ae.Err == nil {
@@ -279,8 +285,8 @@ func TestQuitAndClose(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Call(testCtx(t), "toolbox", "Upper", []byte(`"x"`)); err == nil {
-		t.Error("call on a closed client succeeded")
+	if _, err := c.Call(testCtx(t), "toolbox", "Upper", []byte(`"x"`)); !errors.Is(err, rpcwire.ErrClosed) {
+		t.Errorf("call on a closed client: %v, want ErrClosed", err)
 	}
 	conn, err := net.Dial(pc.ReattachConfig().Addr.Network(), pc.ReattachConfig().Addr.String())
 	if err != nil {
@@ -360,4 +366,86 @@ func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// BenchmarkCall measures one call on a warm session (the plugin running,
+// the stream dispensed): what a reattached call costs beyond the dial.
+func BenchmarkCall(b *testing.B) {
+	pc := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  plugctl,
+		Plugins:          map[string]plugin.Plugin{},
+		Cmd:              exec.Command(filepath.Join(binDir, "toolbox-netrpc")),
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolNetRPC},
+		Logger:           hclog.NewNullLogger(),
+	})
+	defer pc.Kill()
+	addr, err := pc.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct{ name, method, args string }{
+		{"Upper", "Upper", `"hello"`},
+		{"Describe", "Describe", `{"Name":"Ann","Age":30,"Tags":["a","b"],"Meta":{"$gob":"map[string]string","value":{"k":"v"}}}`},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			conn, err := net.Dial(addr.Network(), addr.String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			c, err := rpcwire.New(conn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Call(ctx, "toolbox", bc.method, []byte(bc.args)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("NewSessionAndCall", func(b *testing.B) {
+		ctx := context.Background()
+		for b.Loop() {
+			conn, err := net.Dial(addr.Network(), addr.String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			c, err := rpcwire.New(conn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := c.Call(ctx, "toolbox", "Upper", []byte(`"x"`)); err != nil {
+				b.Fatal(err)
+			}
+			_ = c.Close()
+		}
+	})
+}
+
+// TestDeadlineWhileWaiting: a call queued behind a slow one gives up at
+// its own deadline, and the slow call is not disturbed.
+func TestDeadlineWhileWaiting(t *testing.T) {
+	c, _ := start(t, launch{bin: "toolbox-netrpc", hs: plugctl})
+	call(t, c, "toolbox", "Upper", `"x"`)
+	done := make(chan string)
+	go func() {
+		out, err := c.Call(testCtx(t), "toolbox", "Sleep", []byte(`700`))
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		done <- string(out)
+	}()
+	time.Sleep(100 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(testCtx(t), 100*time.Millisecond)
+	defer cancel()
+	if _, err := c.Call(ctx, "toolbox", "Upper", []byte(`"y"`)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("queued call: %v, want DeadlineExceeded", err)
+	}
+	if got := <-done; got != "700" {
+		t.Errorf("slow call: %s", got)
+	}
 }
