@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -76,7 +77,15 @@ func Lint(data []byte, o LintOptions) *LintReport {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		l.add("", 0, "not valid YAML or JSON: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		msg, line := strings.TrimPrefix(err.Error(), "yaml: "), 0
+		if rest, ok := strings.CutPrefix(msg, "line "); ok {
+			if n, after, ok := strings.Cut(rest, ": "); ok {
+				if line, err = strconv.Atoi(n); err == nil {
+					msg = after
+				}
+			}
+		}
+		l.add("", line, "not valid YAML or JSON: %s", msg)
 		return l.rep
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -84,6 +93,7 @@ func Lint(data []byte, o LintOptions) *LintReport {
 		return l.rep
 	}
 	l.root(doc.Content[0])
+	sort.SliceStable(l.rep.Problems, func(i, j int) bool { return l.rep.Problems[i].Line < l.rep.Problems[j].Line })
 	if len(l.rep.Problems) == 0 {
 		// A safety net: whatever plugctl itself refuses, lint must too.
 		if _, err := ParseStrict(data); err != nil {
