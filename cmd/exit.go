@@ -24,6 +24,9 @@ const (
 	ExitPlugin    = 5
 	ExitMethod    = 6
 	ExitOutdated  = 7
+	// ExitInterrupted is the shell's convention for a command ended by
+	// SIGINT (128+2); plugctl uses it for SIGTERM too.
+	ExitInterrupted = 130
 )
 
 // usageError is a bad flag, argument, name, constraint or JSON argument.
