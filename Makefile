@@ -45,3 +45,15 @@ setup-tools:
 docs:
 	$(GO) run ./internal/gendocs -format markdown docs/cli
 	$(GO) run ./internal/gendocs -format man docs/man
+
+# Every fuzz target for FUZZTIME each (default 20s; about two minutes in all
+# with the builds), from the seed corpora in each package's testdata/fuzz.
+FUZZTIME ?= 20s
+FUZZ_TARGETS := ./index:FuzzParse ./index:FuzzResolve ./install:FuzzExtract \
+	./runtime/internal/gobwire:FuzzDecode ./runtime/internal/gobwire:FuzzFromJSON
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
 )
@@ -21,6 +22,7 @@ type runFlags struct {
 	Proto       []string
 	ImportPaths []string
 	Protoset    string
+	Env         []string
 }
 
 func (f *runFlags) bind(c *cobra.Command) {
@@ -29,6 +31,35 @@ func (f *runFlags) bind(c *cobra.Command) {
 	fl.StringArrayVar(&f.Proto, "proto", nil, "gRPC schema from a .proto file, for plugins without reflection (repeatable)")
 	fl.StringArrayVar(&f.ImportPaths, "import-path", nil, "directory to resolve --proto imports from (repeatable)")
 	fl.StringVar(&f.Protoset, "protoset", "", "gRPC schema from a FileDescriptorSet file")
+	fl.StringArrayVar(&f.Env, "env", nil, "pass NAME from plugctl's environment to the plugin, or set NAME=VALUE (repeatable; NAME* passes a prefix)")
+}
+
+// pluginEnv splits what a plugin may get of the environment, from --env and
+// config.yaml's plugins.NAME.env, into variables set (NAME=VALUE) and names
+// passed from plugctl's environment.
+func (g *Global) pluginEnv(p store.Paths, name string, flags []string) (set, allow []string, err error) {
+	cfg, err := index.LoadConfig(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, list := range [][]string{cfg.Plugins[name].Env, flags} {
+		for _, e := range list {
+			k, _, hasValue := strings.Cut(e, "=")
+			if !runtime.ValidEnvName(k) || (hasValue && strings.HasSuffix(k, "*")) {
+				where := "--env"
+				if i == 0 {
+					where = "config.yaml plugins." + name + ".env"
+				}
+				return nil, nil, usageErrorf("%s %q: want NAME, NAME* or NAME=VALUE", where, e)
+			}
+			if hasValue {
+				set = append(set, e)
+			} else {
+				allow = append(allow, k)
+			}
+		}
+	}
+	return set, allow, nil
 }
 
 func (f *runFlags) callOptions(headers []string) runtime.CallOptions {
@@ -59,7 +90,8 @@ func resolveInstalled(p store.Paths, arg string) (*store.Receipt, error) {
 	return p.ReadReceipt(name, version)
 }
 
-// launch starts an installed plugin for one command.
+// launch starts an installed plugin for one command, or reattaches to it
+// when it was started (plugctl start) and runs that version.
 func (g *Global) launch(ctx context.Context, arg string, rf *runFlags) (*runtime.Plugin, error) {
 	p, err := g.Paths()
 	if err != nil {
@@ -74,13 +106,19 @@ func (g *Global) launch(ctx context.Context, arg string, rf *runFlags) (*runtime
 	default:
 		return nil, usageErrorf("--mtls %q: want auto, true or false", rf.MTLS)
 	}
+	env, allow, err := g.pluginEnv(p, r.Name, rf.Env)
+	if err != nil {
+		return nil, err
+	}
 	runDir, err := p.EnsureRun()
 	if err != nil {
 		return nil, err
 	}
-	return runtime.Launch(ctx, runtime.SpecFromReceipt(p, r), runtime.Options{
+	pl, _, err := g.launchOrAttach(ctx, p, r, runtime.Options{
 		RunDir: runDir, Home: p, Stderr: g.IO.ErrOut, Verbose: g.Verbose, MTLS: store.MTLSMode(rf.MTLS),
+		Env: env, AllowEnv: allow, InheritEnv: g.InheritEnv,
 	})
+	return pl, err
 }
 
 type callOptions struct {

@@ -15,7 +15,10 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 	var pe *runtime.PluginError
 	var me *runtime.MethodError
 	var ae *runtime.ArgError
+	var up *runtime.UnsafePathError
 	switch {
+	case errors.As(err, &up):
+		return ExitIntegrity, "plugctl runs nothing from a store that someone else can change (like ssh's StrictModes): repair it as shown, then plugctl verify", true
 	case errors.Is(err, verify.ErrSignature):
 		return ExitIntegrity, "do not use this index: ask its publisher to sign it again, or check the keys given with index add --key", true
 	case errors.Is(err, runtime.ErrMethodNotFound):

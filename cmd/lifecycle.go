@@ -12,6 +12,7 @@ import (
 
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/install"
+	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
 )
 
@@ -271,7 +272,7 @@ type pruneJSON struct {
 
 func newPruneCmd(g *Global) *cobra.Command {
 	var keep int
-	var dryRun bool
+	var dryRun, force bool
 	c := &cobra.Command{
 		Use:   "prune [NAME...]",
 		Short: "Remove old versions: keep the N newest and, always, the active one",
@@ -308,10 +309,23 @@ func newPruneCmd(g *Global) *cobra.Command {
 						pj.Kept = append(pj.Kept, r.Version)
 						continue
 					}
+					if running, err := runtime.ReadStarted(in.Paths, n, r.Version); err == nil && running.Alive() {
+						if !force {
+							pj.Kept = append(pj.Kept, r.Version)
+							g.Infof("plugctl: keeping %s@%s: it runs (pid %d); plugctl stop it, or prune --force\n", n, r.Version, running.Pid)
+							continue
+						}
+						if !dryRun {
+							if _, err := runtime.Stop(cmd.Context(), in.Paths, n, r.Version); err != nil {
+								return err
+							}
+						}
+					}
 					if !dryRun {
 						if _, err := in.Remove(n, r.Version); err != nil {
 							return err
 						}
+						runtime.RemoveRunFiles(in.Paths, n, r.Version)
 					}
 					pj.Removed = append(pj.Removed, r.Version)
 				}
@@ -338,6 +352,7 @@ func newPruneCmd(g *Global) *cobra.Command {
 		},
 	}
 	c.Flags().IntVar(&keep, "keep", 1, "versions to keep per plugin, newest first (the active one is always kept)")
+	c.Flags().BoolVar(&force, "force", false, "stop started versions that would be removed instead of keeping them")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be removed, change nothing")
 	return c
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/install"
+	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
 )
 
@@ -60,11 +61,14 @@ type removeJSON struct {
 }
 
 func newRemoveCmd(g *Global) *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	c := &cobra.Command{
 		Use:     "remove NAME[@VERSION]...",
 		Aliases: []string{"rm", "uninstall"},
 		Short:   "Remove one installed version, or every version of a plugin",
-		Args:    args(1, -1),
+		Long: `Remove one installed version, or every version of a plugin. A version that
+runs (plugctl start) is refused unless --force, which stops it first.`,
+		Args: args(1, -1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			in, err := g.Installer()
 			if err != nil {
@@ -76,9 +80,15 @@ func newRemoveCmd(g *Global) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if err := g.stopRunning(cmd.Context(), in.Paths, name, version, force, "remove"); err != nil {
+					return err
+				}
 				rm, err := in.Remove(name, version)
 				if err != nil {
 					return err
+				}
+				for _, v := range rm.Removed {
+					runtime.RemoveRunFiles(in.Paths, rm.Name, v)
 				}
 				out = append(out, removeJSON{Name: rm.Name, Removed: rm.Removed, NewActive: rm.NewActive})
 				if g.JSON() {
@@ -99,6 +109,8 @@ func newRemoveCmd(g *Global) *cobra.Command {
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&force, "force", false, "stop a started version first instead of refusing")
+	return c
 }
 
 type verifyJSON struct {

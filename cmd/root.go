@@ -39,6 +39,8 @@ type Global struct {
 	Quiet    bool
 	Timeout  time.Duration
 	Offline  bool
+	// InheritEnv gives plugins plugctl's whole environment (--inherit-env).
+	InheritEnv bool
 
 	paths *store.Paths
 }
@@ -134,7 +136,30 @@ func maxBytes() (int64, error) {
 func (g *Global) Fetcher() *fetch.Fetcher {
 	wd, _ := os.Getwd()
 	limit, _ := maxBytes()
-	return fetch.New(fetch.Options{Pwd: wd, MaxBytes: limit})
+	return fetch.New(fetch.Options{Pwd: wd, MaxBytes: limit, IdleTimeout: idleTimeout()})
+}
+
+// EnvIdleTimeout overrides how long a download may receive nothing before
+// it fails (default 30s): a Go duration such as 2s or 1m.
+const EnvIdleTimeout = "PLUGCTL_IDLE_TIMEOUT"
+
+// idleTimeout is PLUGCTL_IDLE_TIMEOUT, or 0 (the fetcher's default) when
+// unset; a bad value is refused before any command runs (checkEnv).
+func idleTimeout() time.Duration {
+	d, _ := parseIdleTimeout()
+	return d
+}
+
+func parseIdleTimeout() (time.Duration, error) {
+	v := os.Getenv(EnvIdleTimeout)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, usageErrorf("%s=%q: want a positive duration such as 10s or 2m", EnvIdleTimeout, v)
+	}
+	return d, nil
 }
 
 // Installer returns an installer on the selected home.
@@ -147,7 +172,33 @@ func (g *Global) Installer() (*install.Installer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &install.Installer{Paths: p, Fetcher: g.Fetcher(), Limits: install.Limits{MaxBytes: limit}}, nil
+	return &install.Installer{Paths: p, Fetcher: g.Fetcher(), Limits: install.Limits{MaxBytes: limit}, Hook: g.pauseHook()}, nil
+}
+
+// EnvTestPauseAt names an install stage ("fetched", "staged",
+// "committed") at which a test build of plugctl prints "paused at STAGE"
+// on stderr, creates the file named by PLUGCTL_TEST_PAUSE_AT_FILE if set,
+// and sleeps, so that a test can kill it there. testHooks is set
+// only in the test binary (testhooks_test.go): plugctl as users build it
+// ignores the variable.
+const EnvTestPauseAt = "PLUGCTL_TEST_PAUSE_AT"
+
+var testHooks bool
+
+func (g *Global) pauseHook() func(stage string) {
+	at := os.Getenv(EnvTestPauseAt)
+	if !testHooks || at == "" {
+		return nil
+	}
+	return func(stage string) {
+		if stage == at {
+			fmt.Fprintf(g.IO.ErrOut, "paused at %s\n", stage)
+			if f := os.Getenv(EnvTestPauseAt + "_FILE"); f != "" {
+				_ = os.WriteFile(f, []byte(stage+"\n"), 0o644)
+			}
+			time.Sleep(10 * time.Minute)
+		}
+	}
 }
 
 // Config loads config.yaml of the selected home.
@@ -212,6 +263,9 @@ func NewRootCmd(g *Global) *cobra.Command {
 			default:
 				return usageErrorf("-o %q: want text or json", g.Output)
 			}
+			if _, err := parseIdleTimeout(); err != nil {
+				return err
+			}
 			if g.LogLevel != "" {
 				switch strings.ToLower(g.LogLevel) {
 				case "trace", "debug", "info", "warn", "error", "off":
@@ -238,6 +292,7 @@ func NewRootCmd(g *Global) *cobra.Command {
 	pf.StringVar(&g.LogLevel, "log-level", "", "log level: trace, debug, info, warn, error, off (debug and more imply -v)")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print nothing but errors")
 	pf.BoolVar(&g.Offline, "offline", false, "use cached indexes only; never fetch an index")
+	pf.BoolVar(&g.InheritEnv, "inherit-env", false, "give plugins plugctl's whole environment instead of a clean one (PATH, HOME, TMPDIR, LANG, LC_*, TZ and --env)")
 	pf.DurationVar(&g.Timeout, "timeout", 0, "bound the whole command (default: 60s for commands that run plugins; none for downloads, which fail after 30s without data)")
 
 	root.AddCommand(
@@ -297,6 +352,15 @@ func Run(g *Global, args []string) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
+	}
+	if ctx.Err() != nil {
+		// SIGINT or SIGTERM: the command stopped what it was doing (a
+		// plugin's process group is ended, a staged install removed); say
+		// so rather than report the cancellation as the command's failure.
+		if !g.Quiet {
+			fmt.Fprintln(g.IO.ErrOut, "plugctl: interrupted")
+		}
+		return ExitInterrupted
 	}
 	return reportError(g, err)
 }

@@ -62,6 +62,9 @@ func TestScripts(t *testing.T) {
 			"hits":      cmdHits,
 			"plugins":   cmdPlugins,
 			"exits":     cmdExits,
+			"hostile":   cmdHostile,
+			"mkarchive": cmdMkArchive,
+			"waitfile":  cmdWaitFile,
 		},
 	})
 }

@@ -1,22 +1,571 @@
 package cmd
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
 
-// Warm plugins (start, stop, ps, logs) and health: being written.
+	"github.com/spf13/cobra"
+
+	"github.com/plugctl/plugctl/runtime"
+	"github.com/plugctl/plugctl/store"
+)
+
+// Warm plugins (start, stop, ps, logs) and health.
+
+// startedJSON is one started plugin in ps, start and stop output.
+type startedJSON struct {
+	Name            string    `json:"name"`
+	Version         string    `json:"version"`
+	Pid             int       `json:"pid"`
+	Protocol        string    `json:"protocol"`
+	ProtocolVersion int       `json:"protocolVersion"`
+	Network         string    `json:"network"`
+	Address         string    `json:"address"`
+	StartedAt       time.Time `json:"startedAt"`
+	Log             string    `json:"log"`
+	Dir             string    `json:"dir"`
+	MTLS            bool      `json:"mtls"`
+	Active          bool      `json:"active"`
+	Started         *bool     `json:"started,omitempty"` // start: false when it already ran
+}
+
+func toStartedJSON(p store.Paths, s *runtime.StartedPlugin) startedJSON {
+	active, _ := p.Active(s.Name)
+	return startedJSON{
+		Name: s.Name, Version: s.Version, Pid: s.Pid, Protocol: s.Protocol, ProtocolVersion: s.ProtocolVersion,
+		Network: s.Network, Address: s.Address, StartedAt: s.StartedAt, Log: s.Log, Dir: s.Dir, MTLS: s.MTLS,
+		Active: active == s.Version,
+	}
+}
 
 func newStartCmd(g *Global) *cobra.Command {
-	return &cobra.Command{Use: "start NAME[@VERSION]", Short: "Start a plugin and keep it warm (not built yet)", Hidden: true,
-		RunE: func(*cobra.Command, []string) error { return usageErrorf("start: not built yet") }}
+	var rf runFlags
+	c := &cobra.Command{
+		Use:   "start NAME[@VERSION]...",
+		Short: "Start a plugin detached and keep it warm for call, describe and health",
+		Long: `Start the active (or given) version of an installed plugin in the background,
+detached from this terminal (its own session, stdin on /dev/null, stdout and
+stderr to $PLUGCTL_HOME/run/NAME@VERSION.log), in the current directory.
+call, describe and health then reattach to it instead of launching a fresh
+process, as long as it runs the version they would use. Several versions of
+one plugin may run at once. Starting a version that already runs does
+nothing and says so. The executable is hash-checked before it starts.`,
+		Example: `  plugctl start kv
+  plugctl call kv Put '{"key": "a", "value": "1"}'
+  plugctl call kv Get '{"key": "a"}'      # {"value":"1"}: same process
+  plugctl start greeter@2.0.0
+  plugctl ps
+  plugctl stop --all`,
+		Args: args(1, -1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			p, err := g.Paths()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := g.withRunTimeout(cmd.Context())
+			defer cancel()
+			wd, _ := os.Getwd()
+			out := []startedJSON{}
+			for _, arg := range a {
+				r, err := resolveInstalled(p, arg)
+				if err != nil {
+					return err
+				}
+				opt, err := g.runOptions(p, r.Name, &rf)
+				if err != nil {
+					return err
+				}
+				opt.Dir = wd
+				st, started, err := runtime.Start(ctx, runtime.SpecFromReceipt(p, r), opt)
+				if err != nil {
+					return err
+				}
+				j := toStartedJSON(p, st)
+				j.Started = &started
+				out = append(out, j)
+				if g.JSON() {
+					continue
+				}
+				if started {
+					g.Printf("started %s@%s (pid %d, %s), log %s\n", st.Name, st.Version, st.Pid, st.Protocol, st.Log)
+				} else {
+					g.Printf("%s@%s already runs (pid %d)\n", st.Name, st.Version, st.Pid)
+				}
+			}
+			if g.JSON() {
+				return g.PrintJSON(out)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&rf.MTLS, "mtls", "", "override the index's mtls: auto, true or false")
+	c.Flags().StringArrayVar(&rf.Env, "env", nil, "pass NAME from plugctl's environment to the plugin, or set NAME=VALUE (repeatable; NAME* passes a prefix)")
+	return c
 }
+
+// startedTargets returns the running plugins that NAME[@VERSION] args (or
+// all) name; records of dead ones are removed first.
+func startedTargets(p store.Paths, a []string, all bool) ([]runtime.StartedPlugin, error) {
+	if _, err := runtime.CleanStale(p, false); err != nil {
+		return nil, err
+	}
+	running, err := runtime.Started(p)
+	if err != nil {
+		return nil, err
+	}
+	if all {
+		return running, nil
+	}
+	var out []runtime.StartedPlugin
+	for _, arg := range a {
+		name, version, err := splitExact(arg, false)
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for _, s := range running {
+			if s.Name == name && (version == "" || s.Version == version) {
+				out = append(out, s)
+				n++
+			}
+		}
+		if n == 0 {
+			return nil, &exitError{code: ExitNotFound, msg: fmt.Sprintf("%s: %v", arg, runtime.ErrNotStarted), hint: "plugctl ps lists started plugins; plugctl start " + arg + " starts it"}
+		}
+	}
+	return out, nil
+}
+
 func newStopCmd(g *Global) *cobra.Command {
-	return &cobra.Command{Use: "stop", Hidden: true, RunE: func(*cobra.Command, []string) error { return usageErrorf("stop: not built yet") }}
+	var all bool
+	c := &cobra.Command{
+		Use:   "stop NAME[@VERSION]... | --all",
+		Short: "Stop started plugins: gracefully, then by force",
+		Long: `Ask a started plugin to exit (go-plugin's GRPCController.Shutdown or net/rpc's
+Control.Quit), kill its process group if it is still there a few seconds
+later, and remove its run files (the log stays until the next start). A bare
+NAME stops every started version of it; --all stops every started plugin.`,
+		Example: "  plugctl stop kv\n  plugctl stop greeter@2.0.0\n  plugctl stop --all",
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if all == (len(a) > 0) {
+				return usageErrorf("stop: give NAME[@VERSION]... or --all")
+			}
+			p, err := g.Paths()
+			if err != nil {
+				return err
+			}
+			targets, err := startedTargets(p, a, all)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := g.withRunTimeout(cmd.Context())
+			defer cancel()
+			out := []startedJSON{}
+			var firstErr error
+			for _, s := range targets {
+				st, err := runtime.Stop(ctx, p, s.Name, s.Version)
+				if errors.Is(err, runtime.ErrNotStarted) {
+					continue // stopped meanwhile by someone else
+				}
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+					}
+					continue
+				}
+				out = append(out, toStartedJSON(p, st))
+				if !g.JSON() {
+					g.Printf("stopped %s@%s (pid %d)\n", st.Name, st.Version, st.Pid)
+				}
+			}
+			if g.JSON() {
+				if err := g.PrintJSON(out); err != nil {
+					return err
+				}
+			}
+			return firstErr
+		},
+	}
+	c.Flags().BoolVar(&all, "all", false, "stop every started plugin")
+	return c
 }
+
 func newPsCmd(g *Global) *cobra.Command {
-	return &cobra.Command{Use: "ps", Hidden: true, RunE: func(*cobra.Command, []string) error { return usageErrorf("ps: not built yet") }}
+	return &cobra.Command{
+		Use:   "ps",
+		Short: "List started plugins",
+		Long: `List the plugins started with plugctl start that still run. Records of
+plugins whose process died are removed on the way.`,
+		Args: args(0, 0),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			p, err := g.Paths()
+			if err != nil {
+				return err
+			}
+			running, err := startedTargets(p, nil, true)
+			if err != nil {
+				return err
+			}
+			out := make([]startedJSON, 0, len(running))
+			for i := range running {
+				out = append(out, toStartedJSON(p, &running[i]))
+			}
+			if g.JSON() {
+				return g.PrintJSON(out)
+			}
+			if len(out) == 0 {
+				g.Printf("no started plugins\n")
+				return nil
+			}
+			if g.Quiet {
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.IO.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tVERSION\tPID\tPROTOCOL\tUPTIME\tADDRESS")
+			for _, s := range out {
+				v := s.Version
+				if s.Active {
+					v += "*"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, v, s.Pid, s.Protocol,
+					time.Since(s.StartedAt).Truncate(time.Second), s.Network+":"+s.Address)
+			}
+			return tw.Flush()
+		},
+	}
 }
+
 func newLogsCmd(g *Global) *cobra.Command {
-	return &cobra.Command{Use: "logs", Hidden: true, RunE: func(*cobra.Command, []string) error { return usageErrorf("logs: not built yet") }}
+	var follow bool
+	c := &cobra.Command{
+		Use:   "logs NAME[@VERSION]",
+		Short: "Print a started plugin's log",
+		Long: `Print the log of a started plugin (its stdout and stderr: go-plugin's
+handshake line, then its hclog output and anything it prints before Serve
+redirects its standard streams). A bare NAME prints the log of every
+started version; a plugin no longer running still has the log of its last
+run. -f follows one log as it grows (Ctrl-C ends).`,
+		Example: "  plugctl logs kv\n  plugctl logs greeter@2.0.0 -f",
+		Args:    args(1, 1),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			p, err := g.Paths()
+			if err != nil {
+				return err
+			}
+			name, version, err := splitExact(a[0], false)
+			if err != nil {
+				return err
+			}
+			var versions []string
+			if version != "" {
+				versions = []string{version}
+			} else {
+				running, err := runtime.Started(p)
+				if err != nil {
+					return err
+				}
+				for _, s := range running {
+					if s.Name == name {
+						versions = append(versions, s.Version)
+					}
+				}
+				if len(versions) == 0 {
+					if active, _ := p.Active(name); active != "" {
+						versions = []string{active}
+					}
+				}
+			}
+			var logs []string
+			for _, v := range versions {
+				if _, err := os.Stat(runtime.LogFile(p, name, v)); err == nil {
+					logs = append(logs, v)
+				}
+			}
+			if len(logs) == 0 {
+				return &exitError{code: ExitNotFound, msg: fmt.Sprintf("%s: no log (it was never started)", a[0]), hint: "plugctl start " + a[0]}
+			}
+			if follow && len(logs) > 1 {
+				return usageErrorf("-f follows one log: name the version (%s@%s)", name, strings.Join(logs, ", "+name+"@"))
+			}
+			for i, v := range logs {
+				if len(logs) > 1 {
+					if i > 0 {
+						fmt.Fprintln(g.IO.Out)
+					}
+					fmt.Fprintf(g.IO.Out, "==> %s@%s <==\n", name, v)
+				}
+				if follow {
+					return followLog(cmd.Context(), g.IO.Out, runtime.LogFile(p, name, v))
+				}
+				f, err := os.Open(runtime.LogFile(p, name, v))
+				if err != nil {
+					return err
+				}
+				_, err = io.Copy(g.IO.Out, f)
+				f.Close()
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing what is appended to the log")
+	return c
 }
+
+// followLog copies a log and then what is appended to it, until ctx ends.
+func followLog(ctx context.Context, w io.Writer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if _, err := io.Copy(w, f); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+type healthJSON struct {
+	Name      string  `json:"name"`
+	Version   string  `json:"version,omitempty"`
+	Status    string  `json:"status"` // healthy | unhealthy | not installed
+	LatencyMs float64 `json:"latencyMs"`
+	StartMs   float64 `json:"startMs"`
+	Warm      bool    `json:"warm"`
+	Pid       int     `json:"pid,omitempty"`
+	Error     string  `json:"error,omitempty"`
+}
+
+// Health statuses.
+const (
+	statusHealthy      = "healthy"
+	statusUnhealthy    = "unhealthy"
+	statusNotInstalled = "not installed"
+)
+
 func newHealthCmd(g *Global) *cobra.Command {
-	return &cobra.Command{Use: "health", Hidden: true, RunE: func(*cobra.Command, []string) error { return usageErrorf("health: not built yet") }}
+	var rf runFlags
+	c := &cobra.Command{
+		Use:   "health [NAME[@VERSION]...]",
+		Short: "Launch or reattach to plugins and check that they answer",
+		Long: `For each plugin (default: the active version of every installed plugin),
+reattach to it when it was started (warm) or launch it, complete go-plugin's
+handshake, and probe its health: gRPC's grpc.health.v1 (go-plugin's service
+"plugin") or net/rpc's Control.Ping. Prints status and latency per plugin;
+latencyMs is the probe's round trip, startMs the launch or reattach.
+Exits 5 when any plugin is unhealthy, else 3 when a named one is not
+installed. --timeout (default 60s) bounds the whole command; plugins are
+checked concurrently.`,
+		Example: "  plugctl health\n  plugctl health kv greeter@2.0.0 -o json",
+		RunE: func(cmd *cobra.Command, a []string) error {
+			p, err := g.Paths()
+			if err != nil {
+				return err
+			}
+			targets := a
+			if len(targets) == 0 {
+				names, err := p.Names()
+				if err != nil {
+					return err
+				}
+				for _, n := range names {
+					if v, _ := p.Active(n); v != "" {
+						targets = append(targets, n)
+					}
+				}
+			}
+			for _, t := range targets {
+				if _, _, err := splitExact(t, false); err != nil {
+					return err
+				}
+			}
+			ctx, cancel := g.withRunTimeout(cmd.Context())
+			defer cancel()
+			out := make([]healthJSON, len(targets))
+			var wg sync.WaitGroup
+			sem := make(chan struct{}, 4)
+			for i, t := range targets {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					out[i] = g.checkHealth(ctx, p, t, &rf)
+				}()
+			}
+			wg.Wait()
+			unhealthy, missing := 0, 0
+			for _, h := range out {
+				switch h.Status {
+				case statusUnhealthy:
+					unhealthy++
+				case statusNotInstalled:
+					missing++
+				}
+			}
+			if g.JSON() {
+				if err := g.PrintJSON(out); err != nil {
+					return err
+				}
+			} else if !g.Quiet {
+				if len(out) == 0 {
+					g.Printf("no plugins installed\n")
+				}
+				tw := tabwriter.NewWriter(g.IO.Out, 0, 4, 2, ' ', 0)
+				for _, h := range out {
+					id := h.Name
+					if h.Version != "" {
+						id += "@" + h.Version
+					}
+					how := ""
+					if h.Status != statusNotInstalled {
+						how = fmt.Sprintf("%.1fms", h.LatencyMs)
+						if h.Warm {
+							how += " (warm)"
+						}
+					}
+					line := fmt.Sprintf("%s\t%s\t%s", h.Status, id, how)
+					if h.Error != "" {
+						line += "\t" + h.Error
+					}
+					fmt.Fprintln(tw, line)
+				}
+				tw.Flush()
+			}
+			switch {
+			case unhealthy > 0:
+				return &exitError{code: ExitPlugin, msg: fmt.Sprintf("%d plugin(s) unhealthy", unhealthy), hint: "run with -v to see the plugins' output"}
+			case missing > 0:
+				return &exitError{code: ExitNotFound, msg: fmt.Sprintf("%d plugin(s) not installed", missing), hint: "run plugctl list to see what is installed"}
+			}
+			return nil
+		},
+	}
+	rf.bind(c)
+	return c
+}
+
+func (g *Global) checkHealth(ctx context.Context, p store.Paths, target string, rf *runFlags) healthJSON {
+	name, _, _ := strings.Cut(target, "@")
+	h := healthJSON{Name: name}
+	r, err := resolveInstalled(p, target)
+	if err != nil {
+		h.Status = statusNotInstalled
+		if !errors.Is(err, store.ErrNotInstalled) {
+			h.Status, h.Error = statusUnhealthy, err.Error()
+		}
+		return h
+	}
+	h.Version = r.Version
+	opt, err := g.runOptions(p, r.Name, rf)
+	if err != nil {
+		h.Status, h.Error = statusUnhealthy, err.Error()
+		return h
+	}
+	t0 := time.Now()
+	pl, warm, err := g.launchOrAttach(ctx, p, r, opt)
+	h.StartMs = ms(time.Since(t0))
+	h.Warm = warm
+	if err != nil {
+		h.Status, h.Error = statusUnhealthy, err.Error()
+		return h
+	}
+	defer pl.Close()
+	h.Pid = pl.Pid()
+	t1 := time.Now()
+	err = pl.Ping(ctx)
+	h.LatencyMs = ms(time.Since(t1))
+	if err != nil {
+		h.Status, h.Error = statusUnhealthy, err.Error()
+		return h
+	}
+	h.Status = statusHealthy
+	return h
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// launchOrAttach reattaches to the started process of r's version when
+// there is one (warm is then true, and Close only drops the connection),
+// else launches a fresh one with opt.
+func (g *Global) launchOrAttach(ctx context.Context, p store.Paths, r *store.Receipt, opt runtime.Options) (pl *runtime.Plugin, warm bool, err error) {
+	if g.Verbose {
+		if st, err := runtime.ReadStarted(p, r.Name, r.Version); err == nil && !st.Alive() {
+			g.Infof("plugctl: started %s@%s (pid %d) is gone (its log: %s); launching a fresh process\n", r.Name, r.Version, st.Pid, st.Log)
+		}
+	}
+	pl, warm, err = runtime.Attach(ctx, p, r.Name, r.Version, opt)
+	switch {
+	case err != nil && g.Verbose:
+		g.Infof("plugctl: could not reattach to %s@%s, launching it: %v\n", r.Name, r.Version, err)
+	case warm:
+		if g.Verbose {
+			g.Infof("plugctl: reattached to %s@%s (pid %d)\n", r.Name, r.Version, pl.Pid())
+		}
+		return pl, true, nil
+	}
+	pl, err = runtime.Launch(ctx, runtime.SpecFromReceipt(p, r), opt)
+	return pl, false, err
+}
+
+// runOptions are the launch options of a command that runs name: --mtls,
+// --env and config.yaml's plugins.NAME.env, --inherit-env.
+func (g *Global) runOptions(p store.Paths, name string, rf *runFlags) (runtime.Options, error) {
+	switch store.MTLSMode(rf.MTLS) {
+	case "", store.MTLSAuto, store.MTLSTrue, store.MTLSFalse:
+	default:
+		return runtime.Options{}, usageErrorf("--mtls %q: want auto, true or false", rf.MTLS)
+	}
+	env, allow, err := g.pluginEnv(p, name, rf.Env)
+	if err != nil {
+		return runtime.Options{}, err
+	}
+	runDir, err := p.EnsureRun()
+	if err != nil {
+		return runtime.Options{}, err
+	}
+	return runtime.Options{
+		RunDir: runDir, Home: p, Stderr: g.IO.ErrOut, Verbose: g.Verbose, MTLS: store.MTLSMode(rf.MTLS),
+		Env: env, AllowEnv: allow, InheritEnv: g.InheritEnv,
+	}, nil
+}
+
+// stopRunning refuses op on name's started versions (version "" means all
+// of them) unless force, which stops them first.
+func (g *Global) stopRunning(ctx context.Context, p store.Paths, name, version string, force bool, op string) error {
+	running, err := runtime.Started(p)
+	if err != nil {
+		return err
+	}
+	for _, s := range running {
+		if s.Name != name || (version != "" && s.Version != version) {
+			continue
+		}
+		if !force {
+			return &exitError{code: ExitError, msg: fmt.Sprintf("%s@%s is running (started, pid %d)", s.Name, s.Version, s.Pid),
+				hint: fmt.Sprintf("plugctl stop %s@%s first, or plugctl %s --force", s.Name, s.Version, op)}
+		}
+		if _, err := runtime.Stop(ctx, p, s.Name, s.Version); err != nil {
+			return err
+		}
+		g.Infof("stopped %s@%s (pid %d)\n", s.Name, s.Version, s.Pid)
+	}
+	return nil
 }

@@ -501,3 +501,25 @@ func TestHTTPRefusesSubdirAndChecksum(t *testing.T) {
 		mustFail(t, f, a)
 	}
 }
+
+func TestWithMaxBytes(t *testing.T) {
+	body := strings.Repeat("x", 100)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) }))
+	defer srv.Close()
+	f := New(Options{})
+	err := mustFail(t, f.WithMaxBytes(10), srv.URL+"/f")
+	if !strings.Contains(err.Error(), "larger than the size limit") {
+		t.Fatalf("got %v", err)
+	}
+	// A smaller limit of the fetcher's own wins; the original is unchanged.
+	if got := New(Options{MaxBytes: 5}).WithMaxBytes(10).opts.MaxBytes; got != 5 {
+		t.Errorf("limit %d, want 5", got)
+	}
+	if got := New(Options{MaxBytes: -1}).WithMaxBytes(10).opts.MaxBytes; got != 10 {
+		t.Errorf("no limit: %d, want 10", got)
+	}
+	_, dst := dstIn(t)
+	if _, err := f.File(context.Background(), srv.URL+"/f", dst); err != nil {
+		t.Fatalf("the original fetcher changed: %v", err)
+	}
+}

@@ -82,7 +82,7 @@ func fetchStage(ctx context.Context, f *fetch.Fetcher, p store.Paths, src Source
 		return nil, nil, "", err
 	}
 	raw := filepath.Join(stage, "index.raw")
-	res, err := f.File(ctx, src.Address, raw)
+	res, err := f.WithMaxBytes(MaxIndexBytes).File(ctx, src.Address, raw)
 	if err != nil {
 		return nil, nil, stage, fmt.Errorf("index %s: %w", src.Name, err)
 	}

@@ -83,7 +83,15 @@ func ParseStrict(data []byte) (*Index, error) {
 	return parse(data, true)
 }
 
+// MaxIndexBytes is the size of the largest index plugctl reads: 64 MiB,
+// about nine times a 10,000-version index with four platforms a version.
+// YAML and JSON nesting is bounded by the parsers (10,000 levels).
+const MaxIndexBytes = 64 << 20
+
 func parse(data []byte, strict bool) (*Index, error) {
+	if len(data) > MaxIndexBytes {
+		return nil, fmt.Errorf("%w: %d bytes, more than the %d MiB an index may have", ErrMalformed, len(data), MaxIndexBytes>>20)
+	}
 	var idx Index
 	var err error
 	trimmed := strings.TrimSpace(string(data))

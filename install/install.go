@@ -64,7 +64,7 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 	}
 	what := req.Name + "@" + req.Version
 	if r, err := in.Paths.ReadReceipt(req.Name, req.Version); err == nil {
-		return &Result{Receipt: r, Already: true}, nil
+		return in.activateFirst(&Result{Receipt: r, Already: true})
 	}
 	unlock, err := in.lock(ctx, req.Name, req.Version)
 	if err != nil {
@@ -73,14 +73,22 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 	defer unlock()
 	// Another process may have installed it while we waited.
 	if r, err := in.Paths.ReadReceipt(req.Name, req.Version); err == nil {
-		return &Result{Receipt: r, Already: true}, nil
+		return in.activateFirst(&Result{Receipt: r, Already: true})
 	}
-	in.cleanLeftovers()
+	in.cleanLeftovers(req.Name, req.Version)
 	r, err := in.stageAndCommit(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("install %s: %w", what, err)
 	}
-	res := &Result{Receipt: r}
+	return in.activateFirst(&Result{Receipt: r})
+}
+
+// activateFirst makes res's version active when the plugin has no active
+// version: after a first install, and after an install killed between its
+// commit and its activation, which left the version installed but nothing
+// active.
+func (in *Installer) activateFirst(res *Result) (*Result, error) {
+	req := res.Receipt
 	active, err := in.Paths.Active(req.Name)
 	if err != nil {
 		return nil, err
@@ -332,8 +340,11 @@ func (in *Installer) lock(ctx context.Context, name, version string) (func(), er
 
 // cleanLeftovers removes staging directories of killed installs: those
 // whose version lock no live process holds. The caller holds no lock on
-// another version, so trying the lock cannot deadlock.
-func (in *Installer) cleanLeftovers() []string {
+// another version, so trying the lock cannot deadlock. When the caller
+// holds the lock of heldName@heldVersion, that version's stages are
+// leftovers too (a flock is per open file: trying it again here would
+// fail against the caller's own lock).
+func (in *Installer) cleanLeftovers(held ...string) []string {
 	entries, err := os.ReadDir(in.Paths.Tmp())
 	if err != nil {
 		return nil
@@ -346,6 +357,12 @@ func (in *Installer) cleanLeftovers() []string {
 			continue
 		}
 		version := strings.TrimSuffix(rest, filepath.Ext(rest))
+		if len(held) == 2 && name == held[0] && version == held[1] {
+			if os.RemoveAll(filepath.Join(in.Paths.Tmp(), e.Name())) == nil {
+				removed = append(removed, e.Name())
+			}
+			continue
+		}
 		fl := flock.New(in.Paths.LockFile(name, version))
 		locked, err := fl.TryLock()
 		if err != nil || !locked {

@@ -2,9 +2,13 @@
 // methods generically: the part of plugctl that `call`, `describe` and
 // `health` stand on, and the host API an application embeds.
 //
-// Launch verifies the executable against its receipt's SHA-256 right before
-// starting it (a changed binary never runs: *verify.MismatchError), then
-// starts it through go-plugin with the handshake the Spec describes (magic
+// Launch refuses to run anything from a tree that other users can change
+// (*UnsafePathError, as ssh's StrictModes), verifies the executable against
+// its receipt's SHA-256 through an open descriptor right before starting it
+// (a changed binary never runs: *verify.MismatchError) and, for ELF
+// binaries on Linux, executes that very descriptor (/proc/self/fd/N), so a
+// file swapped in after the check never runs; then it starts it through
+// go-plugin with the handshake the Spec describes (magic
 // cookie, the offered protocol versions, grpc and/or netrpc). The process is
 // exec'd directly, never through a shell, with stdin on /dev/null, in its own
 // process group, with its unix socket in the home's private run/ directory;
@@ -12,7 +16,10 @@
 // plugin's name at -v, never to our stdout, and the first "panic:" line it
 // prints is kept for errors even when not verbose. ctx bounds start,
 // handshake and the plugin's life; Close, an error, or ctx ending kills the
-// whole group, within bounded waits.
+// whole group, within bounded waits. The plugin's environment is clean:
+// CleanEnv (PATH, HOME, TMPDIR, LANG, LC_*, TZ), what Options.AllowEnv and
+// Options.Env add, and go-plugin's own variables; Options.InheritEnv passes
+// everything instead.
 //
 // gRPC plugins are called through gRPC server reflection (which go-plugin
 // registers in every Go plugin), or, for plugins without it, a schema
@@ -33,6 +40,7 @@
 // Errors are typed and carry no exit codes; cmd/ maps them:
 //
 //	*verify.MismatchError                  4  (integrity)
+//	*UnsafePathError                       4  (store writable by others)
 //	ErrMethodNotFound (*NotFoundError)     3  (unknown method or service; gRPC Unimplemented)
 //	ErrAmbiguousMethod, *ArgError          2  (usage: bad JSON argument or -H header)
 //	*PluginError                           5  (would not start, handshake, crash, timeout, Unavailable)
@@ -41,7 +49,6 @@
 //
 // The package does not resolve names or versions (store/ and cmd/ do), does
 // not keep plugins warm or reattach to them (start/stop are not here yet),
-// does not clean the plugin's environment (it inherits the caller's, plus
-// Options.Env), and does not cache discovered descriptors on disk: measured,
+// and does not cache discovered descriptors on disk: measured,
 // reflection costs about a millisecond of a cold call of over twenty.
 package runtime

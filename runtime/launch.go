@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -35,6 +36,10 @@ type Spec struct {
 	SHA256        string         // expected hex SHA-256 of Exe (from the receipt); required
 	RecordPath    string         // verify's identity record, e.g. <versiondir>/.verified
 	Protocol      store.Protocol // handshake and transport; Launch applies WithDefaults(Name)
+	// Root is the directory (the home) up to which every directory above
+	// Exe must be owned by the user or root and not writable by others
+	// (see UnsafePathError). Empty: only Exe's own directory is checked.
+	Root string
 	// Protoset is an optional FileDescriptorSet (the index's protocol.schema,
 	// verified copy) used instead of gRPC reflection.
 	Protoset string
@@ -55,6 +60,7 @@ func SpecFromReceipt(p store.Paths, r *store.Receipt) Spec {
 		Exe:        p.Exe(r),
 		SHA256:     r.BinSHA256,
 		RecordPath: filepath.Join(vdir, RecordFile),
+		Root:       p.Home,
 		Protocol:   r.Protocol.WithDefaults(r.Name),
 	}
 	if sc := r.Protocol.Schema; sc != nil && sc.Path != "" {
@@ -85,11 +91,77 @@ type Options struct {
 	MTLS store.MTLSMode
 	// Dir is the plugin's working directory (default: the caller's).
 	Dir string
-	// Env is added to the environment the plugin inherits from the caller.
-	// It cannot override go-plugin's own variables (the magic cookie,
-	// PLUGIN_*).
+	// The plugin's environment is clean: of the caller's variables only
+	// those named in CleanEnv and AllowEnv reach it, unless InheritEnv,
+	// plus Env, plus go-plugin's own (the magic cookie, PLUGIN_*), which
+	// nothing can override.
+	//
+	// Env holds NAME=VALUE pairs set for the plugin.
 	Env []string
+	// AllowEnv names variables of the caller's environment passed on
+	// (--env NAME, config.yaml's plugins.NAME.env); a name ending in *
+	// matches every variable it prefixes.
+	AllowEnv []string
+	// InheritEnv passes the caller's whole environment (--inherit-env).
+	InheritEnv bool
 }
+
+// CleanEnv names the variables of the caller's environment that every
+// plugin gets: what programs need to find tools, a home, a temporary
+// directory, a locale and a time zone, and nothing that usually holds a
+// secret. A name ending in * matches every variable it prefixes.
+var CleanEnv = []string{"PATH", "HOME", "TMPDIR", "LANG", "LC_*", "TZ"}
+
+// ValidEnvName reports whether s can name a variable in AllowEnv: letters,
+// digits and '_', not starting with a digit, optionally ending in *.
+func ValidEnvName(s string) bool {
+	s = strings.TrimSuffix(s, "*")
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// hostEnv is the part of environ (the caller's environment) that a plugin
+// gets under opt.
+func hostEnv(environ []string, opt Options) []string {
+	if opt.InheritEnv {
+		return environ
+	}
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if envAllowed(k, CleanEnv) || envAllowed(k, opt.AllowEnv) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func envAllowed(name string, patterns []string) bool {
+	for _, p := range patterns {
+		if pre, ok := strings.CutSuffix(p, "*"); ok {
+			if strings.HasPrefix(name, pre) {
+				return true
+			}
+		} else if name == p {
+			return true
+		}
+	}
+	return false
+}
+
+// afterCheckHook, when set by a test, runs between the executable's check
+// and its start: where a swap of the file must not matter.
+var afterCheckHook func()
 
 // Plugin is a running plugin process with a connection to it. It is safe
 // for concurrent use.
@@ -163,13 +235,13 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 		return nil, &PluginError{Name: spec.Name, Op: OpStart, Err: err}
 	}
 
-	// Right before launch: a binary changed since install never runs.
-	if err := verify.CheckExecutable(spec.Exe, spec.SHA256, spec.RecordPath); err != nil {
-		var me *verify.MismatchError
-		if errors.As(err, &me) {
-			return nil, err
-		}
-		return nil, &PluginError{Name: spec.Name, Op: OpStart, Err: fmt.Errorf("would not start: %w", err)}
+	exeFile, execPath, err := verifiedExec(spec)
+	if err != nil {
+		return nil, err
+	}
+	defer exeFile.Close() // after the start: the child has exec'd by then
+	if afterCheckHook != nil {
+		afterCheckHook()
 	}
 
 	runDir := opt.RunDir
@@ -233,14 +305,16 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 
 	var rn atomic.Pointer[procRunner]
 	killed := new(atomic.Bool)
-	extraEnv := filterEnv(opt.Env, proto.CookieKey)
+	baseEnv := filterEnv(hostEnv(os.Environ(), opt), proto.CookieKey)
+	baseEnv = append(baseEnv, filterEnv(opt.Env, proto.CookieKey)...)
 	runnerFunc := func(_ hclog.Logger, cmd *exec.Cmd, _ string) (runner.Runner, error) {
-		env := append([]string(nil), cmd.Env...)
-		env = append(env, extraEnv...)
+		// go-plugin's variables come last: for a name given twice, the
+		// last value wins.
+		env := append(append([]string(nil), baseEnv...), cmd.Env...)
 		// Always set, so a PLUGIN_CLIENT_CERT in our own environment never
 		// reaches the plugin; empty means no mTLS.
 		env = append(env, "PLUGIN_CLIENT_CERT="+string(clientCertPEM))
-		r, err := newProcRunner(filepath.Base(spec.Exe), spec.Exe, opt.Dir, env)
+		r, err := newProcRunner(filepath.Base(spec.Exe), execPath, spec.Exe, opt.Dir, env)
 		if err != nil {
 			return nil, err
 		}
@@ -264,7 +338,7 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 		AllowedProtocols: allowed,
 		Logger:           logger,
 		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: runDir},
-		SkipHostEnv:      false,
+		SkipHostEnv:      true, // hostEnv decides what the plugin gets
 	}
 	client := plugin.NewClient(cfg)
 	p := &Plugin{spec: spec, opt: opt, client: client, stderr: stderr}
@@ -335,6 +409,39 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 	}
 	p.stopWatch = context.AfterFunc(ctx, func() { _ = p.runner.Kill(context.Background()) })
 	return p, nil
+}
+
+// verifiedExec makes sure that what spec names may run: nobody else can
+// change it (StrictModes: *UnsafePathError), and its content is what the
+// receipt recorded (*verify.MismatchError). The file is verified through a
+// descriptor that stays open, and execPath executes that very descriptor
+// where the platform allows (ELF on Linux: /proc/self/fd/N), so a file
+// swapped in at the path after the check never runs. The caller closes f
+// once the child has exec'd (it is close-on-exec: the plugin does not get it).
+func verifiedExec(spec Spec) (f *os.File, execPath string, err error) {
+	if err := checkOwnership(spec); err != nil {
+		return nil, "", err
+	}
+	f, err = os.Open(spec.Exe)
+	if err != nil {
+		return nil, "", &PluginError{Name: spec.Name, Op: OpStart, Err: fmt.Errorf("would not start: executable: %w", err)}
+	}
+	if err := verify.CheckOpenExecutable(f, spec.SHA256, spec.RecordPath); err != nil {
+		f.Close()
+		var me *verify.MismatchError
+		if errors.As(err, &me) {
+			return nil, "", err
+		}
+		return nil, "", &PluginError{Name: spec.Name, Op: OpStart, Err: fmt.Errorf("would not start: %w", err)}
+	}
+	execPath, ok := fdExecPath(f)
+	if !ok {
+		// A #! script (its interpreter could not open /proc/self/fd/N) or no
+		// /proc: exec by path. StrictModes keeps other users from swapping
+		// it; only the user's own processes could.
+		execPath = spec.Exe
+	}
+	return f, execPath, nil
 }
 
 var errUnaskedCert = errors.New("handshake failed: the plugin sent a TLS certificate although mtls is off (use --mtls true)")

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"errors"
+	"os"
+	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -25,4 +27,22 @@ func waitExitNoReap(pid int) {
 			return
 		}
 	}
+}
+
+// fdExecPath returns the path that executes the open file f itself
+// (/proc/self/fd/N), for an ELF binary when /proc is mounted. Not for a #!
+// script: the kernel would hand its interpreter that path, which names
+// nothing once the descriptor is closed on exec (PITFALLS.md). f must stay
+// open until the child has exec'd; as it is close-on-exec, it is not
+// inherited by the plugin.
+func fdExecPath(f *os.File) (string, bool) {
+	var magic [4]byte
+	if _, err := f.ReadAt(magic[:], 0); err != nil || string(magic[:]) != "\x7fELF" {
+		return "", false
+	}
+	p := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+	if _, err := os.Stat(p); err != nil {
+		return "", false
+	}
+	return p, true
 }

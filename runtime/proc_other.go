@@ -2,7 +2,10 @@
 
 package runtime
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
 const canWaitNoReap = false
 
@@ -15,3 +18,6 @@ func sysProcAttr() *syscall.SysProcAttr {
 // as the plugin's stdout and stderr are closed, which a plugin does when it
 // exits.
 func waitExitNoReap(pid int) {}
+
+// fdExecPath: no /proc/self/fd here; the executable is exec'd by path.
+func fdExecPath(f *os.File) (string, bool) { return "", false }

@@ -42,9 +42,11 @@ type procRunner struct {
 	leaderGone chan struct{}
 }
 
-func newProcRunner(name, exe, dir string, env []string) (*procRunner, error) {
+// newProcRunner prepares to exec path (the executable, or /proc/self/fd/N
+// naming it) with argv[0] set to exe.
+func newProcRunner(name, path, exe, dir string, env []string) (*procRunner, error) {
 	cmd := &exec.Cmd{
-		Path:        exe,
+		Path:        path,
 		Args:        []string{exe},
 		Env:         env,
 		Dir:         dir,

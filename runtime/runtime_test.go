@@ -868,7 +868,7 @@ func TestSpecFromReceipt(t *testing.T) {
 		Protocol: store.Protocol{Kind: store.KindGRPC, Schema: &store.Schema{Path: "schema/kv.protoset", SHA256: "cd"}}}
 	s := SpecFromReceipt(p, r)
 	want := Spec{Name: "kv", Version: "1.2.0", Exe: "/h/plugins/kv/1.2.0/pkg/bin/kv", SHA256: "ab",
-		RecordPath: "/h/plugins/kv/1.2.0/.verified", Protoset: "/h/plugins/kv/1.2.0/schema/kv.protoset", ProtosetSHA256: "cd"}
+		RecordPath: "/h/plugins/kv/1.2.0/.verified", Root: "/h", Protoset: "/h/plugins/kv/1.2.0/schema/kv.protoset", ProtosetSHA256: "cd"}
 	got := s
 	got.Protocol = store.Protocol{}
 	if fmt.Sprint(got) != fmt.Sprint(want) {

@@ -24,7 +24,7 @@
 // Every serving mode uses plugctl's default handshake except wrongcookie,
 // plugin map name "rogue", service plugctl.sdk.rogue.Rogue with methods
 // Ping() "pong", Mode() the mode, Boom() (panics in every mode), Noise() "ok"
-// (printing only in noisy mode).
+// (printing only in noisy mode), Env(name) the variable's value or "<unset>".
 package main
 
 import (
@@ -52,6 +52,15 @@ func (rogue) Mode() string { return mode }
 func (rogue) Boom() string {
 	fmt.Fprintln(os.Stderr, "rogue: about to panic")
 	panic("kaboom")
+}
+
+// Env returns the value of the environment variable name as the plugin
+// sees it, or "<unset>": what a host lets through to its plugins.
+func (rogue) Env(name string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return "<unset>"
 }
 
 // Noise prints before and during the call (in noisy mode) and returns "ok".

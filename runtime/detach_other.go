@@ -1,0 +1,12 @@
+//go:build unix && !linux
+
+package runtime
+
+import "syscall"
+
+// processStart cannot tell a process's start time without /proc: start is 0
+// (unknown), and a pid that exists counts as the same process.
+func processStart(pid int) (start uint64, zombie, ok bool) {
+	err := syscall.Kill(pid, 0)
+	return 0, false, err == nil
+}

@@ -1,0 +1,267 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	plugin "github.com/hashicorp/go-plugin"
+
+	"github.com/plugctl/plugctl/store"
+)
+
+// StartedPlugin is a plugin started detached with Start: what
+// run/<name>@<version>.json records (mode 0600). It holds go-plugin's
+// ReattachConfig (protocol, negotiated protocol version, address, pid), which
+// go-plugin's own ReattachConfig() leaves without the protocol version, and
+// what a host needs to reattach with mTLS (the plugin's certificate; the
+// host's is the home's run/host-cert.pem).
+type StartedPlugin struct {
+	Schema          int    `json:"schema"`
+	Name            string `json:"name"`
+	Version         string `json:"version"`
+	Pid             int    `json:"pid"`
+	Protocol        string `json:"protocol"` // grpc | netrpc
+	ProtocolVersion int    `json:"protocolVersion"`
+	Network         string `json:"network"` // unix | tcp
+	Address         string `json:"address"`
+	// ServerCert is the plugin's certificate from the sixth field of its
+	// handshake line (base64 DER), set when it was started with mTLS.
+	ServerCert string `json:"serverCert,omitempty"`
+	MTLS       bool   `json:"mtls"`
+	// ProcStart tells the process from a later one with the same pid (on
+	// Linux its start time in clock ticks since boot); 0 when unknown.
+	ProcStart uint64 `json:"procStart,omitempty"`
+	Exe       string `json:"exe"`
+	SHA256    string `json:"sha256"` // of Exe, checked before it was started
+	Dir       string `json:"dir"`    // its working directory
+	// SocketDir is a private directory outside run/ made for the socket
+	// when run/ is too deep for a unix socket path; removed at stop.
+	SocketDir string    `json:"socketDir,omitempty"`
+	Log       string    `json:"log"`
+	StartedAt time.Time `json:"startedAt"`
+}
+
+const startedSchema = 1
+
+// ReattachConfig returns go-plugin's reattach configuration for p, with the
+// negotiated protocol version.
+func (s *StartedPlugin) ReattachConfig() (*plugin.ReattachConfig, error) {
+	var addr net.Addr
+	var err error
+	switch s.Network {
+	case "unix":
+		addr, err = net.ResolveUnixAddr("unix", s.Address)
+	case "tcp":
+		addr, err = net.ResolveTCPAddr("tcp", s.Address)
+	default:
+		err = fmt.Errorf("unknown network %q", s.Network)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("started plugin %s@%s: %w", s.Name, s.Version, err)
+	}
+	return &plugin.ReattachConfig{
+		Protocol:        plugin.Protocol(s.Protocol),
+		ProtocolVersion: s.ProtocolVersion,
+		Addr:            addr,
+		Pid:             s.Pid,
+	}, nil
+}
+
+// ErrNotStarted is wrapped when a plugin version has no started process.
+var ErrNotStarted = errors.New("not started")
+
+// Files of a started plugin in the home's run/ directory.
+func stateFile(home store.Paths, name, version string) string {
+	return filepath.Join(home.Run(), name+"@"+version+".json")
+}
+
+// LogFile is where a started plugin's stdout and stderr go:
+// run/<name>@<version>.log. It is kept after the plugin stops (the next
+// start truncates it) and removed with the version.
+func LogFile(home store.Paths, name, version string) string {
+	return filepath.Join(home.Run(), name+"@"+version+".log")
+}
+
+func lockFile(home store.Paths, name, version string) string {
+	return filepath.Join(home.Run(), name+"@"+version+".lock")
+}
+
+// ReadStarted returns the record of a started name@version, whether or not
+// its process still runs (see Alive). It wraps ErrNotStarted when there is
+// none.
+func ReadStarted(home store.Paths, name, version string) (*StartedPlugin, error) {
+	if err := store.ValidName(name); err != nil {
+		return nil, err
+	}
+	if strings.ContainsAny(version, `/\`) || version == "" || version == "." || version == ".." {
+		return nil, fmt.Errorf("%s@%s: bad version", name, version)
+	}
+	return readStateFile(stateFile(home, name, version))
+}
+
+func readStateFile(path string) (*StartedPlugin, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", strings.TrimSuffix(filepath.Base(path), ".json"), ErrNotStarted)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var s StartedPlugin
+	if err := json.Unmarshal(b, &s); err != nil || s.Schema != startedSchema || s.Pid <= 0 {
+		return nil, fmt.Errorf("%s: unreadable run file (plugctl doctor removes it)", path)
+	}
+	return &s, nil
+}
+
+func writeState(home store.Paths, s *StartedPlugin) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return store.WriteFileAtomic(stateFile(home, s.Name, s.Version), append(b, '\n'), 0o600)
+}
+
+// Alive reports whether the started plugin's process still runs: its pid
+// exists, is not a zombie, and (where the system tells) started when the
+// record says.
+func (s *StartedPlugin) Alive() bool { return processAlive(s.Pid, s.ProcStart) }
+
+// Started lists the started plugins of a home whose processes still run,
+// by name then version. Records of dead ones are skipped (CleanStale removes
+// them).
+func Started(home store.Paths) ([]StartedPlugin, error) {
+	all, err := allStarted(home)
+	if err != nil {
+		return nil, err
+	}
+	var out []StartedPlugin
+	for _, s := range all {
+		if s.Alive() {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// allStarted reads every record in run/, alive or not; unreadable ones are
+// skipped.
+func allStarted(home store.Paths) ([]StartedPlugin, error) {
+	entries, err := os.ReadDir(home.Run())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []StartedPlugin
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") || !strings.Contains(e.Name(), "@") {
+			continue
+		}
+		s, err := readStateFile(filepath.Join(home.Run(), e.Name()))
+		if err != nil {
+			continue
+		}
+		out = append(out, *s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].Version < out[j].Version
+	})
+	return out, nil
+}
+
+// StaleRunFile is a run file CleanStale found: the record of a started plugin
+// whose process is gone, or a record that cannot be read.
+type StaleRunFile struct {
+	Path    string
+	Name    string // empty for an unreadable record
+	Version string
+	Pid     int
+}
+
+// CleanStale removes the run files of started plugins whose processes are
+// gone (record and socket; the log stays until the next start) and
+// unreadable records, and returns what it found. With dryRun it only
+// reports.
+func CleanStale(home store.Paths, dryRun bool) ([]StaleRunFile, error) {
+	entries, err := os.ReadDir(home.Run())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []StaleRunFile
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") || !strings.Contains(e.Name(), "@") {
+			continue
+		}
+		path := filepath.Join(home.Run(), e.Name())
+		s, err := readStateFile(path)
+		if err != nil {
+			if errors.Is(err, ErrNotStarted) {
+				continue
+			}
+			out = append(out, StaleRunFile{Path: path})
+			if !dryRun {
+				os.Remove(path)
+			}
+			continue
+		}
+		if s.Alive() {
+			continue
+		}
+		if !dryRun {
+			unlock, err := lockRun(home, s.Name, s.Version, time.Second)
+			if err != nil {
+				continue
+			}
+			// Re-read under the lock: a start may have replaced it.
+			if s2, err := readStateFile(path); err == nil && !s2.Alive() {
+				removeRunFiles(home, s2)
+			}
+			unlock()
+		}
+		out = append(out, StaleRunFile{Path: path, Name: s.Name, Version: s.Version, Pid: s.Pid})
+	}
+	return out, nil
+}
+
+// removeRunFiles removes a started plugin's record and socket; its log
+// stays.
+func removeRunFiles(home store.Paths, s *StartedPlugin) {
+	if s.Network == "unix" && s.Address != "" {
+		dir := filepath.Dir(s.Address)
+		if dir == home.Run() || (s.SocketDir != "" && dir == s.SocketDir) {
+			os.Remove(s.Address)
+		}
+	}
+	if s.SocketDir != "" {
+		os.RemoveAll(s.SocketDir)
+	}
+	os.Remove(stateFile(home, s.Name, s.Version))
+}
+
+// RemoveRunFiles removes everything run/ holds for name@version, log
+// included, once it is not running (for plugctl remove).
+func RemoveRunFiles(home store.Paths, name, version string) {
+	if s, err := ReadStarted(home, name, version); err == nil && !s.Alive() {
+		removeRunFiles(home, s)
+	}
+	if _, err := ReadStarted(home, name, version); errors.Is(err, ErrNotStarted) {
+		os.Remove(LogFile(home, name, version))
+		os.Remove(lockFile(home, name, version))
+	}
+}

@@ -1,0 +1,61 @@
+package verify
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// CheckOpenExecutable is CheckExecutable for a file already opened by the
+// caller: the identity and the bytes hashed are those of the open file, so
+// a caller that then executes that very file (/proc/self/fd/N) runs what was
+// verified, whatever happens to the path in between. The file's offset is
+// not moved.
+func CheckOpenExecutable(f *os.File, want, recordPath string) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("executable: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("executable %s: not a regular file", f.Name())
+	}
+	id, ok := identityOf(fi)
+	if ok {
+		if b, err := os.ReadFile(recordPath); err == nil {
+			var rec record
+			if json.Unmarshal(b, &rec) == nil && rec.identity == id && strings.EqualFold(rec.SHA256, want) {
+				return nil
+			}
+		}
+	}
+	got, err := ReaderSHA256(io.NewSectionReader(f, 0, 1<<62))
+	if err != nil {
+		return fmt.Errorf("hash executable: %w", err)
+	}
+	if !strings.EqualFold(got, want) {
+		os.Remove(recordPath)
+		return &MismatchError{What: "executable " + f.Name() + " (changed since install; reinstall it)", Want: want, Got: got}
+	}
+	if !ok {
+		return nil
+	}
+	// The file may have been written to while it was hashed: record the
+	// identity only if it did not move.
+	fi2, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	if id2, _ := identityOf(fi2); id2 != id {
+		return nil
+	}
+	b, _ := json.Marshal(record{identity: id, SHA256: got})
+	tmp := recordPath + fmt.Sprintf(".%d.tmp", os.Getpid())
+	if err := os.WriteFile(tmp, b, 0o644); err == nil {
+		if os.Rename(tmp, recordPath) != nil {
+			os.Remove(tmp)
+		}
+	}
+	return nil
+}
