@@ -4,7 +4,7 @@ BIN     := bin
 GOFLAGS ?= -buildvcs=false
 export GOFLAGS
 
-.PHONY: all build plugins demo test vet fmt-check bench setup-js setup-tools docs clean
+.PHONY: all build plugins demo test vet fmt-check bench setup-js setup-tools docs fuzz clean
 
 all: build
 
