@@ -50,6 +50,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("ROOT", root)
 			env.Setenv("PLUGCTL_HOME", filepath.Join(env.WorkDir, "home"))
 			env.Setenv("GOOS_GOARCH", runtimeOSArch())
+			// A script that fails before its `stop --all` must not leave
+			// detached plugins running.
+			env.Defer(func() { stopStartedPlugins(env) })
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -15,9 +15,13 @@ import (
 // started plugin outlives plugctl by design. TestScripts' Setup is meant to
 // call env.Defer(func() { stopStartedPlugins(env) }).
 func stopStartedPlugins(env *testscript.Env) {
-	home := store.Paths{Home: filepath.Join(env.WorkDir, "home")}
-	running, _ := runtime.Started(home)
-	for _, s := range running {
-		_, _ = runtime.Stop(context.Background(), home, s.Name, s.Version)
+	// Every home a script used: $WORK/home and the fresh ones beside it.
+	runs, _ := filepath.Glob(filepath.Join(env.WorkDir, "*", "run"))
+	for _, run := range runs {
+		home := store.Paths{Home: filepath.Dir(run)}
+		running, _ := runtime.Started(home)
+		for _, s := range running {
+			_, _ = runtime.Stop(context.Background(), home, s.Name, s.Version)
+		}
 	}
 }
