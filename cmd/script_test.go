@@ -3,6 +3,7 @@ package cmd_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -65,6 +66,7 @@ func TestScripts(t *testing.T) {
 			"hits":      cmdHits,
 			"plugins":   cmdPlugins,
 			"exits":     cmdExits,
+			"json":      cmdJSON,
 			"hostile":   cmdHostile,
 			"mkarchive": cmdMkArchive,
 			"waitfile":  cmdWaitFile,
@@ -290,4 +292,48 @@ func cmdGitDaemon(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ts.Setenv("GITPORT", strconv.Itoa(port))
+}
+
+// json PATH WANT: parse the last command's stdout as JSON and require the
+// value at PATH (dot-separated keys and array indexes, "." for the whole
+// document) to be WANT, compared as compact JSON ("len" as the last element
+// takes the length of an array or object). Proves output is valid JSON,
+// not only that it matches a pattern.
+func cmdJSON(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: json PATH WANT")
+	}
+	var doc any
+	if err := json.Unmarshal([]byte(ts.ReadFile("stdout")), &doc); err != nil {
+		ts.Fatalf("stdout is not JSON: %v", err)
+	}
+	v := doc
+	if args[0] != "." {
+		for _, k := range strings.Split(args[0], ".") {
+			switch x := v.(type) {
+			case map[string]any:
+				if k == "len" {
+					v = float64(len(x))
+					continue
+				}
+				v = x[k]
+			case []any:
+				if k == "len" {
+					v = float64(len(x))
+					continue
+				}
+				i, err := strconv.Atoi(k)
+				if err != nil || i < 0 || i >= len(x) {
+					ts.Fatalf("%s: no element %s", args[0], k)
+				}
+				v = x[i]
+			default:
+				ts.Fatalf("%s: cannot index %T with %s", args[0], v, k)
+			}
+		}
+	}
+	got, _ := json.Marshal(v)
+	if (string(got) == args[1]) == neg {
+		ts.Fatalf("%s = %s, want %s%s", args[0], got, map[bool]string{true: "not ", false: ""}[neg], args[1])
+	}
 }
