@@ -37,10 +37,13 @@ mkdir site
 cp "$plugins/greeter" "site/greeter_1.0.0_$platform"
 cp "$plugins/greeter-v2" "site/greeter_2.0.0_$platform"
 cp "$plugins/greeter-netrpc" "site/hello_1.0.0_$platform"
+cp "$plugins/kv" "site/kv_1.0.0_$platform"
 run plugctl publish site/index.yaml "site/greeter_1.0.0_$platform" --name greeter --version 1.0.0 --description "Says hello (plugctl SDK, gRPC)"
 run plugctl publish site/index.yaml "site/greeter_2.0.0_$platform" --name greeter --version 2.0.0
 run plugctl publish site/index.yaml "site/hello_1.0.0_$platform" --name hello --version 1.0.0 --description "The seed article's Greeter (net/rpc)" \
 	--kind netrpc --cookie-key BASIC_PLUGIN --cookie-value hello --dispense greeter
+run plugctl publish site/index.yaml "site/kv_1.0.0_$platform" --name kv --version 1.0.0 --description "A key-value store (gRPC, from a .proto)" --kind grpc
+run plugctl index lint site/index.yaml
 run cat site/index.yaml
 
 say "...and serves it on loopback"
@@ -53,7 +56,7 @@ echo "serving at $url"
 say "A user adds the index and installs"
 run plugctl index add demo "${url}index.yaml"
 run plugctl search
-run plugctl install greeter@^1 hello
+run plugctl install greeter@^1 hello kv
 run plugctl list
 run plugctl call greeter Greet '"demo"'
 run plugctl call hello Greet
@@ -69,11 +72,19 @@ run plugctl use greeter@1.0.0
 run plugctl call greeter Greet --raw '"demo"'
 run plugctl use greeter@2.0.0
 
+say "Keep a plugin warm: calls reattach to it (kv keeps its data in memory)"
+run plugctl start kv
+run plugctl call kv Put '{"key": "colour", "value": "blue"}'
+run plugctl call kv Get '{"key": "colour"}'
+run plugctl ps
+run plugctl health
+run plugctl stop --all
+
 say "Integrity: every installed file re-hashed against its receipt"
 run plugctl verify
 
 say "Remove"
 run plugctl remove greeter@1.0.0
-run plugctl remove hello
+run plugctl remove hello kv
 run plugctl list
 say "done"
