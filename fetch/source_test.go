@@ -117,7 +117,7 @@ func write(t *testing.T, p, content string, mode os.FileMode) {
 func makeRepo(t *testing.T) (root, repo string) {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
+		t.Fatal("git not installed: plugctl's git sources need it")
 	}
 	root = t.TempDir()
 	repo = filepath.Join(root, "repo")
@@ -240,7 +240,7 @@ func TestGitDaemon(t *testing.T) {
 	}
 	daemon := filepath.Join(strings.TrimSpace(string(execPath)), "git-daemon")
 	if _, err := os.Stat(daemon); err != nil {
-		t.Skip("git daemon not available")
+		t.Fatalf("git daemon not available at %s", daemon)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -46,10 +46,10 @@ func TestGo(t *testing.T) {
 // another language, started without a shell, handshakes, serves and stops.
 func TestJS(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node not installed")
+		t.Fatal("node not installed: plugctl's JavaScript example plugin needs Node.js")
 	}
 	if _, err := os.Stat("../kv-js/node_modules"); err != nil {
-		t.Skip("kv-js not set up: run testdata/plugins/kv-js/setup.sh")
+		t.Fatal("kv-js not set up: run make setup-js (or testdata/plugins/kv-js/setup.sh)")
 	}
 	exercise(t, exec.Command("../kv-js/kv-js"))
 }
