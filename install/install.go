@@ -345,12 +345,44 @@ func (in *Installer) lock(ctx context.Context, name, version string) (func(), er
 // leftovers too (a flock is per open file: trying it again here would
 // fail against the caller's own lock).
 func (in *Installer) cleanLeftovers(held ...string) []string {
+	var removed []string
+	for _, l := range in.leftovers(false, held...) {
+		if os.RemoveAll(l.Path) == nil {
+			removed = append(removed, filepath.Base(l.Path))
+		}
+	}
+	return removed
+}
+
+// leftover is a directory in tmp/ that no live command is using.
+type leftover struct {
+	Path string
+	What string // "an interrupted install", …
+}
+
+// leftoverAge is how old a remove-* or index-* directory in tmp/ must be
+// before it is taken for the leftover of a killed command: those carry no
+// lock, and a live command is done with them in well under a second.
+const leftoverAge = 5 * time.Minute
+
+// leftovers lists what killed commands left in tmp/: staging directories of
+// installs whose version lock no live process holds (see cleanLeftovers for
+// held) and, with old, remove-* and index-* directories older than
+// leftoverAge.
+func (in *Installer) leftovers(old bool, held ...string) []leftover {
 	entries, err := os.ReadDir(in.Paths.Tmp())
 	if err != nil {
 		return nil
 	}
-	var removed []string
+	var out []leftover
 	for _, e := range entries {
+		path := filepath.Join(in.Paths.Tmp(), e.Name())
+		if kind, _, ok := strings.Cut(e.Name(), "-"); ok && (kind == "remove" || kind == "index") {
+			if fi, err := e.Info(); old && err == nil && time.Since(fi.ModTime()) > leftoverAge {
+				out = append(out, leftover{Path: path, What: "an interrupted " + map[string]string{"remove": "removal", "index": "index update"}[kind]})
+			}
+			continue
+		}
 		// A stage is named name@version.RANDOM (stagePrefix + MkdirTemp).
 		name, rest, ok := strings.Cut(e.Name(), "@")
 		if !ok || store.ValidName(name) != nil {
@@ -358,22 +390,36 @@ func (in *Installer) cleanLeftovers(held ...string) []string {
 		}
 		version := strings.TrimSuffix(rest, filepath.Ext(rest))
 		if len(held) == 2 && name == held[0] && version == held[1] {
-			if os.RemoveAll(filepath.Join(in.Paths.Tmp(), e.Name())) == nil {
-				removed = append(removed, e.Name())
-			}
+			out = append(out, leftover{Path: path, What: "an interrupted install"})
 			continue
 		}
 		fl := flock.New(in.Paths.LockFile(name, version))
-		locked, err := fl.TryLock()
-		if err != nil || !locked {
-			continue
+		if locked, err := fl.TryLock(); err == nil && locked {
+			fl.Unlock()
+			out = append(out, leftover{Path: path, What: "an interrupted install"})
 		}
-		if os.RemoveAll(filepath.Join(in.Paths.Tmp(), e.Name())) == nil {
-			removed = append(removed, e.Name())
-		}
-		fl.Unlock()
 	}
-	return removed
+	return out
+}
+
+// discard removes dir from the store: one rename into tmp/ makes it
+// disappear at once, even if deleting its files is then interrupted (what
+// is left is an old remove-* directory, a leftover).
+func (in *Installer) discard(dir, label string) error {
+	tmpRoot, err := in.Paths.EnsureTmp()
+	if err != nil {
+		return err
+	}
+	trash, err := os.MkdirTemp(tmpRoot, "remove-"+label+".")
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(dir, filepath.Join(trash, "v")); err != nil {
+		os.Remove(trash)
+		return err
+	}
+	os.RemoveAll(trash) // what stays is a leftover for the next cleanup
+	return nil
 }
 
 // CleanLeftovers removes what killed installs left in tmp/ and returns the

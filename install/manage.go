@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/plugctl/plugctl/store"
@@ -60,22 +59,10 @@ func (in *Installer) Remove(name, version string) (*Removal, error) {
 		victims = []string{version}
 	}
 	rm := &Removal{Name: name}
-	tmpRoot, err := in.Paths.EnsureTmp()
-	if err != nil {
-		return nil, err
-	}
 	for _, v := range victims {
-		// Rename out of plugins/ first, so the version disappears at once
-		// even if deleting its files is interrupted.
-		trash, err := os.MkdirTemp(tmpRoot, "remove-"+name+".")
-		if err != nil {
-			return rm, err
-		}
-		if err := os.Rename(in.Paths.VersionDir(name, v), filepath.Join(trash, "v")); err != nil {
-			os.Remove(trash)
+		if err := in.discard(in.Paths.VersionDir(name, v), name); err != nil {
 			return rm, fmt.Errorf("remove %s@%s: %w", name, v, err)
 		}
-		os.RemoveAll(trash)
 		rm.Removed = append(rm.Removed, v)
 		if v == active {
 			rm.WasActive = true
