@@ -19,7 +19,7 @@ plugins:
 setup-js:
 	./scripts/setup-js.sh
 
-demo: build plugins
+demo: setup-js build plugins
 	./scripts/demo.sh
 
 # ./... skips directories named testdata: the example plugins are named

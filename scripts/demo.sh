@@ -38,11 +38,14 @@ cp "$plugins/greeter" "site/greeter_1.0.0_$platform"
 cp "$plugins/greeter-v2" "site/greeter_2.0.0_$platform"
 cp "$plugins/greeter-netrpc" "site/hello_1.0.0_$platform"
 cp "$plugins/kv" "site/kv_1.0.0_$platform"
+cp "$plugins/kv-js.tar.gz" "site/kv-js_1.0.0_$platform.tar.gz"
 run plugctl publish site/index.yaml "site/greeter_1.0.0_$platform" --name greeter --version 1.0.0 --description "Says hello (plugctl SDK, gRPC)"
 run plugctl publish site/index.yaml "site/greeter_2.0.0_$platform" --name greeter --version 2.0.0
 run plugctl publish site/index.yaml "site/hello_1.0.0_$platform" --name hello --version 1.0.0 --description "The seed article's Greeter (net/rpc)" \
 	--kind netrpc --cookie-key BASIC_PLUGIN --cookie-value hello --dispense greeter
 run plugctl publish site/index.yaml "site/kv_1.0.0_$platform" --name kv --version 1.0.0 --description "A key-value store (gRPC, from a .proto)" --kind grpc
+run plugctl publish site/index.yaml "site/kv-js_1.0.0_$platform.tar.gz" --name kv-js --version 1.0.0 --bin kv-js/kv-js \
+	--description "The same KV service in JavaScript (Node.js, no gRPC reflection)" --kind grpc --mtls false
 run plugctl index lint site/index.yaml
 run cat site/index.yaml
 
@@ -56,11 +59,14 @@ echo "serving at $url"
 say "A user adds the index and installs"
 run plugctl index add demo "${url}index.yaml"
 run plugctl search
-run plugctl install greeter@^1 hello kv
+run plugctl install greeter@^1 hello kv kv-js
 run plugctl list
 run plugctl call greeter Greet '"demo"'
 run plugctl call hello Greet
 run plugctl describe greeter
+say "A plugin in another language, without reflection: the schema comes from its .proto"
+run plugctl call kv-js Put '{"key": "lang", "value": "javascript"}' --proto "$root/testdata/plugins/kv/proto/kv.proto"
+run plugctl call kv-js Count '{"n": 3}' --proto "$root/testdata/plugins/kv/proto/kv.proto"
 
 say "Upgrade: the new version installs side by side and becomes active; the old one stays"
 run plugctl outdated
@@ -85,6 +91,6 @@ run plugctl verify
 
 say "Remove"
 run plugctl remove greeter@1.0.0
-run plugctl remove hello kv
+run plugctl remove hello kv kv-js
 run plugctl list
 say "done"
