@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,6 +29,7 @@ type startedJSON struct {
 	Address         string    `json:"address"`
 	StartedAt       time.Time `json:"startedAt"`
 	Log             string    `json:"log"`
+	Stdout          string    `json:"stdout,omitempty"`
 	Dir             string    `json:"dir"`
 	MTLS            bool      `json:"mtls"`
 	Active          bool      `json:"active"`
@@ -40,7 +40,7 @@ func toStartedJSON(p store.Paths, s *runtime.StartedPlugin) startedJSON {
 	active, _ := p.Active(s.Name)
 	return startedJSON{
 		Name: s.Name, Version: s.Version, Pid: s.Pid, Protocol: s.Protocol, ProtocolVersion: s.ProtocolVersion,
-		Network: s.Network, Address: s.Address, StartedAt: s.StartedAt, Log: s.Log, Dir: s.Dir, MTLS: s.MTLS,
+		Network: s.Network, Address: s.Address, StartedAt: s.StartedAt, Log: s.Log, Stdout: s.Stdout, Dir: s.Dir, MTLS: s.MTLS,
 		Active: active == s.Version,
 	}
 }
@@ -51,8 +51,9 @@ func newStartCmd(g *Global) *cobra.Command {
 		Use:   "start NAME[@VERSION]...",
 		Short: "Start a plugin detached and keep it warm for call, describe and health",
 		Long: `Start the active (or given) version of an installed plugin in the background,
-detached from this terminal (its own session, stdin on /dev/null, stdout and
-stderr to $PLUGCTL_HOME/run/NAME@VERSION.log), in the current directory.
+detached from this terminal (its own session, stdin on /dev/null, stdout to
+$PLUGCTL_HOME/run/NAME@VERSION.out, whose first line must be go-plugin's
+handshake, stderr to run/NAME@VERSION.log), in the current directory.
 call, describe and health then reattach to it instead of launching a fresh
 process, as long as it runs the version they would use. Several versions of
 one plugin may run at once. Starting a version that already runs does
@@ -227,7 +228,7 @@ plugins whose process died are removed on the way.`,
 			if g.Quiet {
 				return nil
 			}
-			tw := tabwriter.NewWriter(g.IO.Out, 0, 4, 2, ' ', 0)
+			tw := newTable(g.IO.Out)
 			fmt.Fprintln(tw, "NAME\tVERSION\tPID\tPROTOCOL\tUPTIME\tADDRESS")
 			for _, s := range out {
 				v := s.Version
@@ -247,11 +248,12 @@ func newLogsCmd(g *Global) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "logs NAME[@VERSION]",
 		Short: "Print a started plugin's log",
-		Long: `Print the log of a started plugin (its stdout and stderr: go-plugin's
-handshake line, then its hclog output and anything it prints before Serve
-redirects its standard streams). A bare NAME prints the log of every
-started version; a plugin no longer running still has the log of its last
-run. -f follows one log as it grows (Ctrl-C ends).`,
+		Long: `Print the log of a started plugin: its stdout (go-plugin's handshake
+line, and anything it prints there outside Serve), then its stderr (its
+hclog output and anything it prints before Serve redirects its standard
+streams). A bare NAME prints the log of every started version; a plugin no
+longer running still has the log of its last run. -f follows one log as it
+grows (Ctrl-C ends).`,
 		Example: "  plugctl logs kv\n  plugctl logs greeter@2.0.0 -f",
 		Args:    args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
@@ -282,9 +284,20 @@ run. -f follows one log as it grows (Ctrl-C ends).`,
 					}
 				}
 			}
+			// Its stdout file (run/NAME@VERSION.out), then its stderr
+			// (run/NAME@VERSION.log).
+			files := func(v string) []string {
+				var fs []string
+				for _, f := range []string{runtime.OutFile(p, name, v), runtime.LogFile(p, name, v)} {
+					if _, err := os.Stat(f); err == nil {
+						fs = append(fs, f)
+					}
+				}
+				return fs
+			}
 			var logs []string
 			for _, v := range versions {
-				if _, err := os.Stat(runtime.LogFile(p, name, v)); err == nil {
+				if len(files(v)) > 0 {
 					logs = append(logs, v)
 				}
 			}
@@ -302,16 +315,18 @@ run. -f follows one log as it grows (Ctrl-C ends).`,
 					fmt.Fprintf(g.IO.Out, "==> %s@%s <==\n", name, v)
 				}
 				if follow {
-					return followLog(cmd.Context(), g.IO.Out, runtime.LogFile(p, name, v))
+					return followLog(cmd.Context(), g.IO.Out, files(v)...)
 				}
-				f, err := os.Open(runtime.LogFile(p, name, v))
-				if err != nil {
-					return err
-				}
-				_, err = io.Copy(g.IO.Out, f)
-				f.Close()
-				if err != nil {
-					return err
+				for _, path := range files(v) {
+					f, err := os.Open(path)
+					if err != nil {
+						return err
+					}
+					_, err = io.Copy(g.IO.Out, f)
+					f.Close()
+					if err != nil {
+						return err
+					}
 				}
 			}
 			return nil
@@ -321,18 +336,25 @@ run. -f follows one log as it grows (Ctrl-C ends).`,
 	return c
 }
 
-// followLog copies a log and then what is appended to it, until ctx ends.
-func followLog(ctx context.Context, w io.Writer, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
+// followLog copies a plugin's log files, one after the other, and then what
+// is appended to each, until ctx ends.
+func followLog(ctx context.Context, w io.Writer, paths ...string) error {
+	var fs []*os.File
+	for _, path := range paths {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fs = append(fs, f)
 	}
-	defer f.Close()
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if _, err := io.Copy(w, f); err != nil {
-			return err
+		for _, f := range fs {
+			if _, err := io.Copy(w, f); err != nil {
+				return err
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -428,7 +450,7 @@ checked concurrently.`,
 				if len(out) == 0 {
 					g.Printf("no plugins installed\n")
 				}
-				tw := tabwriter.NewWriter(g.IO.Out, 0, 4, 2, ' ', 0)
+				tw := newTable(g.IO.Out)
 				for _, h := range out {
 					id := h.Name
 					if h.Version != "" {

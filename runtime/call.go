@@ -177,14 +177,16 @@ func (p *Plugin) callFailure(ctx context.Context, method string, err error) erro
 	case ctx.Err() != nil:
 		pe.Err = fmt.Errorf("calling %s: %w", method, ctx.Err())
 	default:
-		t := time.NewTimer(crashGrace)
-		select {
-		case <-p.runner.exited:
-		case <-t.C:
-		case <-ctx.Done():
+		if exited := p.exited(); exited != nil {
+			t := time.NewTimer(crashGrace)
+			select {
+			case <-exited:
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
 		}
-		t.Stop()
-		if st, ok := p.runner.exitStatus(); ok {
+		if st, ok := p.exitStatus(); ok {
 			pe.Err = fmt.Errorf("crashed during %s (%s)", method, st)
 		} else {
 			pe.Err = fmt.Errorf("unreachable during %s: %s", method, status.Convert(err).Message())

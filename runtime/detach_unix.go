@@ -7,9 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,7 +19,6 @@ import (
 	plugin "github.com/hashicorp/go-plugin"
 
 	"github.com/plugctl/plugctl/store"
-	"github.com/plugctl/plugctl/verify"
 )
 
 // Bounds of Start and Stop.
@@ -27,18 +26,21 @@ const (
 	// stopGrace is how long Stop waits for a plugin asked to exit before it
 	// kills the plugin's process group.
 	stopGrace = 3 * time.Second
-	// handshakePoll is how often Start reads the log back for the
-	// handshake line.
+	// handshakePoll is how often Start reads the plugin's stdout file
+	// back for the handshake line.
 	handshakePoll = 2 * time.Millisecond
 )
 
 // Start launches an installed plugin detached, to be reattached to by later
-// processes (Attach): in its own session, stdin on /dev/null, stdout and
-// stderr appended to run/<name>@<version>.log, so it survives the caller and
-// never writes to a closed pipe. The executable is verified against
-// spec.SHA256 first, exactly as Launch does. go-plugin reads the handshake
-// from a pipe; here it is read back from the log (the first line that parses
-// as one), checked against the Spec's protocol, and saved with go-plugin's
+// processes (Attach): in its own session, stdin on /dev/null, stdout written
+// to run/<name>@<version>.out and stderr to run/<name>@<version>.log (see
+// OutFile and LogFile), so it survives the caller and never writes to a
+// closed pipe. The executable is checked and executed exactly as Launch
+// does it (verifiedExec: ownership, hash through an open descriptor, that
+// descriptor exec'd where the platform allows), with the same environment.
+// go-plugin reads the handshake from a pipe; here it is read from the
+// stdout file, and as in go-plugin the first line must be the handshake. It
+// is checked against the Spec's protocol and saved with go-plugin's
 // ReattachConfig in run/<name>@<version>.json. Start then connects once and
 // pings the plugin before it returns.
 //
@@ -50,26 +52,11 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 	if home.Home == "" {
 		return nil, false, fmt.Errorf("plugin %s: start needs a home", spec.Name)
 	}
-	proto := spec.Protocol.WithDefaults(spec.Name)
-	if err := proto.Validate(); err != nil {
-		return nil, false, fmt.Errorf("plugin %s: %w", spec.Name, err)
+	spec, mode, err := checkSpec(spec, opt)
+	if err != nil {
+		return nil, false, err
 	}
-	spec.Protocol = proto
-	mode := proto.MTLS
-	if opt.MTLS != "" {
-		mode = opt.MTLS
-	}
-	switch mode {
-	case store.MTLSAuto, store.MTLSTrue, store.MTLSFalse:
-	default:
-		return nil, false, fmt.Errorf("plugin %s: mtls %q: want auto, true or false", spec.Name, mode)
-	}
-	if !filepath.IsAbs(spec.Exe) {
-		return nil, false, fmt.Errorf("plugin %s: executable path %q is not absolute", spec.Name, spec.Exe)
-	}
-	if spec.SHA256 == "" {
-		return nil, false, fmt.Errorf("plugin %s: no sha256 for %s: refusing to run an unverified executable", spec.Name, spec.Exe)
-	}
+	proto := spec.Protocol
 	runDir, err := home.EnsureRun()
 	if err != nil {
 		return nil, false, fmt.Errorf("plugin %s: run directory: %w", spec.Name, err)
@@ -86,27 +73,19 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 		removeRunFiles(home, old)
 	}
 
-	// Right before the start, as in Launch: a changed binary never runs.
-	if err := verify.CheckExecutable(spec.Exe, spec.SHA256, spec.RecordPath); err != nil {
-		var me *verify.MismatchError
-		if errors.As(err, &me) {
-			return nil, false, err
-		}
-		return nil, false, &PluginError{Name: spec.Name, Op: OpStart, Err: fmt.Errorf("would not start: %w", err)}
-	}
-
 	st := &StartedPlugin{
 		Schema: startedSchema, Name: spec.Name, Version: spec.Version,
 		Exe: spec.Exe, SHA256: spec.SHA256, Dir: opt.Dir,
-		Log: LogFile(home, spec.Name, spec.Version), MTLS: mode == store.MTLSTrue,
+		Stdout: OutFile(home, spec.Name, spec.Version), Log: LogFile(home, spec.Name, spec.Version),
+		MTLS: mode == store.MTLSTrue,
 	}
 	if st.Dir == "" {
 		st.Dir, _ = os.Getwd()
 	}
-	// The plugin names its socket <dir>/pluginNNNN; a unix socket path has
-	// at most 104 bytes (macOS). A deep home gets a private temp directory.
+	// The plugin names its socket <dir>/pluginNNNN. A deep home gets a
+	// private temp directory.
 	sockDir := runDir
-	if len(runDir)+len("/plugin0123456789") >= 104 {
+	if !socketFits(runDir, "/plugin0123456789") {
 		if sockDir, err = os.MkdirTemp("", "plugctl-run-"); err != nil {
 			return nil, false, err
 		}
@@ -119,44 +98,13 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 		}
 	}
 
-	logf, err := os.OpenFile(st.Log, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|os.O_APPEND, 0o600)
+	exited, waitErr, err := startDetached(spec, opt, st, pluginEnv(proto, opt, handshakeEnv(proto, sockDir), certPEM))
 	if err != nil {
+		removeRunFiles(home, st)
 		return nil, false, err
 	}
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		logf.Close()
-		return nil, false, err
-	}
-	cmd := &exec.Cmd{
-		Path:   spec.Exe,
-		Args:   []string{spec.Exe},
-		Env:    detachedEnv(proto, sockDir, certPEM, opt),
-		Dir:    opt.Dir,
-		Stdin:  devnull,
-		Stdout: logf,
-		Stderr: logf,
-		// Its own session: no signal of our terminal reaches it, and its
-		// process group is its pid.
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
-	}
-	err = cmd.Start()
-	logf.Close()
-	devnull.Close()
-	if err != nil {
-		return nil, false, &PluginError{Name: spec.Name, Op: OpStart, Err: fmt.Errorf("would not start: %w", err)}
-	}
-	st.Pid = cmd.Process.Pid
-	st.ProcStart, _, _ = processStart(st.Pid)
-	st.StartedAt = time.Now().UTC().Truncate(time.Millisecond)
-	exited := make(chan struct{})
-	var waitErr error
-	// Reaps it if it exits while we run (a long-lived host calling Start);
-	// once we exit, init does.
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-
 	fail := func(e error) (*StartedPlugin, bool, error) {
-		_ = syscall.Kill(-st.Pid, syscall.SIGKILL)
+		killGroup(st.Pid)
 		select {
 		case <-exited:
 		case <-time.After(reapGrace):
@@ -165,49 +113,42 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 		return nil, false, e
 	}
 
-	line, err := awaitHandshake(ctx, st.Log, exited)
+	line, err := awaitHandshake(ctx, st.Stdout, exited)
+	if err == nil {
+		err = st.applyHandshake(line, proto, mode)
+	}
 	if err != nil {
-		watch := &stderrWatch{}
-		if b, rerr := os.ReadFile(st.Log); rerr == nil {
-			_, _ = watch.Write(b)
-			_, _ = watch.Write([]byte("\n"))
+		status := ""
+		select {
+		case <-exited:
+			status = exitStatus(*waitErr)
+		default: // killed by fail: it did not exit of itself
 		}
-		pe := &PluginError{Name: spec.Name, Op: OpHandshake, Panic: watch.panicLine()}
+		stderr := &stderrWatch{}
+		stderr.readLog(st.Log)
+		pe := &PluginError{Name: spec.Name, Op: OpHandshake, Panic: stderr.panicLine(), Err: err}
 		switch {
 		case errors.Is(err, context.DeadlineExceeded):
-			pe.Err = fmt.Errorf("timed out waiting for the handshake (killed): %w", context.DeadlineExceeded)
+			pe.Err = errHandshakeTimeout
 		case errors.Is(err, context.Canceled):
-			pe.Err = fmt.Errorf("cancelled before the handshake (killed): %w", err)
-		case watch.sawCookieNotice():
-			pe.Err = errors.New("handshake failed: the plugin expects a different magic cookie (protocol.cookieKey/cookieValue in the index)")
-		default:
-			<-exited
-			status := "exited"
-			var ee *exec.ExitError
-			if errors.As(waitErr, &ee) {
-				status = ee.ProcessState.String()
-			}
-			detail := ""
-			if pe.Panic == "" {
-				if l := watch.lastLine(); l != "" {
-					detail = ": " + logMessage(l)
-				}
-			}
-			pe.Err = fmt.Errorf("plugin exited before the handshake (%s)%s (log: %s)", status, detail, st.Log)
+			pe.Err = errHandshakeCancelled(err)
+		case stderr.sawCookieNotice():
+			pe.Err = errWrongCookie
+		case errors.Is(err, errNotHandshake):
+			pe.Err = fmt.Errorf("%w (stdout: %s)", errUnrecognizedLine(line, status, stderr), st.Stdout)
+		case errors.Is(err, errNoHandshake):
+			pe.Err = fmt.Errorf("%w (log: %s)", errExitedBeforeHandshake(status, stderr), st.Log)
 		}
 		return fail(pe)
 	}
-	if err := st.applyHandshake(line, proto, mode); err != nil {
-		return fail(&PluginError{Name: spec.Name, Op: OpHandshake, Err: err})
-	}
-	if st.Network == "tcp" && mode == store.MTLSAuto && opt.Stderr != nil {
-		fmt.Fprintf(opt.Stderr, "warning: plugin %s listens on plain TCP (%s), which other local users can reach; use --mtls true if it supports go-plugin's mTLS\n", spec.Name, st.Address)
+	if rc, err := st.ReattachConfig(); err == nil {
+		warnPlainTCP(spec.Name, rc.Addr, mode, opt)
 	}
 	if err := writeState(home, st); err != nil {
 		return fail(err)
 	}
 	// One round trip proves the record usable: address, TLS, protocol.
-	p, err := attachState(ctx, home, st, spec, Options{Home: home}, false)
+	p, err := attachState(ctx, home, st, spec, Options{Home: home})
 	if err == nil {
 		err = p.Ping(ctx)
 		_ = p.Close()
@@ -218,39 +159,87 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 	return st, true, nil
 }
 
-// awaitHandshake polls the log for the first line that parses as a go-plugin
-// handshake, until the process exits or ctx ends.
-func awaitHandshake(ctx context.Context, log string, exited <-chan struct{}) (string, error) {
-	deadline := time.Minute // go-plugin's default StartTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		deadline = time.Until(dl)
+// startDetached runs the plugin of spec in its own session with its output
+// in st's files, and records its pid in st. exited is closed once the
+// process was reaped, with *waitErr its status: reaped by us if it exits
+// while we run (a long-lived host calling Start), by init once we exit.
+func startDetached(spec Spec, opt Options, st *StartedPlugin, env []string) (exited <-chan struct{}, waitErr *error, err error) {
+	exeFile, execPath, err := verifiedExec(spec)
+	if err != nil {
+		return nil, nil, err
 	}
+	defer exeFile.Close() // after the start: the child has exec'd by then
+	open := func(path string) (*os.File, error) {
+		return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|os.O_APPEND, 0o600)
+	}
+	stdout, err := open(st.Stdout)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer stdout.Close()
+	stderr, err := open(st.Log)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer stderr.Close()
+	cmd := pluginCmd(execPath, spec.Exe, opt.Dir, env)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	// Its own session: no signal of our terminal reaches it, and its
+	// process group id is its pid.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, &PluginError{Name: spec.Name, Op: OpStart, Err: fmt.Errorf("would not start: %w", err)}
+	}
+	st.Pid = cmd.Process.Pid
+	st.ProcStart, _, _ = processStart(st.Pid)
+	st.StartedAt = time.Now().UTC().Truncate(time.Millisecond)
+	done := make(chan struct{})
+	waitErr = new(error)
+	go func() { *waitErr = cmd.Wait(); close(done) }()
+	return done, waitErr, nil
+}
+
+// maxHandshakeLine bounds the first line read back from a started plugin's
+// stdout: go-plugin's bufio.Scanner takes lines of up to 64 KiB.
+const maxHandshakeLine = 64 << 10
+
+// errNoHandshake: the plugin exited without printing a line on stdout.
+var errNoHandshake = errors.New("no handshake")
+
+// awaitHandshake returns the first line of the plugin's stdout file once it
+// is complete (or what there is when the process exits or the line grows
+// too long), until ctx ends or go-plugin's default start timeout passes.
+func awaitHandshake(ctx context.Context, out string, exited <-chan struct{}) (string, error) {
+	deadline := startTimeout(ctx)
 	timer := time.NewTimer(deadline)
 	defer timer.Stop()
 	tick := time.NewTicker(handshakePoll)
 	defer tick.Stop()
-	check := func() (string, bool) {
-		b, err := os.ReadFile(log)
+	buf := make([]byte, maxHandshakeLine)
+	first := func() (line string, complete bool) {
+		f, err := os.Open(out)
 		if err != nil {
 			return "", false
 		}
-		for _, l := range bytes.Split(b, []byte("\n")) {
-			if isHandshake(string(l)) {
-				return strings.TrimSpace(string(l)), true
-			}
+		defer f.Close()
+		n, _ := io.ReadFull(f, buf)
+		if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
+			return string(buf[:i]), true
 		}
-		return "", false
+		return string(buf[:n]), n == len(buf)
 	}
 	for {
-		if l, ok := check(); ok {
+		if l, ok := first(); ok {
 			return l, nil
 		}
 		select {
 		case <-exited:
-			if l, ok := check(); ok {
+			// go-plugin's scanner also hands over a last line without
+			// its newline.
+			if l, _ := first(); l != "" {
 				return l, nil
 			}
-			return "", errors.New("exited")
+			return "", errNoHandshake
 		case <-ctx.Done():
 			return "", ctx.Err()
 		case <-timer.C:
@@ -260,37 +249,33 @@ func awaitHandshake(ctx context.Context, log string, exited <-chan struct{}) (st
 	}
 }
 
-// isHandshake: CORE|APP|NETWORK|ADDRESS|PROTOCOL[|CERT], the line go-plugin's
-// Serve prints.
-func isHandshake(l string) bool {
-	f := strings.Split(strings.TrimSpace(l), "|")
-	if len(f) < 4 || len(f) > 6 {
-		return false
-	}
-	if _, err := strconv.Atoi(f[0]); err != nil {
-		return false
-	}
-	if _, err := strconv.Atoi(f[1]); err != nil {
-		return false
-	}
-	return (f[2] == "unix" || f[2] == "tcp") && f[3] != ""
-}
+// errNotHandshake: the first line on stdout does not have the fields of
+// go-plugin's handshake (go-plugin: "Unrecognized remote plugin message").
+var errNotHandshake = errors.New("not a handshake")
 
+// applyHandshake checks the first line the plugin printed on stdout as
+// go-plugin's client does, CORE|APP|NETWORK|ADDRESS|PROTOCOL[|CERT], against
+// proto and mode, and records what it says.
 func (s *StartedPlugin) applyHandshake(line string, proto store.Protocol, mode store.MTLSMode) error {
-	f := strings.Split(line, "|")
-	if f[0] != strconv.Itoa(plugin.CoreProtocolVersion) {
-		return fmt.Errorf("handshake failed: core protocol version %s, want %d", f[0], plugin.CoreProtocolVersion)
+	f := strings.Split(strings.TrimSpace(line), "|")
+	if len(f) < 4 {
+		return errNotHandshake
 	}
-	v, _ := strconv.Atoi(f[1])
-	ok := false
-	for _, want := range proto.Versions {
-		ok = ok || want == v
+	if core, err := strconv.Atoi(f[0]); err != nil || core != plugin.CoreProtocolVersion {
+		return fmt.Errorf("handshake failed: core protocol version %q, want %d", f[0], plugin.CoreProtocolVersion)
 	}
-	if !ok {
-		return fmt.Errorf("handshake failed: incompatible API version: the plugin speaks protocol version %d, plugctl offered %s (protocol.version in the index)", v, proto.Versions)
+	v, err := strconv.Atoi(f[1])
+	if err != nil {
+		return fmt.Errorf("handshake failed: protocol version %q is not a number", f[1])
+	}
+	if !slices.Contains(proto.Versions, v) {
+		return errIncompatible("version "+strconv.Itoa(v), proto)
 	}
 	s.ProtocolVersion = v
 	s.Network, s.Address = f[2], f[3]
+	if _, err := s.ReattachConfig(); err != nil {
+		return fmt.Errorf("handshake failed: %w", err)
+	}
 	s.Protocol = ProtocolNetRPC
 	if len(f) > 4 && f[4] != "" {
 		s.Protocol = f[4]
@@ -299,39 +284,35 @@ func (s *StartedPlugin) applyHandshake(line string, proto store.Protocol, mode s
 	case s.Protocol != ProtocolGRPC && s.Protocol != ProtocolNetRPC:
 		return fmt.Errorf("handshake failed: unknown protocol %q", s.Protocol)
 	case proto.Kind == store.KindGRPC && s.Protocol != ProtocolGRPC, proto.Kind == store.KindNetRPC && s.Protocol != ProtocolNetRPC:
-		return fmt.Errorf("handshake failed: the plugin speaks %s, but protocol.kind is %s", s.Protocol, proto.Kind)
+		return errWrongKind(s.Protocol, proto)
 	}
 	if len(f) > 5 {
 		s.ServerCert = f[5]
 	}
 	switch {
 	case mode == store.MTLSTrue && s.ServerCert == "":
-		return errors.New("handshake failed: mtls is required but the plugin sent no certificate (it does not speak go-plugin's mTLS; use --mtls auto)")
+		return errNoServerCert
 	case mode != store.MTLSTrue && s.ServerCert != "":
 		return errUnaskedCert
 	}
 	return nil
 }
 
-// detachedEnv is the environment of a started plugin, built as Launch builds
-// it: what hostEnv lets through of the caller's (opt.AllowEnv,
-// opt.InheritEnv), then opt.Env, then go-plugin's handshake variables as
-// go-plugin's Client sets them (client.go), which nothing overrides.
-func detachedEnv(proto store.Protocol, sockDir string, certPEM []byte, opt Options) []string {
-	env := filterEnv(hostEnv(os.Environ(), opt), proto.CookieKey)
-	env = append(env, filterEnv(opt.Env, proto.CookieKey)...)
+// handshakeEnv is what go-plugin's Client sets for a plugin it starts
+// (client.go): the magic cookie, the port range, the offered versions and
+// where to put the unix socket. Launch gets these from go-plugin itself.
+func handshakeEnv(proto store.Protocol, sockDir string) []string {
 	vs := make([]string, len(proto.Versions))
 	for i, v := range proto.Versions {
 		vs[i] = strconv.Itoa(v)
 	}
-	return append(env,
-		proto.CookieKey+"="+proto.CookieValue,
+	return []string{
+		proto.CookieKey + "=" + proto.CookieValue,
 		"PLUGIN_MIN_PORT=10000",
 		"PLUGIN_MAX_PORT=25000",
-		"PLUGIN_PROTOCOL_VERSIONS="+strings.Join(vs, ","),
-		"PLUGIN_UNIX_SOCKET_DIR="+sockDir,
-		"PLUGIN_CLIENT_CERT="+string(certPEM),
-	)
+		"PLUGIN_PROTOCOL_VERSIONS=" + strings.Join(vs, ","),
+		"PLUGIN_UNIX_SOCKET_DIR=" + sockDir,
+	}
 }
 
 // processAlive: pid runs, is not a zombie, and started at start (when
@@ -396,7 +377,7 @@ func Stop(ctx context.Context, home store.Paths, name, version string) (*Started
 			spec = SpecFromReceipt(home, r)
 		}
 		actx, cancel := context.WithTimeout(ctx, time.Second)
-		if p, err := attachState(actx, home, st, spec, Options{Home: home}, true); err == nil {
+		if p, err := attachState(actx, home, st, spec, Options{Home: home}); err == nil {
 			p.quit(actx)
 			_ = p.Close()
 		}
@@ -405,8 +386,7 @@ func Stop(ctx context.Context, home store.Paths, name, version string) (*Started
 			// setsid made its pid its process group id. The identity
 			// check above (start time) guards against a reused pid.
 			if st.Alive() {
-				_ = syscall.Kill(-st.Pid, syscall.SIGKILL)
-				_ = syscall.Kill(st.Pid, syscall.SIGKILL)
+				killGroup(st.Pid)
 			}
 			waitProcGone(st, reapGrace)
 		}

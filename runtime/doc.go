@@ -47,11 +47,14 @@
 //	*MethodError                           6  (any other gRPC status; a net/rpc method's error)
 //	ErrUnsupported, ErrNoReflection, other 1
 //
-// Warm plugins: Start launches a plugin detached (its own session, output to
-// run/NAME@VERSION.log) and records how to reattach in run/NAME@VERSION.json,
-// negotiated protocol version included; Attach reconnects to it without ever
-// stopping it on Close; Stop ends it gracefully, then by force; Started and
-// CleanStale find live and dead ones. Manager is the embeddable host: Get
+// Warm plugins: Start launches a plugin detached (its own session, stdout to
+// run/NAME@VERSION.out, stderr to run/NAME@VERSION.log), checked, executed
+// and given its environment exactly as by Launch, and as strict about the
+// handshake as go-plugin (the first line on stdout); it records how to
+// reattach in run/NAME@VERSION.json, negotiated protocol version included.
+// Attach reconnects to it: that Plugin's Close only drops the connection
+// (never Kill, Control.Quit or GRPCController.Shutdown); Stop ends it
+// gracefully, then by force; Started and CleanStale find live and dead ones. Manager is the embeddable host: Get
 // launches a plugin's active version on first use and reuses it, probes it
 // on an interval, relaunches it with backoff after a crash, follows a
 // change of the active version (draining the old process), and Close stops

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"os"
+	"path/filepath"
 
 	"github.com/plugctl/plugctl/store"
 )
@@ -20,6 +21,17 @@ func NewExampleHome() (home store.Paths, remove func(), err error) {
 		return store.Paths{}, nil, err
 	}
 	home = store.Paths{Home: tmp}
+	if err := installExamples(home, dir); err != nil {
+		os.RemoveAll(tmp)
+		return store.Paths{}, nil, err
+	}
+	return home, func() { os.RemoveAll(tmp) }, nil
+}
+
+// installExamples installs the example plugins built in dir into home:
+// greeter 1.0.0 (active) and 2.0.0, kv 1.0.0, and hello 1.0.0 (go-plugin's
+// net/rpc Greeter).
+func installExamples(home store.Paths, dir string) error {
 	for _, in := range []struct {
 		bin, name, version string
 		proto              store.Protocol
@@ -30,10 +42,9 @@ func NewExampleHome() (home store.Paths, remove func(), err error) {
 		{"kv", "kv", "1.0.0", store.Protocol{Kind: store.KindGRPC}, true},
 		{"greeter-netrpc", "hello", "1.0.0", store.Protocol{Kind: store.KindNetRPC, CookieKey: "BASIC_PLUGIN", CookieValue: "hello", Dispense: "greeter"}, true},
 	} {
-		if err := installFake(home, dir+"/"+in.bin, in.name, in.version, in.proto, in.active); err != nil {
-			os.RemoveAll(tmp)
-			return store.Paths{}, nil, err
+		if err := installFake(home, filepath.Join(dir, in.bin), in.name, in.version, in.proto, in.active); err != nil {
+			return err
 		}
 	}
-	return home, func() { os.RemoveAll(tmp) }, nil
+	return nil
 }

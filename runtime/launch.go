@@ -169,7 +169,11 @@ type Plugin struct {
 	spec   Spec
 	opt    Options
 	client *plugin.Client
+	// runner is the process Launch started, which Close ends; attach, for a
+	// started plugin that Attach connected to, is what Close leaves
+	// running. One of them is set.
 	runner *procRunner
+	attach *attachment
 	stderr *stderrWatch
 	proto  string
 
@@ -211,26 +215,11 @@ const (
 // is never run); a *PluginError when it would not start or the handshake
 // failed; other errors for a bad Spec or Options.
 func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
-	proto := spec.Protocol.WithDefaults(spec.Name)
-	if err := proto.Validate(); err != nil {
-		return nil, fmt.Errorf("plugin %s: %w", spec.Name, err)
+	spec, mode, err := checkSpec(spec, opt)
+	if err != nil {
+		return nil, err
 	}
-	spec.Protocol = proto
-	mode := proto.MTLS
-	if opt.MTLS != "" {
-		mode = opt.MTLS
-	}
-	switch mode {
-	case store.MTLSAuto, store.MTLSTrue, store.MTLSFalse:
-	default:
-		return nil, fmt.Errorf("plugin %s: mtls %q: want auto, true or false", spec.Name, mode)
-	}
-	if !filepath.IsAbs(spec.Exe) {
-		return nil, fmt.Errorf("plugin %s: executable path %q is not absolute", spec.Name, spec.Exe)
-	}
-	if spec.SHA256 == "" {
-		return nil, fmt.Errorf("plugin %s: no sha256 for %s: refusing to run an unverified executable", spec.Name, spec.Exe)
-	}
+	proto := spec.Protocol
 	if err := ctx.Err(); err != nil {
 		return nil, &PluginError{Name: spec.Name, Op: OpStart, Err: err}
 	}
@@ -240,9 +229,6 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 		return nil, err
 	}
 	defer exeFile.Close() // after the start: the child has exec'd by then
-	if afterCheckHook != nil {
-		afterCheckHook()
-	}
 
 	runDir := opt.RunDir
 	if runDir == "" && opt.Home.Home != "" {
@@ -252,28 +238,19 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 		}
 		runDir = d
 	}
-
-	// go-plugin puts the socket at <runDir>/plugin-dirN/pluginN; a unix
-	// socket path has at most 104 bytes (macOS; 108 on Linux). A deep home
+	// go-plugin puts the socket at <runDir>/plugin-dirN/pluginN; a deep home
 	// falls back to a fresh 0700 directory under the system's temp dir.
-	if len(runDir)+len("/plugin-dir0123456789/plugin0123456789") >= 104 {
+	if !socketFits(runDir, "/plugin-dir0123456789/plugin0123456789") {
 		runDir = ""
 	}
 
 	var tlsConf *tls.Config
 	var clientCertPEM []byte
 	if mode == store.MTLSTrue {
-		cert, certPEM, err := hostCertificate(opt.Home)
-		if err != nil {
-			return nil, fmt.Errorf("plugin %s: %w", spec.Name, err)
-		}
-		clientCertPEM = certPEM
 		// go-plugin's loadServerCert fills RootCAs (and ClientCAs) from the
 		// certificate on the plugin's handshake line.
-		tlsConf = &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			MinVersion:   tls.VersionTLS12,
-			ServerName:   "localhost",
+		if tlsConf, clientCertPEM, err = hostTLSConfig(opt.Home); err != nil {
+			return nil, fmt.Errorf("plugin %s: %w", spec.Name, err)
 		}
 	}
 
@@ -295,26 +272,13 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 	}
 
 	stderr := &stderrWatch{}
-	logger := hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Off})
-	var stdio io.Writer = io.Discard
-	if opt.Verbose && opt.Stderr != nil {
-		pw := newPrefixWriter(opt.Stderr, spec.Name+": ")
-		logger = hclog.New(&hclog.LoggerOptions{Output: pw, Level: hclog.Debug, DisableTime: true})
-		stdio = pw
-	}
-
+	logger, stdio := pluginOutput(spec.Name, opt, hclog.Debug)
 	var rn atomic.Pointer[procRunner]
 	killed := new(atomic.Bool)
-	baseEnv := filterEnv(hostEnv(os.Environ(), opt), proto.CookieKey)
-	baseEnv = append(baseEnv, filterEnv(opt.Env, proto.CookieKey)...)
 	runnerFunc := func(_ hclog.Logger, cmd *exec.Cmd, _ string) (runner.Runner, error) {
-		// go-plugin's variables come last: for a name given twice, the
-		// last value wins.
-		env := append(append([]string(nil), baseEnv...), cmd.Env...)
-		// Always set, so a PLUGIN_CLIENT_CERT in our own environment never
-		// reaches the plugin; empty means no mTLS.
-		env = append(env, "PLUGIN_CLIENT_CERT="+string(clientCertPEM))
-		r, err := newProcRunner(filepath.Base(spec.Exe), execPath, spec.Exe, opt.Dir, env)
+		// cmd.Env holds go-plugin's variables only (SkipHostEnv).
+		env := pluginEnv(proto, opt, cmd.Env, clientCertPEM)
+		r, err := newProcRunner(filepath.Base(spec.Exe), pluginCmd(execPath, spec.Exe, opt.Dir, env))
 		if err != nil {
 			return nil, err
 		}
@@ -381,34 +345,109 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 		return nil, &PluginError{Name: spec.Name, Op: op, Err: err, Panic: stderr.panicLine()}
 	}
 	if mode == store.MTLSTrue && tlsConf.RootCAs == nil {
-		return fail(OpHandshake, errors.New("handshake failed: mtls is required but the plugin sent no certificate (it does not speak go-plugin's mTLS; use --mtls auto)"))
+		return fail(OpHandshake, errNoServerCert)
 	}
-	if res.addr.Network() == "tcp" && mode == store.MTLSAuto && opt.Stderr != nil {
-		fmt.Fprintf(opt.Stderr, "warning: plugin %s listens on plain TCP (%s), which other local users can reach; use --mtls true if it supports go-plugin's mTLS\n", spec.Name, res.addr)
-	}
-
-	switch client.Protocol() {
-	case plugin.ProtocolGRPC:
-		p.proto = ProtocolGRPC
-		cp, err := client.Client()
-		if err != nil {
-			return fail(OpHandshake, fmt.Errorf("connect: %w", err))
-		}
-		gc, ok := cp.(*plugin.GRPCClient)
-		if !ok {
-			return fail(OpHandshake, fmt.Errorf("connect: unexpected gRPC client %T", cp))
-		}
-		p.conn = gc.Conn
-	case plugin.ProtocolNetRPC:
-		p.proto = ProtocolNetRPC
-		if err := p.connectNetRPC(ctx, res.addr, tlsConf, stdio); err != nil {
-			return fail(OpHandshake, err)
-		}
-	default:
-		return fail(OpHandshake, fmt.Errorf("handshake failed: unknown protocol %q", client.Protocol()))
+	warnPlainTCP(spec.Name, res.addr, mode, opt)
+	p.proto = string(client.Protocol())
+	if err := p.connect(ctx, res.addr, tlsConf, stdio); err != nil {
+		return fail(OpHandshake, err)
 	}
 	p.stopWatch = context.AfterFunc(ctx, func() { _ = p.runner.Kill(context.Background()) })
 	return p, nil
+}
+
+// checkSpec validates what Launch and Start are asked to run, and returns
+// spec with its protocol's defaults applied and the mTLS mode in force.
+func checkSpec(spec Spec, opt Options) (Spec, store.MTLSMode, error) {
+	proto := spec.Protocol.WithDefaults(spec.Name)
+	if err := proto.Validate(); err != nil {
+		return spec, "", fmt.Errorf("plugin %s: %w", spec.Name, err)
+	}
+	spec.Protocol = proto
+	mode := proto.MTLS
+	if opt.MTLS != "" {
+		mode = opt.MTLS
+	}
+	switch mode {
+	case store.MTLSAuto, store.MTLSTrue, store.MTLSFalse:
+	default:
+		return spec, "", fmt.Errorf("plugin %s: mtls %q: want auto, true or false", spec.Name, mode)
+	}
+	if !filepath.IsAbs(spec.Exe) {
+		return spec, "", fmt.Errorf("plugin %s: executable path %q is not absolute", spec.Name, spec.Exe)
+	}
+	if spec.SHA256 == "" {
+		return spec, "", fmt.Errorf("plugin %s: no sha256 for %s: refusing to run an unverified executable", spec.Name, spec.Exe)
+	}
+	return spec, mode, nil
+}
+
+// socketFits reports whether a unix socket at dir+rest fits in a socket
+// address: 104 bytes on macOS, 108 on Linux.
+func socketFits(dir, rest string) bool { return len(dir)+len(rest) < 104 }
+
+// hostTLSConfig is the host's side of mTLS with the home's certificate
+// (made once per home), and that certificate in PEM for PLUGIN_CLIENT_CERT.
+// The caller adds the plugin's certificate to RootCAs and ClientCAs.
+func hostTLSConfig(home store.Paths) (*tls.Config, []byte, error) {
+	cert, certPEM, err := hostCertificate(home)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, ServerName: "localhost"}, certPEM, nil
+}
+
+// pluginOutput is where go-plugin's logger and the plugin's synced stdio go:
+// nowhere, or at -v to opt.Stderr with the plugin's name in front of each
+// line, go-plugin's own lines from level up.
+func pluginOutput(name string, opt Options, level hclog.Level) (hclog.Logger, io.Writer) {
+	if !opt.Verbose || opt.Stderr == nil {
+		return hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Off}), io.Discard
+	}
+	pw := newPrefixWriter(opt.Stderr, name+": ")
+	return hclog.New(&hclog.LoggerOptions{Output: pw, Level: level, DisableTime: true}), pw
+}
+
+// pluginEnv is a plugin's whole environment: what hostEnv lets through of
+// ours, then opt.Env, then goPlugin (go-plugin's handshake variables), which
+// nothing overrides (for a name given twice the last value wins), then
+// PLUGIN_CLIENT_CERT, always set so that one in our own environment never
+// reaches the plugin (empty: no mTLS).
+func pluginEnv(proto store.Protocol, opt Options, goPlugin []string, certPEM []byte) []string {
+	env := filterEnv(hostEnv(os.Environ(), opt), proto.CookieKey)
+	env = append(env, filterEnv(opt.Env, proto.CookieKey)...)
+	env = append(env, goPlugin...)
+	return append(env, "PLUGIN_CLIENT_CERT="+string(certPEM))
+}
+
+// warnPlainTCP warns that a plugin listens where other local users can reach
+// it without mTLS.
+func warnPlainTCP(name string, addr net.Addr, mode store.MTLSMode, opt Options) {
+	if addr.Network() == "tcp" && mode == store.MTLSAuto && opt.Stderr != nil {
+		fmt.Fprintf(opt.Stderr, "warning: plugin %s listens on plain TCP (%s), which other local users can reach; use --mtls true if it supports go-plugin's mTLS\n", name, addr)
+	}
+}
+
+// connect opens what calls go through, once go-plugin's client has the
+// plugin's address: go-plugin's gRPC connection, or a net/rpc session of
+// rpcwire's on a connection of our own.
+func (p *Plugin) connect(ctx context.Context, addr net.Addr, tlsConf *tls.Config, stdio io.Writer) error {
+	switch p.proto {
+	case ProtocolGRPC:
+		cp, err := p.client.Client()
+		if err != nil {
+			return fmt.Errorf("connect: %w", err)
+		}
+		gc, ok := cp.(*plugin.GRPCClient)
+		if !ok {
+			return fmt.Errorf("connect: unexpected gRPC client %T", cp)
+		}
+		p.conn = gc.Conn
+		return nil
+	case ProtocolNetRPC:
+		return p.connectNetRPC(ctx, addr, tlsConf, stdio)
+	}
+	return fmt.Errorf("handshake failed: unknown protocol %q", p.proto)
 }
 
 // verifiedExec makes sure that what spec names may run: nobody else can
@@ -441,10 +480,11 @@ func verifiedExec(spec Spec) (f *os.File, execPath string, err error) {
 		// it; only the user's own processes could.
 		execPath = spec.Exe
 	}
+	if afterCheckHook != nil {
+		afterCheckHook()
+	}
 	return f, execPath, nil
 }
-
-var errUnaskedCert = errors.New("handshake failed: the plugin sent a TLS certificate although mtls is off (use --mtls true)")
 
 // placeholder fills go-plugin's plugin sets; it is never dispensed.
 type placeholder struct{ plugin.NetRPCUnsupportedPlugin }
@@ -482,6 +522,7 @@ func filterEnv(env []string, cookieKey string) []string {
 var (
 	reIncompatible = regexp.MustCompile(`Plugin version: (\d+)`)
 	reUnrecognized = regexp.MustCompile(`(?s)^Unrecognized remote plugin message: ([^\n]*)`)
+	reUnsupported  = regexp.MustCompile(`unsupported plugin protocol "([^"]*)"`)
 )
 
 // startError turns go-plugin's start errors into one-line *PluginErrors.
@@ -500,22 +541,23 @@ func (p *Plugin) startError(err error, proto store.Protocol) error {
 		pe.Op = OpStart
 		pe.Err = fmt.Errorf("would not start: %w", err)
 	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "timeout while waiting for plugin to start"):
-		pe.Err = fmt.Errorf("timed out waiting for the handshake (killed): %w", context.DeadlineExceeded)
+		pe.Err = errHandshakeTimeout
 	case errors.Is(err, context.Canceled):
-		pe.Err = fmt.Errorf("cancelled before the handshake (killed): %w", err)
+		pe.Err = errHandshakeCancelled(err)
 	case p.stderr.sawCookieNotice():
-		pe.Err = errors.New("handshake failed: the plugin expects a different magic cookie (protocol.cookieKey/cookieValue in the index)")
+		pe.Err = errWrongCookie
 	case strings.Contains(msg, "incompatible API version"):
 		got := "another version"
 		if m := reIncompatible.FindStringSubmatch(msg); m != nil {
 			got = "version " + m[1]
 		}
-		pe.Err = fmt.Errorf("handshake failed: incompatible API version: the plugin speaks protocol %s, plugctl offered %s (protocol.version in the index)", got, proto.Versions)
+		pe.Err = errIncompatible(got, proto)
 	case strings.Contains(msg, "unsupported plugin protocol"):
-		pe.Err = fmt.Errorf("handshake failed: the plugin speaks %s, but protocol.kind is %s", p.client.Protocol(), proto.Kind)
-		if m := regexp.MustCompile(`unsupported plugin protocol "([^"]*)"`).FindStringSubmatch(msg); m != nil {
-			pe.Err = fmt.Errorf("handshake failed: the plugin speaks %s, but protocol.kind is %s", m[1], proto.Kind)
+		speaks := string(p.client.Protocol())
+		if m := reUnsupported.FindStringSubmatch(msg); m != nil {
+			speaks = m[1]
 		}
+		pe.Err = errWrongKind(speaks, proto)
 	case errors.Is(err, errUnaskedCert):
 		pe.Err = err
 	case strings.Contains(msg, "error parsing server cert"):
@@ -524,25 +566,56 @@ func (p *Plugin) startError(err error, proto store.Protocol) error {
 		if status == "" {
 			status = "exited"
 		}
-		detail := ""
-		if pe.Panic == "" {
-			if l := p.stderr.lastLine(); l != "" {
-				detail = ": " + logMessage(l)
-			}
-		}
 		if m := reUnrecognized.FindStringSubmatch(msg); m != nil && m[1] != "" {
-			pe.Err = fmt.Errorf("handshake failed: unrecognized first line on stdout %q (%s)%s", m[1], status, detail)
+			pe.Err = errUnrecognizedLine(m[1], status, p.stderr)
 		} else {
-			pe.Err = fmt.Errorf("plugin exited before the handshake (%s)%s", status, detail)
+			pe.Err = errExitedBeforeHandshake(status, p.stderr)
 		}
 	default:
 		if m := reUnrecognized.FindStringSubmatch(msg); m != nil {
-			pe.Err = fmt.Errorf("handshake failed: unrecognized first line on stdout %q (not a go-plugin plugin, or it printed before serving)", m[1])
+			pe.Err = errUnrecognizedLine(m[1], "", p.stderr)
 		} else {
 			pe.Err = fmt.Errorf("handshake failed: %s", firstLine(msg))
 		}
 	}
 	return pe
+}
+
+// Why a plugin did not complete its handshake, whether Launch (through
+// go-plugin) or Start (reading its stdout file) started it.
+var (
+	errHandshakeTimeout = fmt.Errorf("timed out waiting for the handshake (killed): %w", context.DeadlineExceeded)
+	errWrongCookie      = errors.New("handshake failed: the plugin expects a different magic cookie (protocol.cookieKey/cookieValue in the index)")
+	errNoServerCert     = errors.New("handshake failed: mtls is required but the plugin sent no certificate (it does not speak go-plugin's mTLS; use --mtls auto)")
+	errUnaskedCert      = errors.New("handshake failed: the plugin sent a TLS certificate although mtls is off (use --mtls true)")
+)
+
+func errHandshakeCancelled(err error) error {
+	return fmt.Errorf("cancelled before the handshake (killed): %w", err)
+}
+
+// errIncompatible: the plugin announced a protocol version (got: "version
+// N") that proto does not offer.
+func errIncompatible(got string, proto store.Protocol) error {
+	return fmt.Errorf("handshake failed: incompatible API version: the plugin speaks protocol %s, plugctl offered %s (protocol.version in the index)", got, proto.Versions)
+}
+
+func errWrongKind(speaks string, proto store.Protocol) error {
+	return fmt.Errorf("handshake failed: the plugin speaks %s, but protocol.kind is %s", speaks, proto.Kind)
+}
+
+// errUnrecognizedLine: the first line on the plugin's stdout is not a
+// handshake (go-plugin: "Unrecognized remote plugin message"). status is how
+// the plugin exited, empty while it runs.
+func errUnrecognizedLine(line, status string, stderr *stderrWatch) error {
+	if status == "" {
+		return fmt.Errorf("handshake failed: unrecognized first line on stdout %q (not a go-plugin plugin, or it printed before serving)", truncate(line))
+	}
+	return fmt.Errorf("handshake failed: unrecognized first line on stdout %q (%s)%s", truncate(line), status, stderr.detail())
+}
+
+func errExitedBeforeHandshake(status string, stderr *stderrWatch) error {
+	return fmt.Errorf("plugin exited before the handshake (%s)%s", status, stderr.detail())
 }
 
 func firstLine(s string) string {
@@ -555,20 +628,30 @@ func (p *Plugin) Protocol() string { return p.proto }
 
 // Pid returns the plugin's process id.
 func (p *Plugin) Pid() int {
-	if p.runner == nil {
-		return 0
+	switch {
+	case p.runner != nil:
+		return p.runner.Pid()
+	case p.attach != nil:
+		return p.attach.st.Pid
 	}
-	return p.runner.Pid()
+	return 0
 }
 
 // Spec returns the Spec the plugin was launched with, defaults applied.
 func (p *Plugin) Spec() Spec { return p.spec }
 
-// Close ends the plugin: it asks it to exit, gives it shutdownGrace, then
-// kills its whole process group and waits, within bounds, for it to be
-// reaped. It is safe to call more than once.
+// Close ends a launched plugin: it asks it to exit, gives it shutdownGrace,
+// then kills its whole process group and waits, within bounds, for it to be
+// reaped. On a started plugin that Attach returned, Close only drops the
+// connection: the plugin is neither asked to exit nor killed. It is safe to
+// call more than once.
 func (p *Plugin) Close() error {
 	p.closeOnce.Do(func() {
+		if p.attach != nil {
+			p.attach.detach()
+			p.dropConn()
+			return
+		}
 		if p.stopWatch != nil {
 			p.stopWatch()
 		}
@@ -578,25 +661,37 @@ func (p *Plugin) Close() error {
 	return p.closeErr
 }
 
-// shutdown asks the plugin to exit on its own: go-plugin's controller for
-// gRPC, Control.Quit for net/rpc.
+// exited is closed once the plugin's process is known to be gone.
+func (p *Plugin) exited() <-chan struct{} {
+	switch {
+	case p.runner != nil:
+		return p.runner.exited
+	case p.attach != nil:
+		return p.attach.gone
+	}
+	return nil
+}
+
+// exitStatus describes how the plugin's process ended, once it has.
+func (p *Plugin) exitStatus() (string, bool) {
+	switch {
+	case p.runner != nil:
+		return p.runner.exitStatus()
+	case p.attach != nil:
+		return p.attach.exitStatus()
+	}
+	return "", false
+}
+
+// shutdown asks a launched plugin to exit on its own: go-plugin's controller
+// for gRPC, Control.Quit for net/rpc.
 func (p *Plugin) shutdown() {
 	if p.runner == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	asked := false
-	switch {
-	case p.conn != nil:
-		// Go plugins stop their server inside this call, so the reply may
-		// be lost; either way the process is on its way out.
-		err := p.conn.Invoke(ctx, "/plugin.GRPCController/Shutdown", &emptypb.Empty{}, &emptypb.Empty{})
-		asked = err == nil || !isUnimplemented(err)
-	case p.rpc != nil:
-		asked = p.quitNetRPC(ctx) == nil
-	}
-	if asked {
+	if p.quit(ctx) {
 		select {
 		case <-p.runner.exited:
 		case <-ctx.Done():
@@ -604,8 +699,26 @@ func (p *Plugin) shutdown() {
 	}
 }
 
-// reap kills the process group and waits for go-plugin to finish with the
-// process, cutting the pipes if a process outside the group holds them.
+// quit asks the plugin to exit (go-plugin's GRPCController.Shutdown or
+// net/rpc's Control.Quit) and reports whether it was asked: Launch's Close,
+// and Stop on a started plugin, use it; an attached Plugin's Close never
+// does.
+func (p *Plugin) quit(ctx context.Context) bool {
+	switch {
+	case p.conn != nil:
+		// Go plugins stop their server inside this call, so the reply may
+		// be lost; either way the process is on its way out.
+		err := p.conn.Invoke(ctx, "/plugin.GRPCController/Shutdown", &emptypb.Empty{}, &emptypb.Empty{})
+		return err == nil || !isUnimplemented(err)
+	case p.rpc != nil:
+		return p.rpc.Quit(ctx) == nil
+	}
+	return false
+}
+
+// reap kills a launched plugin's process group and waits for go-plugin to
+// finish with the process, cutting the pipes if a process outside the group
+// holds them.
 func (p *Plugin) reap() {
 	r := p.runner
 	if r != nil {
@@ -628,6 +741,11 @@ func (p *Plugin) reap() {
 	case <-done:
 	case <-time.After(pipeGrace):
 	}
+	p.dropConn()
+}
+
+// dropConn closes our connections to the plugin, nothing more.
+func (p *Plugin) dropConn() {
 	if p.conn != nil {
 		_ = p.conn.Close()
 	}

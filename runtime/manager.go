@@ -42,15 +42,10 @@ type ManagerOptions struct {
 	// the Manager's own; Close then leaves it running.
 	UseStarted bool
 
-	// Launch options, as in Options: where plugin output goes, mTLS,
-	// working directory and environment.
-	Stderr     io.Writer
-	Verbose    bool
-	MTLS       store.MTLSMode
-	Dir        string
-	Env        []string
-	AllowEnv   []string
-	InheritEnv bool
+	// Launch is how every plugin is launched (and reattached to): where
+	// its output goes, mTLS, working directory and environment. Its Home
+	// is the Manager's.
+	Launch Options
 }
 
 func (o ManagerOptions) withDefaults() ManagerOptions {
@@ -558,10 +553,10 @@ func (m *Manager) launch(ctx context.Context, mp *managed, version string) (*ins
 // start launches (or, with UseStarted, reattaches to) one process. ctx
 // bounds the launch only: the process lives until the Manager stops it.
 func (m *Manager) start(ctx context.Context, r *store.Receipt) (*instance, error) {
-	o := m.opts
-	opt := Options{Home: m.home, Stderr: o.Stderr, Verbose: o.Verbose, MTLS: o.MTLS, Dir: o.Dir, Env: o.Env, AllowEnv: o.AllowEnv, InheritEnv: o.InheritEnv}
+	opt := m.opts.Launch
+	opt.Home = m.home
 	inst := &instance{name: r.Name, version: r.Version, started: time.Now()}
-	if o.UseStarted {
+	if m.opts.UseStarted {
 		p, ok, err := Attach(ctx, m.home, r.Name, r.Version, opt)
 		if err == nil && ok {
 			inst.plugin, inst.attached, inst.cancel = p, true, func() {}

@@ -93,19 +93,8 @@ func exampleHome(t testing.TB) store.Paths {
 		t.Fatal(err)
 	}
 	home := store.Paths{Home: t.TempDir()}
-	for _, in := range []struct {
-		bin, name, version string
-		proto              store.Protocol
-		active             bool
-	}{
-		{"greeter", "greeter", "1.0.0", store.Protocol{}, true},
-		{"greeter-v2", "greeter", "2.0.0", store.Protocol{}, false},
-		{"kv", "kv", "1.0.0", store.Protocol{Kind: store.KindGRPC}, true},
-		{"greeter-netrpc", "hello", "1.0.0", store.Protocol{Kind: store.KindNetRPC, CookieKey: "BASIC_PLUGIN", CookieValue: "hello", Dispense: "greeter"}, true},
-	} {
-		if err := installFake(home, filepath.Join(dir, in.bin), in.name, in.version, in.proto, in.active); err != nil {
-			t.Fatal(err)
-		}
+	if err := installExamples(home, dir); err != nil {
+		t.Fatal(err)
 	}
 	return home
 }

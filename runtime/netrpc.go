@@ -46,10 +46,6 @@ func (p *Plugin) connectNetRPC(ctx context.Context, addr net.Addr, tlsConf *tls.
 	return nil
 }
 
-func (p *Plugin) quitNetRPC(ctx context.Context) error {
-	return p.rpc.Quit(ctx)
-}
-
 // callNetRPC calls Plugin.<method> on the dispensed plugin (protocol
 // dispense). The method may be given as "Upper" or "Plugin.Upper".
 func (p *Plugin) callNetRPC(ctx context.Context, method string, args []byte, emit func([]byte) error) error {

@@ -42,17 +42,20 @@ type procRunner struct {
 	leaderGone chan struct{}
 }
 
-// newProcRunner prepares to exec path (the executable, or /proc/self/fd/N
-// naming it) with argv[0] set to exe.
-func newProcRunner(name, path, exe, dir string, env []string) (*procRunner, error) {
-	cmd := &exec.Cmd{
-		Path:        path,
-		Args:        []string{exe},
-		Env:         env,
-		Dir:         dir,
-		Stdin:       nil, // /dev/null: `call … -` reads our stdin, the plugin must not
-		SysProcAttr: sysProcAttr(),
-	}
+// pluginCmd is how every plugin is run, launched or started: path (the
+// executable, or /proc/self/fd/N naming the verified file; see
+// verifiedExec) exec'd directly, never through a shell, with argv[0] set to
+// exe, stdin on /dev/null (`call … -` reads our stdin: the plugin must not)
+// and the environment env (pluginEnv). The caller sets the output and
+// SysProcAttr.
+func pluginCmd(path, exe, dir string, env []string) *exec.Cmd {
+	return &exec.Cmd{Path: path, Args: []string{exe}, Env: env, Dir: dir}
+}
+
+// newProcRunner prepares to run cmd (pluginCmd) in its own process group,
+// with its stdout and stderr on pipes for go-plugin.
+func newProcRunner(name string, cmd *exec.Cmd) (*procRunner, error) {
+	cmd.SysProcAttr = sysProcAttr()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -196,15 +199,20 @@ func (r *procRunner) HostToPlugin(network, addr string) (string, string, error) 
 func (r *procRunner) exitStatus() (string, bool) {
 	select {
 	case <-r.exited:
+		return exitStatus(r.waitErr), true
 	default:
 		return "", false
 	}
+}
+
+// exitStatus describes how a process that was waited for ended.
+func exitStatus(waitErr error) string {
 	var ee *exec.ExitError
-	if errors.As(r.waitErr, &ee) {
-		return ee.ProcessState.String(), true
+	switch {
+	case errors.As(waitErr, &ee):
+		return ee.ProcessState.String()
+	case waitErr != nil:
+		return waitErr.Error()
 	}
-	if r.waitErr != nil {
-		return r.waitErr.Error(), true
-	}
-	return "exit status 0", true
+	return "exit status 0"
 }

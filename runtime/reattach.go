@@ -10,19 +10,13 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/plugctl/plugctl/store"
 )
@@ -62,7 +56,7 @@ func Attach(ctx context.Context, home store.Paths, name, version string, opt Opt
 	if opt.Home.Home == "" {
 		opt.Home = home
 	}
-	p, err = attachState(ctx, home, st, SpecFromReceipt(home, r), opt, false)
+	p, err = attachState(ctx, home, st, SpecFromReceipt(home, r), opt)
 	if err != nil {
 		var de *deadSocketError
 		if errors.As(err, &de) {
@@ -99,11 +93,9 @@ type deadSocketError struct{ err error }
 
 func (e *deadSocketError) Error() string { return "dead socket: " + e.err.Error() }
 
-// attachState builds a *Plugin connected to a started plugin. With
-// allowShutdown false, the connection refuses to send go-plugin's
-// GRPCController.Shutdown and Control.Quit, so that the Plugin's Close (which
-// asks a launched plugin to exit) only drops the connection.
-func attachState(ctx context.Context, home store.Paths, st *StartedPlugin, spec Spec, opt Options, allowShutdown bool) (*Plugin, error) {
+// attachState builds a *Plugin connected to a started plugin. Its Close
+// only drops the connection; Stop asks the plugin to exit with Plugin.quit.
+func attachState(ctx context.Context, home store.Paths, st *StartedPlugin, spec Spec, opt Options) (*Plugin, error) {
 	rc, err := st.ReattachConfig()
 	if err != nil {
 		return nil, err
@@ -121,10 +113,6 @@ func attachState(ctx context.Context, home store.Paths, st *StartedPlugin, spec 
 
 	var tlsConf *tls.Config
 	if st.MTLS {
-		cert, _, err := hostCertificate(home)
-		if err != nil {
-			return nil, fmt.Errorf("plugin %s: %w", spec.Name, err)
-		}
 		der, err := base64.RawStdEncoding.DecodeString(st.ServerCert)
 		if err != nil {
 			return nil, fmt.Errorf("plugin %s: server certificate in run file: %w", spec.Name, err)
@@ -133,24 +121,19 @@ func attachState(ctx context.Context, home store.Paths, st *StartedPlugin, spec 
 		if err != nil {
 			return nil, fmt.Errorf("plugin %s: server certificate in run file: %w", spec.Name, err)
 		}
+		if tlsConf, _, err = hostTLSConfig(home); err != nil {
+			return nil, fmt.Errorf("plugin %s: %w", spec.Name, err)
+		}
 		pool := x509.NewCertPool()
 		pool.AddCert(sc)
-		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, ClientCAs: pool, MinVersion: tls.VersionTLS12, ServerName: "localhost"}
+		tlsConf.RootCAs, tlsConf.ClientCAs = pool, pool
 	}
 
-	logger := hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Off})
-	var stdio io.Writer = io.Discard
-	if opt.Verbose && opt.Stderr != nil {
-		pw := newPrefixWriter(opt.Stderr, spec.Name+": ")
-		// Warn: go-plugin's debug lines about a reattached client (it
-		// says "plugin process exited" when we only drop the connection)
-		// would mislead; the plugin's own logs are in its log file.
-		logger = hclog.New(&hclog.LoggerOptions{Output: pw, Level: hclog.Warn, DisableTime: true})
-		stdio = pw
-	}
-
-	a := &attachment{st: st, home: home, done: make(chan struct{}), gone: make(chan struct{})}
-	a.allowShutdown.Store(allowShutdown)
+	// Warn: go-plugin's debug lines about a reattached client (it says
+	// "plugin process exited" when we only drop the connection) would
+	// mislead; the plugin's own logs are in its log file.
+	logger, stdio := pluginOutput(spec.Name, opt, hclog.Warn)
+	a := &attachment{st: st, done: make(chan struct{}), gone: make(chan struct{})}
 	rc.ReattachFunc = func() (runner.AttachedRunner, error) { return a, nil }
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig: plugin.HandshakeConfig{MagicCookieKey: spec.Protocol.CookieKey, MagicCookieValue: spec.Protocol.CookieValue},
@@ -160,67 +143,36 @@ func attachState(ctx context.Context, home store.Paths, st *StartedPlugin, spec 
 		Logger:          logger,
 		SyncStdout:      stdio,
 		SyncStderr:      stdio,
-		GRPCDialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(a.refuseShutdown)},
 	})
-	// The Plugin's runner stands for a process we did not start and do
-	// not own: already "reaped", so Close never signals it; exited closes
-	// when the process is seen gone (for crash reports) or at Close.
-	pr := &procRunner{name: filepath.Base(st.Exe), pid: st.Pid, reaped: true, exited: make(chan struct{}), leaderGone: make(chan struct{})}
-	a.runner = pr
-	p := &Plugin{spec: spec, opt: opt, client: client, runner: pr, stderr: &stderrWatch{}, proto: st.Protocol}
-	a.plugin = p
-	p.stopWatch = func() bool { a.detach(errDetached); return true }
-	go a.watch()
+	p := &Plugin{spec: spec, opt: opt, client: client, attach: a, stderr: &stderrWatch{}, proto: st.Protocol}
+	go a.watch(p.stderr)
 
 	if _, err := client.Start(); err != nil {
-		a.detach(errDetached)
+		a.detach()
 		return nil, &PluginError{Name: spec.Name, Op: OpHandshake, Err: fmt.Errorf("reattach: %w", err)}
 	}
-	fail := func(err error) (*Plugin, error) {
+	if err := p.connect(ctx, rc.Addr, tlsConf, stdio); err != nil {
 		_ = p.Close()
 		return nil, &PluginError{Name: spec.Name, Op: OpHandshake, Err: fmt.Errorf("reattach: %w", err)}
-	}
-	switch st.Protocol {
-	case ProtocolGRPC:
-		cp, err := client.Client()
-		if err != nil {
-			return fail(err)
-		}
-		gc, ok := cp.(*plugin.GRPCClient)
-		if !ok {
-			return fail(fmt.Errorf("unexpected gRPC client %T", cp))
-		}
-		p.conn = gc.Conn
-	case ProtocolNetRPC:
-		if err := p.connectNetRPC(ctx, rc.Addr, tlsConf, stdio); err != nil {
-			return fail(err)
-		}
-		p.rpc = &attachedRPC{netrpcConn: p.rpc, a: a}
-	default:
-		return fail(fmt.Errorf("unknown protocol %q", st.Protocol))
 	}
 	return p, nil
 }
 
-var errDetached = errors.New("connection to the started plugin closed")
-
-// attachment is go-plugin's runner for a started plugin we reattached to:
-// Wait returns when the process is gone or the connection is dropped, Kill
-// does nothing, and an empty ID makes go-plugin's Client.Kill a no-op.
+// attachment is a started plugin we reattached to, and go-plugin's runner
+// for it: Wait returns when the process is gone or the connection is
+// dropped; Kill does nothing, and an empty ID makes go-plugin's Client.Kill a
+// no-op (Plugin.Close never calls it on an attached plugin anyway).
 type attachment struct {
-	st            *StartedPlugin
-	home          store.Paths
-	runner        *procRunner
-	plugin        *Plugin
-	allowShutdown atomic.Bool
-	once          sync.Once
-	done          chan struct{} // the connection was dropped
-	gone          chan struct{} // the process is gone
+	st   *StartedPlugin
+	once sync.Once
+	done chan struct{} // the connection was dropped
+	gone chan struct{} // the process is gone; why says how we know
+	why  error
 }
 
 // watch notices the process's death, so that a call failing meanwhile is
-// reported as a crash with the panic line from the log.
-func (a *attachment) watch() {
+// reported as a crash, with the panic line from its log in stderr.
+func (a *attachment) watch(stderr *stderrWatch) {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -231,30 +183,25 @@ func (a *attachment) watch() {
 			if a.st.Alive() {
 				continue
 			}
-			if b, err := readTail(a.st.Log, 64<<10); err == nil {
-				_, _ = a.plugin.stderr.Write(b)
-				_, _ = a.plugin.stderr.Write([]byte("\n"))
-			}
+			stderr.readLog(a.st.Log)
+			a.why = fmt.Errorf("its process (pid %d) is gone; log: %s", a.st.Pid, a.st.Log)
 			close(a.gone)
-			a.detach(fmt.Errorf("its process (pid %d) is gone; log: %s", a.st.Pid, a.st.Log))
 			return
 		}
 	}
 }
 
-func (a *attachment) detach(why error) {
-	a.once.Do(func() {
-		a.runner.waitErr = why
-		close(a.runner.exited)
-		close(a.done)
-	})
-}
+// detach ends the watch and go-plugin's wait on the process.
+func (a *attachment) detach() { a.once.Do(func() { close(a.done) }) }
 
-func (a *attachment) refuseShutdown(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	if method == "/plugin.GRPCController/Shutdown" && !a.allowShutdown.Load() {
-		return status.Error(codes.Unimplemented, "plugctl does not stop a started plugin it reattached to")
+// exitStatus says that the process is gone, once it is.
+func (a *attachment) exitStatus() (string, bool) {
+	select {
+	case <-a.gone:
+		return a.why.Error(), true
+	default:
+		return "", false
 	}
-	return invoker(ctx, method, req, reply, cc, opts...)
 }
 
 func (a *attachment) Wait(context.Context) error {
@@ -271,39 +218,6 @@ func (a *attachment) PluginToHost(n, addr string) (string, string, error) {
 }
 func (a *attachment) HostToPlugin(n, addr string) (string, string, error) {
 	return n, addr, nil
-}
-
-// attachedRPC is a net/rpc session with a started plugin whose Quit only
-// goes through for Stop.
-type attachedRPC struct {
-	netrpcConn
-	a *attachment
-}
-
-func (c *attachedRPC) Quit(ctx context.Context) error {
-	if !c.a.allowShutdown.Load() {
-		return errDetached
-	}
-	return c.netrpcConn.Quit(ctx)
-}
-
-// Ping passes rpcwire's health check through the wrapper.
-func (c *attachedRPC) Ping(ctx context.Context) error {
-	type pinger interface{ Ping(context.Context) error }
-	if pc, ok := c.netrpcConn.(pinger); ok {
-		return pc.Ping(ctx)
-	}
-	return ErrUnsupported
-}
-
-// quit asks a plugin attached for Stop to exit.
-func (p *Plugin) quit(ctx context.Context) {
-	switch {
-	case p.conn != nil:
-		_ = p.conn.Invoke(ctx, "/plugin.GRPCController/Shutdown", &emptypb.Empty{}, &emptypb.Empty{})
-	case p.rpc != nil:
-		_ = p.rpc.Quit(ctx)
-	}
 }
 
 // readTail returns up to the last n bytes of a file.

@@ -44,7 +44,10 @@ type StartedPlugin struct {
 	Dir       string `json:"dir"`    // its working directory
 	// SocketDir is a private directory outside run/ made for the socket
 	// when run/ is too deep for a unix socket path; removed at stop.
-	SocketDir string    `json:"socketDir,omitempty"`
+	SocketDir string `json:"socketDir,omitempty"`
+	// Stdout and Log are the files its stdout and its stderr go to (see
+	// OutFile and LogFile).
+	Stdout    string    `json:"stdout,omitempty"`
 	Log       string    `json:"log"`
 	StartedAt time.Time `json:"startedAt"`
 }
@@ -83,11 +86,19 @@ func stateFile(home store.Paths, name, version string) string {
 	return filepath.Join(home.Run(), name+"@"+version+".json")
 }
 
-// LogFile is where a started plugin's stdout and stderr go:
-// run/<name>@<version>.log. It is kept after the plugin stops (the next
-// start truncates it) and removed with the version.
+// LogFile is where a started plugin's stderr goes, its logs included:
+// run/<name>@<version>.log. Like OutFile it is kept after the plugin stops
+// (the next start truncates it) and removed with the version.
 func LogFile(home store.Paths, name, version string) string {
 	return filepath.Join(home.Run(), name+"@"+version+".log")
+}
+
+// OutFile is where a started plugin's stdout goes:
+// run/<name>@<version>.out. Its first line is go-plugin's handshake (Start
+// reads it there); a Go plugin's later output on stdout goes through
+// go-plugin's stdio stream instead, so little else ever lands in it.
+func OutFile(home store.Paths, name, version string) string {
+	return filepath.Join(home.Run(), name+"@"+version+".out")
 }
 
 func lockFile(home store.Paths, name, version string) string {
@@ -155,19 +166,13 @@ func Started(home store.Paths) ([]StartedPlugin, error) {
 // allStarted reads every record in run/, alive or not; unreadable ones are
 // skipped.
 func allStarted(home store.Paths) ([]StartedPlugin, error) {
-	entries, err := os.ReadDir(home.Run())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	paths, err := recordPaths(home)
 	if err != nil {
 		return nil, err
 	}
 	var out []StartedPlugin
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") || !strings.Contains(e.Name(), "@") {
-			continue
-		}
-		s, err := readStateFile(filepath.Join(home.Run(), e.Name()))
+	for _, path := range paths {
+		s, err := readStateFile(path)
 		if err != nil {
 			continue
 		}
@@ -179,6 +184,25 @@ func allStarted(home store.Paths) ([]StartedPlugin, error) {
 		}
 		return out[i].Version < out[j].Version
 	})
+	return out, nil
+}
+
+// recordPaths lists the records of started plugins in run/
+// (<name>@<version>.json).
+func recordPaths(home store.Paths) ([]string, error) {
+	entries, err := os.ReadDir(home.Run())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".json") && strings.Contains(e.Name(), "@") {
+			out = append(out, filepath.Join(home.Run(), e.Name()))
+		}
+	}
 	return out, nil
 }
 
@@ -196,19 +220,12 @@ type StaleRunFile struct {
 // unreadable records, and returns what it found. With dryRun it only
 // reports.
 func CleanStale(home store.Paths, dryRun bool) ([]StaleRunFile, error) {
-	entries, err := os.ReadDir(home.Run())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	paths, err := recordPaths(home)
 	if err != nil {
 		return nil, err
 	}
 	var out []StaleRunFile
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") || !strings.Contains(e.Name(), "@") {
-			continue
-		}
-		path := filepath.Join(home.Run(), e.Name())
+	for _, path := range paths {
 		s, err := readStateFile(path)
 		if err != nil {
 			if errors.Is(err, ErrNotStarted) {
@@ -262,6 +279,7 @@ func RemoveRunFiles(home store.Paths, name, version string) {
 	}
 	if _, err := ReadStarted(home, name, version); errors.Is(err, ErrNotStarted) {
 		os.Remove(LogFile(home, name, version))
+		os.Remove(OutFile(home, name, version))
 		os.Remove(lockFile(home, name, version))
 	}
 }

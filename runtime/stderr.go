@@ -129,3 +129,25 @@ func (s *stderrWatch) lastLine() string {
 	}
 	return s.tail[len(s.tail)-1]
 }
+
+// detail is ": " and the last line the plugin printed on stderr, for a
+// message saying that it exited; empty when it panicked (the panic line is
+// reported on its own) or printed nothing.
+func (s *stderrWatch) detail() string {
+	if s.panicLine() != "" {
+		return ""
+	}
+	if l := s.lastLine(); l != "" {
+		return ": " + logMessage(l)
+	}
+	return ""
+}
+
+// readLog feeds the watch the end of a started plugin's stderr file (its
+// LogFile), where there is no pipe to watch.
+func (s *stderrWatch) readLog(path string) {
+	if b, err := readTail(path, 64<<10); err == nil {
+		_, _ = s.Write(b)
+		_, _ = s.Write([]byte("\n"))
+	}
+}
