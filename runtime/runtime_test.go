@@ -175,7 +175,7 @@ func call(ctx context.Context, p *Plugin, method, args string, co CallOptions) (
 	return out, err
 }
 
-func mustCall(t *testing.T, p *Plugin, method, args string, co CallOptions) []string {
+func mustCall(t testing.TB, p *Plugin, method, args string, co CallOptions) []string {
 	t.Helper()
 	out, err := call(context.Background(), p, method, args, co)
 	if err != nil {
@@ -184,7 +184,7 @@ func mustCall(t *testing.T, p *Plugin, method, args string, co CallOptions) []st
 	return out
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
+func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
@@ -358,7 +358,7 @@ func checkDescription(t *testing.T, d *Description, source string) {
 }
 
 // writeProtoset compiles test.proto into a FileDescriptorSet with imports.
-func writeProtoset(t *testing.T) string {
+func writeProtoset(t testing.TB) string {
 	t.Helper()
 	c := protocompile.Compiler{Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{ImportPaths: []string{filepath.Dir(testProto)}})}
 	files, err := c.Compile(context.Background(), "test.proto")
@@ -768,50 +768,52 @@ func TestPlainTCPWarning(t *testing.T) {
 	}
 }
 
-// TestColdCallTiming logs what a cold call costs (launch, one call, close)
-// and what the reflection round trips cost against reading a protoset.
-func TestColdCallTiming(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing")
-	}
-	opt, _ := optsFor(t)
-	spec := specFor(t, goodBin)
-	const n = 5
-	var launchD, connD, reflD, callD, closeD time.Duration
-	for i := 0; i < n; i++ {
-		ctx := ctxT(t, 30*time.Second)
+// BenchmarkColdCallPhases splits a cold call (launch, connect, reflection,
+// call, close) and reports each phase, plus what reading a protoset costs
+// instead of the reflection round trips: the figures behind the decision
+// not to cache descriptors (runtime/doc.go).
+func BenchmarkColdCallPhases(b *testing.B) {
+	opt, _ := optsFor(b)
+	spec := specFor(b, goodBin)
+	protoset := writeProtoset(b)
+	var launchD, connD, reflD, callD, closeD, psD time.Duration
+	n := 0
+	for b.Loop() {
+		ctx := ctxT(b, 30*time.Second)
 		t0 := time.Now()
-		p := launch(t, ctx, spec, opt)
+		p := launch(b, ctx, spec, opt)
 		tl := time.Now()
 		// gRPC connects lazily: the first RPC pays for the connection.
 		if err := p.conn.Invoke(ctx, "/grpc.health.v1.Health/Check", &emptypb.Empty{}, &emptypb.Empty{}); err != nil {
-			t.Fatal(err)
+			b.Fatal(err)
 		}
 		t1 := time.Now()
-		connD += t1.Sub(tl)
 		if _, err := p.schemaFor(ctx, CallOptions{}, "Count"); err != nil {
-			t.Fatal(err)
+			b.Fatal(err)
 		}
 		t2 := time.Now()
-		mustCall(t, p, "Count", `{"n":1}`, CallOptions{})
+		mustCall(b, p, "Count", `{"n":1}`, CallOptions{})
 		t3 := time.Now()
 		p.Close()
 		t4 := time.Now()
+		if _, err := readProtoset(protoset, ""); err != nil {
+			b.Fatal(err)
+		}
+		psD += time.Since(t4)
 		launchD += tl.Sub(t0)
+		connD += t1.Sub(tl)
 		reflD += t2.Sub(t1)
 		callD += t3.Sub(t2)
 		closeD += t4.Sub(t3)
+		n++
 	}
-	protoset := writeProtoset(t)
-	t0 := time.Now()
-	for i := 0; i < n; i++ {
-		if _, err := readProtoset(protoset, ""); err != nil {
-			t.Fatal(err)
-		}
-	}
-	psD := time.Since(t0)
-	t.Logf("cold call, mean of %d: launch %v, connect %v, reflection %v, call %v, close %v, total %v; reading a protoset instead of reflection: %v",
-		n, launchD/n, connD/n, reflD/n, callD/n, closeD/n, (launchD+connD+reflD+callD+closeD)/n, psD/n)
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(n) }
+	b.ReportMetric(per(launchD), "launch-ms")
+	b.ReportMetric(per(connD), "connect-ms")
+	b.ReportMetric(per(reflD), "reflection-ms")
+	b.ReportMetric(per(callD), "call-ms")
+	b.ReportMetric(per(closeD), "close-ms")
+	b.ReportMetric(per(psD), "protoset-ms")
 }
 
 func TestNetRPC(t *testing.T) {
