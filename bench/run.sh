@@ -66,6 +66,20 @@ ab -n "$N" -name "cold call net/rpc mtls vs AutoMTLS host" -target 1.0 \
 ab -n "$N" -name "cold call gRPC mtls vs AutoMTLS host" -target 1.0 \
 	-a "$plugctl --home $H call kvtls Put {\"key\":\"a\",\"value\":\"1\"}" -b "$root/bin/grpchost -mtls $pl/kv"
 
+# --- warm call (plugctl start) vs cold call and vs the seed's host ----------
+# hello is started once and every call reattaches to it; hellocold is the
+# same binary installed under another name and never started, so each of its
+# calls launches a fresh process.
+inst hellocold "$pl/greeter-netrpc" --kind netrpc --cookie-key BASIC_PLUGIN --cookie-value hello --dispense greeter
+"$plugctl" --home "$H" start -q hello
+stopwarm() { "$plugctl" --home "$H" stop -q --all >/dev/null 2>&1 || true; }
+trap 'stopwarm; cleanup' EXIT
+ab -n "$N" -name "warm call vs cold call" -target 0.5 \
+	-a "$plugctl --home $H call hello Greet" -b "$plugctl --home $H call hellocold Greet"
+ab -n "$N" -name "warm call vs seed host" -target 0.45 \
+	-a "$plugctl --home $H call hello Greet" -b "$root/bin/seedhost $pl/greeter-netrpc"
+stopwarm
+
 # --- resolution in a 10,000-version index vs --help ---------------------------
 go build -o bin/genindex ./bench/genindex
 mkdir -p "$work/bigidx"

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -154,7 +153,7 @@ func newIndexListCmd(g *Global) *cobra.Command {
 				g.Infof("no index configured (plugctl index add NAME SOURCE)\n")
 				return nil
 			}
-			tw := tabwriter.NewWriter(g.IO.Out, 0, 4, 2, ' ', 0)
+			tw := newTable(g.IO.Out)
 			fmt.Fprintln(tw, "NAME\tPLUGINS\tUPDATED\tSOURCE")
 			for _, j := range out {
 				upd := "never"

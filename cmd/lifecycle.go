@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"text/tabwriter"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/spf13/cobra"
@@ -246,7 +245,7 @@ anything is outdated, so CI can gate on it.`,
 			} else if len(out) == 0 {
 				g.Printf("everything is up to date\n")
 			} else if !g.Quiet {
-				tw := tabwriter.NewWriter(g.IO.Out, 0, 4, 2, ' ', 0)
+				tw := newTable(g.IO.Out)
 				fmt.Fprintln(tw, "NAME\tACTIVE\tALLOWED\tLATEST\tCONSTRAINT\tINDEX")
 				for _, o := range out {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.Name, dash(o.Active), dash(o.Allowed), dash(o.Latest), dash(o.Constraint), dash(o.Index))

@@ -77,7 +77,5 @@ func (g *Global) fetcherWithProgress(pr *progress) *fetch.Fetcher {
 	if pr.p == nil {
 		return g.Fetcher()
 	}
-	wd, _ := os.Getwd()
-	limit, _ := maxBytes()
-	return fetch.New(fetch.Options{Pwd: wd, MaxBytes: limit, Progress: pr.bar})
+	return g.fetcher(pr.bar)
 }

@@ -191,7 +191,7 @@ func (p Paths) ReadReceipt(name, version string) (*Receipt, error) {
 	if err := ValidName(name); err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(p.ReceiptFile(name, version))
+	b, err := readSmallFile(p.ReceiptFile(name, version))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s@%s: %w", name, version, ErrNotInstalled)
 	}
@@ -285,7 +285,7 @@ func (p Paths) Active(name string) (string, error) {
 	if err := ValidName(name); err != nil {
 		return "", err
 	}
-	b, err := os.ReadFile(p.CurrentFile(name))
+	b, err := readSmallFile(p.CurrentFile(name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
@@ -297,6 +297,20 @@ func (p Paths) Active(name string) (string, error) {
 		return "", nil
 	}
 	return v, nil
+}
+
+// CurrentVersion is what name's current file says, "" when there is none,
+// without Active's check that the version's receipt exists: for callers
+// that hold the receipts already (list).
+func (p Paths) CurrentVersion(name string) string {
+	if ValidName(name) != nil {
+		return ""
+	}
+	b, err := readSmallFile(p.CurrentFile(name))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // SetActive records version as the active version of name, atomically.

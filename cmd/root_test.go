@@ -1,0 +1,98 @@
+package cmd
+
+import (
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/plugctl/plugctl/store"
+)
+
+// The table of commands that Run builds one of must name every command of
+// the tree, with its aliases.
+func TestCommandNames(t *testing.T) {
+	root := NewRootCmd(&Global{IO: IOStreams{Out: io.Discard, ErrOut: io.Discard}})
+	var got [][]string
+	for _, c := range root.Commands() {
+		got = append(got, append([]string{c.Name()}, c.Aliases...))
+	}
+	var want [][]string
+	for _, c := range commands {
+		want = append(want, c.names)
+	}
+	byName := func(a, b []string) int { return strings.Compare(a[0], b[0]) }
+	slices.SortFunc(got, byName)
+	slices.SortFunc(want, byName)
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("commands table out of step with the tree:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestCommandIn(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"call", "hello", "Greet"}, "call"},
+		{[]string{"--home", "call", "list"}, "list"},
+		{[]string{"--home=/h", "-q", "rm", "x"}, "rm"},
+		{[]string{"-o", "json", "ps"}, "ps"},
+		{[]string{"-ojson", "ps"}, "ps"},
+		{[]string{"-qo", "json", "list"}, "list"},
+		{[]string{"-vq", "--timeout", "5s", "--log-level", "debug", "--offline", "--inherit-env", "start", "a"}, "start"},
+		{[]string{"--verbose=false", "health"}, "health"},
+		{[]string{"--help"}, ""},
+		{[]string{"help", "call"}, ""},
+		{[]string{"completion", "bash"}, ""},
+		{[]string{"__complete", "call", ""}, ""},
+		{[]string{"cal", "x"}, ""},
+		{[]string{"-x", "call"}, ""},
+		{[]string{"--", "call"}, ""},
+		{[]string{"--home"}, ""},
+		{nil, ""},
+	} {
+		if got := commandIn(tc.args); got != tc.want {
+			t.Errorf("commandIn(%q) = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+func TestPluginSettings(t *testing.T) {
+	p, err := store.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		config  string // "" for no config.yaml
+		want    []string
+		wantErr bool
+	}{
+		{"", nil, false},
+		{"indexes:\n- name: main\n  source: https://example.invalid/index.yaml\n", nil, false},
+		{"plugins:\n  kv:\n    env: [A, B=1]\n", []string{"A", "B=1"}, false},
+		{"Plugins:\n  kv:\n    env: [C]\n", []string{"C"}, false},
+		{"\"plu\\x67ins\":\n  kv:\n    env: [D]\n", []string{"D"}, false},
+		{"plugins:\n  other:\n    env: [E]\n", nil, false},
+		{"plugins :\n  kv: {env: [F]}\n", []string{"F"}, false},
+		{"{\"plugins\": {\"kv\": {\"env\": [\"G\"]}}}", []string{"G"}, false},
+		{"x: &k plugins\n*k : {kv: {env: [H]}}\n", []string{"H"}, false},
+		{"? plugins # a complex key\n: {kv: {env: [I]}}\n", []string{"I"}, false},
+		{"plugin\u017f:\n  kv:\n    env: [J]\n", []string{"J"}, false},
+		// Not read by call (no plugins key); the index commands report it.
+		{"indexes: [unclosed\n", nil, false},
+		{"indexes: [{name: a, source: https://example.invalid/plugins/index.yaml}\n", nil, false},
+		{"plugins: [unclosed\n", nil, true},
+	} {
+		if tc.config == "" {
+			os.Remove(p.Config())
+		} else if err := os.WriteFile(p.Config(), []byte(tc.config), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := pluginSettings(p, "kv")
+		if (err != nil) != tc.wantErr || !slices.Equal(got.Env, tc.want) {
+			t.Errorf("config %q: got %q, %v; want %q, error %v", tc.config, got.Env, err, tc.want, tc.wantErr)
+		}
+	}
+}

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package store
+
+import "os"
+
+func readSmallFile(path string) ([]byte, error) { return os.ReadFile(path) }
