@@ -4,14 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -67,56 +63,13 @@ func (g *Global) pluginEnv(p store.Paths, name string, flags []string) (set, all
 }
 
 // pluginSettings returns config.yaml's plugins.NAME, the only part of the
-// configuration that a command running a plugin needs. Parsing the YAML
-// costs 0.1 to 0.3 ms the first time in a process (1 to 2% of a cold call,
-// up to 3% of a warm one), so a config.yaml that cannot hold a plugins
-// section is not parsed (mayHavePlugins). Such a file is then not checked
-// either: a broken config.yaml is reported by the commands that use the
-// rest of it.
+// configuration that a command running a plugin needs.
 func pluginSettings(p store.Paths, name string) (index.PluginSettings, error) {
-	b, err := os.ReadFile(p.Config())
-	if errors.Is(err, fs.ErrNotExist) {
-		return index.PluginSettings{}, nil
-	}
-	if err == nil && !mayHavePlugins(b) {
-		return index.PluginSettings{}, nil
-	}
 	cfg, err := index.LoadConfig(p)
 	if err != nil {
 		return index.PluginSettings{}, err
 	}
 	return cfg.Plugins[name], nil
-}
-
-// mayHavePlugins reports whether a YAML document could have a key that
-// decodes to Config.Plugins: "plugins" in any ASCII letter case (the field
-// is matched case-insensitively) followed, past a closing quote and white
-// space, by ':' (or by a comment or the end, as a complex key may be), or
-// anything that could spell such a key without writing it out: an escape
-// (a backslash) in a quoted key, an alias (*) of an anchored one, or a
-// non-ASCII letter that folds to an ASCII one (the long s, the Kelvin
-// sign). It errs on the side of true, which only costs the parse.
-func mayHavePlugins(b []byte) bool {
-	if bytes.ContainsAny(b, `\*`) {
-		return true
-	}
-	for _, c := range b {
-		if c >= utf8.RuneSelf {
-			return true
-		}
-	}
-	lower := bytes.ToLower(b)
-	for {
-		i := bytes.Index(lower, []byte("plugins"))
-		if i < 0 {
-			return false
-		}
-		rest := bytes.TrimLeft(lower[i+len("plugins"):], "\"' \t\r\n")
-		if len(rest) == 0 || rest[0] == ':' || rest[0] == '#' {
-			return true
-		}
-		lower = lower[i+len("plugins"):]
-	}
 }
 
 func (f *runFlags) callOptions(headers []string) runtime.CallOptions {
