@@ -79,6 +79,8 @@ func classify(err error) (code int, hint string) {
 		return ExitNotFound, "run plugctl search to see what the configured indexes offer (plugctl index update refreshes them)"
 	case errors.Is(err, store.ErrNotInstalled):
 		return ExitNotFound, "run plugctl list to see what is installed"
+	case errors.Is(err, install.ErrNoLock):
+		return ExitNotFound, "plugctl install NAME --save writes one; --lock FILE reads another"
 	case errors.Is(err, index.ErrNotCached):
 		return ExitNotFound, "run plugctl index update"
 	case errors.As(err, &he) && he.Status == 404, errors.Is(err, fetch.ErrNotFound):

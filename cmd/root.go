@@ -431,6 +431,14 @@ func Run(g *Global, args []string) int {
 		}
 		return ExitInterrupted
 	}
+	if msg := err.Error(); strings.HasPrefix(msg, "unknown command ") {
+		// cobra's own error: several lines with suggestions; one line here.
+		first, rest, _ := strings.Cut(msg, "\n")
+		if s := strings.Fields(rest); len(s) > 0 && strings.Contains(rest, "Did you mean") {
+			first += " (did you mean " + s[len(s)-1] + "?)"
+		}
+		err = usageErrorf("%s; see plugctl --help", first)
+	}
 	return reportError(g, err)
 }
 

@@ -48,7 +48,7 @@ type LockedArtifact struct {
 }
 
 // ErrNoLock is wrapped when plugctl.lock does not exist.
-var ErrNoLock = errors.New("no " + LockFileName + " here (plugctl install --save writes one)")
+var ErrNoLock = errors.New("no " + LockFileName + " in this directory")
 
 // ReadLock reads a lock file.
 func ReadLock(path string) (*Lock, error) {
