@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # make bench: every comparison side by side in one run (A and B alternate),
-# printing medians and the ratio A/B. bench/check.sh compares the ratios
-# with their targets. Loopback only; everything in a temporary directory.
+# printing medians and the ratio A/B, for the bin/plugctl and bin/plugins
+# that make builds first. bench/check.sh also fails on a missed target.
+# Loopback only; everything in a temporary directory.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 go build -o bin/abtime ./bench/abtime
 go build -o bin/seedhost ./bench/hosts/seedhost
 go build -o bin/grpchost ./bench/hosts/grpchost
-[ -x bin/plugins/greeter-netrpc ] || ./scripts/build-plugins.sh bin/plugins
 plugctl=$root/bin/plugctl
 abtime=$root/bin/abtime
 work=$(mktemp -d "${TMPDIR:-/tmp}/plugctl-bench.XXXXXX")

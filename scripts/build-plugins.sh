@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # build-plugins.sh DIR: build every example plugin of testdata/plugins into
 # DIR (see testdata/plugins/README.md), and pack the JavaScript one with its
-# node_modules as DIR/kv-js.tar.gz when they are installed (setup-js.sh).
+# node_modules (installed by setup-js.sh when missing) as DIR/kv-js.tar.gz.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mkdir -p "$1" && cd "$1" && pwd)
@@ -19,12 +19,14 @@ done
 go build -o "$out/" "${plain[@]}"
 
 go build -ldflags "-X main.version=2.0.0" -o "$out/greeter-v2" ./testdata/plugins/greeter
+pids=()
 for mode in hang garbage exit wrongcookie panic noisy grandchild marker; do
 	go build -ldflags "-X main.mode=$mode" -o "$out/rogue-$mode" ./testdata/plugins/rogue &
+	pids+=($!)
 done
-wait
+# A bare `wait` would hide a failed build.
+for p in "${pids[@]}"; do wait "$p"; done
 
-if [ -d testdata/plugins/kv-js/node_modules ]; then
-	# No symlinks in an artifact: node_modules/.bin holds only links to scripts.
-	tar czf "$out/kv-js.tar.gz" --exclude=node_modules/.bin -C testdata/plugins kv-js
-fi
+./scripts/setup-js.sh
+# No symlinks in an artifact: node_modules/.bin holds only links to scripts.
+tar czf "$out/kv-js.tar.gz" --exclude=node_modules/.bin -C testdata/plugins kv-js
