@@ -82,20 +82,21 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 	if st.Dir == "" {
 		st.Dir, _ = os.Getwd()
 	}
+	var certPEM []byte
+	if mode == store.MTLSTrue {
+		if _, certPEM, err = hostCertificate(home); err != nil {
+			return nil, false, fmt.Errorf("plugin %s: %w", spec.Name, err)
+		}
+	}
 	// The plugin names its socket <dir>/pluginNNNN. A deep home gets a
-	// private temp directory.
+	// private temp directory, which removeRunFiles removes on every path
+	// from here on.
 	sockDir := runDir
 	if !socketFits(runDir, "/plugin0123456789") {
 		if sockDir, err = os.MkdirTemp("", "plugctl-run-"); err != nil {
 			return nil, false, err
 		}
 		st.SocketDir = sockDir
-	}
-	var certPEM []byte
-	if mode == store.MTLSTrue {
-		if _, certPEM, err = hostCertificate(home); err != nil {
-			return nil, false, fmt.Errorf("plugin %s: %w", spec.Name, err)
-		}
 	}
 
 	exited, waitErr, err := startDetached(spec, opt, st, pluginEnv(proto, opt, handshakeEnv(proto, sockDir), certPEM))

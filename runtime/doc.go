@@ -54,7 +54,9 @@
 // reattach in run/NAME@VERSION.json, negotiated protocol version included.
 // Attach reconnects to it: that Plugin's Close only drops the connection
 // (never Kill, Control.Quit or GRPCController.Shutdown); Stop ends it
-// gracefully, then by force; Started and CleanStale find live and dead ones. Manager is the embeddable host: Get
+// gracefully, then by force; Started and CleanStale find live and dead ones.
+//
+// Manager is the embeddable host: Get
 // launches a plugin's active version on first use and reuses it, probes it
 // on an interval, relaunches it with backoff after a crash, follows a
 // change of the active version (draining the old process), and Close stops

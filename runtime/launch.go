@@ -167,7 +167,6 @@ var afterCheckHook func()
 // for concurrent use.
 type Plugin struct {
 	spec   Spec
-	opt    Options
 	client *plugin.Client
 	// runner is the process Launch started, which Close ends; attach, for a
 	// started plugin that Attach connected to, is what Close leaves
@@ -177,16 +176,16 @@ type Plugin struct {
 	stderr *stderrWatch
 	proto  string
 
-	conn   *grpc.ClientConn // gRPC
-	rpc    netrpcConn       // net/rpc
-	rpcErr error            // why rpc is nil for a net/rpc plugin
+	conn *grpc.ClientConn // gRPC
+	rpc  netrpcConn       // net/rpc
+	mtls bool             // the connection is mTLS (whatever the spec or options asked)
 
 	stopWatch func() bool
 	closeOnce sync.Once
-	closeErr  error
 
 	schemaMu sync.Mutex
 	refl     *schema // discovered through reflection, kept for the plugin's life
+	protoset *schema // spec.Protoset, hash-checked once, kept likewise
 }
 
 // Protocols a plugin may speak, as Protocol reports them.
@@ -305,7 +304,7 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 		SkipHostEnv:      true, // hostEnv decides what the plugin gets
 	}
 	client := plugin.NewClient(cfg)
-	p := &Plugin{spec: spec, opt: opt, client: client, stderr: stderr}
+	p := &Plugin{spec: spec, client: client, stderr: stderr}
 
 	type result struct {
 		addr net.Addr
@@ -432,15 +431,12 @@ func warnPlainTCP(name string, addr net.Addr, mode store.MTLSMode, opt Options) 
 // plugin's address: go-plugin's gRPC connection, or a net/rpc session of
 // rpcwire's on a connection of our own.
 func (p *Plugin) connect(ctx context.Context, addr net.Addr, tlsConf *tls.Config, stdio io.Writer) error {
+	p.mtls = tlsConf != nil
 	switch p.proto {
 	case ProtocolGRPC:
-		cp, err := p.client.Client()
+		gc, err := p.grpcClient()
 		if err != nil {
 			return fmt.Errorf("connect: %w", err)
-		}
-		gc, ok := cp.(*plugin.GRPCClient)
-		if !ok {
-			return fmt.Errorf("connect: unexpected gRPC client %T", cp)
 		}
 		p.conn = gc.Conn
 		return nil
@@ -448,6 +444,20 @@ func (p *Plugin) connect(ctx context.Context, addr net.Addr, tlsConf *tls.Config
 		return p.connectNetRPC(ctx, addr, tlsConf, stdio)
 	}
 	return fmt.Errorf("handshake failed: unknown protocol %q", p.proto)
+}
+
+// grpcClient is go-plugin's client of a gRPC plugin: made once, at connect,
+// and asked again by Dispense for its broker.
+func (p *Plugin) grpcClient() (*plugin.GRPCClient, error) {
+	cp, err := p.client.Client()
+	if err != nil {
+		return nil, err
+	}
+	gc, ok := cp.(*plugin.GRPCClient)
+	if !ok {
+		return nil, fmt.Errorf("unexpected gRPC client %T", cp)
+	}
+	return gc, nil
 }
 
 // verifiedExec makes sure that what spec names may run: nobody else can
@@ -519,11 +529,18 @@ func filterEnv(env []string, cookieKey string) []string {
 	return out
 }
 
-var (
-	reIncompatible = regexp.MustCompile(`Plugin version: (\d+)`)
-	reUnrecognized = regexp.MustCompile(`(?s)^Unrecognized remote plugin message: ([^\n]*)`)
-	reUnsupported  = regexp.MustCompile(`unsupported plugin protocol "([^"]*)"`)
-)
+// goPluginErrors are parts of go-plugin's start errors, compiled on first
+// use: only a failed start needs them, and every plugctl command would pay
+// for them at package init.
+var goPluginErrors = sync.OnceValue(func() *goPluginErrorPatterns {
+	return &goPluginErrorPatterns{
+		incompatible: regexp.MustCompile(`Plugin version: (\d+)`),
+		unrecognized: regexp.MustCompile(`(?s)^Unrecognized remote plugin message: ([^\n]*)`),
+		unsupported:  regexp.MustCompile(`unsupported plugin protocol "([^"]*)"`),
+	}
+})
+
+type goPluginErrorPatterns struct{ incompatible, unrecognized, unsupported *regexp.Regexp }
 
 // startError turns go-plugin's start errors into one-line *PluginErrors.
 func (p *Plugin) startError(err error, proto store.Protocol) error {
@@ -533,6 +550,7 @@ func (p *Plugin) startError(err error, proto store.Protocol) error {
 		status, exited = p.runner.exitStatus()
 	}
 	msg := err.Error()
+	re := goPluginErrors()
 	switch {
 	case p.runner != nil && p.runner.startErr != nil:
 		pe.Op = OpStart
@@ -548,13 +566,13 @@ func (p *Plugin) startError(err error, proto store.Protocol) error {
 		pe.Err = errWrongCookie
 	case strings.Contains(msg, "incompatible API version"):
 		got := "another version"
-		if m := reIncompatible.FindStringSubmatch(msg); m != nil {
+		if m := re.incompatible.FindStringSubmatch(msg); m != nil {
 			got = "version " + m[1]
 		}
 		pe.Err = errIncompatible(got, proto)
 	case strings.Contains(msg, "unsupported plugin protocol"):
 		speaks := string(p.client.Protocol())
-		if m := reUnsupported.FindStringSubmatch(msg); m != nil {
+		if m := re.unsupported.FindStringSubmatch(msg); m != nil {
 			speaks = m[1]
 		}
 		pe.Err = errWrongKind(speaks, proto)
@@ -566,13 +584,13 @@ func (p *Plugin) startError(err error, proto store.Protocol) error {
 		if status == "" {
 			status = "exited"
 		}
-		if m := reUnrecognized.FindStringSubmatch(msg); m != nil && m[1] != "" {
+		if m := re.unrecognized.FindStringSubmatch(msg); m != nil && m[1] != "" {
 			pe.Err = errUnrecognizedLine(m[1], status, p.stderr)
 		} else {
 			pe.Err = errExitedBeforeHandshake(status, p.stderr)
 		}
 	default:
-		if m := reUnrecognized.FindStringSubmatch(msg); m != nil {
+		if m := re.unrecognized.FindStringSubmatch(msg); m != nil {
 			pe.Err = errUnrecognizedLine(m[1], "", p.stderr)
 		} else {
 			pe.Err = fmt.Errorf("handshake failed: %s", firstLine(msg))
@@ -644,7 +662,8 @@ func (p *Plugin) Spec() Spec { return p.spec }
 // then kills its whole process group and waits, within bounds, for it to be
 // reaped. On a started plugin that Attach returned, Close only drops the
 // connection: the plugin is neither asked to exit nor killed. It is safe to
-// call more than once.
+// call more than once. The error is there for io.Closer and is always nil:
+// every step is bounded and best effort, and the caller could do nothing more.
 func (p *Plugin) Close() error {
 	p.closeOnce.Do(func() {
 		if p.attach != nil {
@@ -658,7 +677,7 @@ func (p *Plugin) Close() error {
 		p.shutdown()
 		p.reap()
 	})
-	return p.closeErr
+	return nil
 }
 
 // exited is closed once the plugin's process is known to be gone.

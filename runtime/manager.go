@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -229,13 +232,9 @@ func (c *Client) Dispense(plugins plugin.PluginSet) (any, error) {
 	defer inst.dispMu.Unlock()
 	switch p.proto {
 	case ProtocolGRPC:
-		cp, err := p.client.Client()
+		gc, err := p.grpcClient()
 		if err != nil {
 			return nil, &PluginError{Name: inst.name, Op: OpCall, Err: fmt.Errorf("dispense: %w", err)}
-		}
-		gc, ok := cp.(*plugin.GRPCClient)
-		if !ok {
-			return nil, fmt.Errorf("plugin %s: dispense: unexpected gRPC client %T", inst.name, cp)
 		}
 		// go-plugin's client was made with a placeholder plugin set;
 		// Dispense is the only reader of Plugins.
@@ -246,7 +245,7 @@ func (c *Client) Dispense(plugins plugin.PluginSet) (any, error) {
 		return v, err
 	case ProtocolNetRPC:
 		if inst.rpcClient == nil {
-			if p.spec.Protocol.MTLS == store.MTLSTrue || p.opt.MTLS == store.MTLSTrue {
+			if p.mtls {
 				return nil, fmt.Errorf("plugin %s: dispensing a net/rpc plugin over mTLS: %w", inst.name, ErrUnsupported)
 			}
 			rc := p.client.ReattachConfig()
@@ -387,12 +386,7 @@ type Status struct {
 
 // Status reports every plugin the Manager has been asked for, by name.
 func (m *Manager) Status() []Status {
-	m.mu.Lock()
-	mps := make([]*managed, 0, len(m.plugins))
-	for _, mp := range m.plugins {
-		mps = append(mps, mp)
-	}
-	m.mu.Unlock()
+	mps := m.entries()
 	out := make([]Status, 0, len(mps))
 	for _, mp := range mps {
 		mp.mu.Lock()
@@ -403,16 +397,8 @@ func (m *Manager) Status() []Status {
 		mp.mu.Unlock()
 		out = append(out, s)
 	}
-	sortStatus(out)
+	slices.SortFunc(out, func(a, b Status) int { return strings.Compare(a.Name, b.Name) })
 	return out
-}
-
-func sortStatus(s []Status) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j].Name < s[j-1].Name; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // Close stops every plugin the Manager launched, after the calls in flight
@@ -438,6 +424,14 @@ func (m *Manager) Close() error {
 	m.cancel() // the health loop
 	m.wg.Wait()
 	return nil
+}
+
+// entries is a snapshot of the plugins, so that each can be locked in turn
+// without holding m.mu across a probe.
+func (m *Manager) entries() []*managed {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Collect(maps.Values(m.plugins))
 }
 
 func (m *Manager) entry(name string) (*managed, error) {
@@ -496,8 +490,14 @@ func (mp *managed) crashed(inst *instance, o ManagerOptions) {
 	if time.Since(inst.started) > 2*o.BackoffMax {
 		mp.failures = 0
 	}
+	mp.failed(fmt.Errorf("plugin %s@%s (pid %d) crashed or failed its health check", inst.name, inst.version, inst.plugin.Pid()), o)
+}
+
+// failed records one more failure in a row: the next launch waits for the
+// backoff.
+func (mp *managed) failed(err error, o ManagerOptions) {
 	mp.failures++
-	mp.lastErr = fmt.Errorf("plugin %s@%s (pid %d) crashed or failed its health check", inst.name, inst.version, inst.plugin.Pid())
+	mp.lastErr = err
 	mp.nextTry = time.Now().Add(backoff(mp.failures, o))
 }
 
@@ -537,9 +537,7 @@ func (m *Manager) launch(ctx context.Context, mp *managed, version string) (*ins
 		if errors.As(err, &mm) || ctx.Err() != nil {
 			return nil, err // retrying cannot help
 		}
-		mp.failures++
-		mp.lastErr = err
-		mp.nextTry = time.Now().Add(backoff(mp.failures, m.opts))
+		mp.failed(err, m.opts)
 		if attempt >= m.opts.Attempts {
 			var pe *PluginError
 			if errors.As(err, &pe) {
@@ -567,15 +565,13 @@ func (m *Manager) start(ctx context.Context, r *store.Receipt) (*instance, error
 	stop := context.AfterFunc(ctx, cancel)
 	p, err := Launch(lctx, SpecFromReceipt(m.home, r), opt)
 	if !stop() {
-		// ctx ended during the launch: the process is being killed.
-		if err == nil {
-			_ = p.Close()
+		// ctx ended during the launch and cancelled lctx: the process is
+		// being killed.
+		if err != nil {
+			return nil, err
 		}
-		cancel()
-		if err == nil {
-			err = &PluginError{Name: r.Name, Op: OpStart, Err: fmt.Errorf("launch: %w", ctx.Err())}
-		}
-		return nil, err
+		_ = p.Close()
+		return nil, &PluginError{Name: r.Name, Op: OpStart, Err: fmt.Errorf("launch: %w", ctx.Err())}
 	}
 	if err != nil {
 		cancel()
@@ -685,13 +681,7 @@ func (m *Manager) healthLoop() {
 // probe pings every running plugin; one that fails is retired at once and
 // relaunched on next use.
 func (m *Manager) probe() {
-	m.mu.Lock()
-	mps := make([]*managed, 0, len(m.plugins))
-	for _, mp := range m.plugins {
-		mps = append(mps, mp)
-	}
-	m.mu.Unlock()
-	for _, mp := range mps {
+	for _, mp := range m.entries() {
 		mp.mu.Lock()
 		inst := mp.cur
 		mp.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/rpc"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -311,6 +312,46 @@ func TestManagerDispense(t *testing.T) {
 	}
 	if _, err := m.Dispense(ctx, "kv", plugin.PluginSet{"other": kvHostPlugin{}}); err == nil || !strings.Contains(err.Error(), `no "kv"`) {
 		t.Fatalf("dispense with a set missing the name: %v", err)
+	}
+}
+
+// greeterHostPlugin is the host's side of hello's (net/rpc) plugin map
+// entry: the bare *rpc.Client is enough to call it.
+type greeterHostPlugin struct{}
+
+func (greeterHostPlugin) Server(*plugin.MuxBroker) (any, error) {
+	return nil, errors.New("host side only")
+}
+func (greeterHostPlugin) Client(_ *plugin.MuxBroker, c *rpc.Client) (any, error) { return c, nil }
+
+// Dispensing a net/rpc plugin is refused only when the connection really
+// is mTLS: --mtls false overrides a receipt's mtls true.
+func TestManagerDispenseNetRPCMTLS(t *testing.T) {
+	home := exampleHome(t)
+	dir, err := examplePlugins()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proto := store.Protocol{Kind: store.KindNetRPC, CookieKey: "BASIC_PLUGIN", CookieValue: "hello", Dispense: "greeter", MTLS: store.MTLSTrue}
+	if err := installFake(home, filepath.Join(dir, "greeter-netrpc"), "hello", "1.0.0", proto, true); err != nil {
+		t.Fatal(err)
+	}
+	set := plugin.PluginSet{"greeter": greeterHostPlugin{}}
+	ctx := ctxT(t, 20*time.Second)
+
+	m := openManager(t, home, ManagerOptions{HealthInterval: -1})
+	if _, err := m.Dispense(ctx, "hello", set); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("dispense over mTLS: %v", err)
+	}
+
+	m = openManager(t, home, ManagerOptions{HealthInterval: -1, Launch: Options{MTLS: store.MTLSFalse}})
+	raw, err := m.Dispense(ctx, "hello", set)
+	if err != nil {
+		t.Fatalf("dispense with --mtls false: %v", err)
+	}
+	var greeting string
+	if err := raw.(*rpc.Client).Call("Plugin.Greet", new(any), &greeting); err != nil || greeting == "" {
+		t.Fatalf("Greet = %q, %v", greeting, err)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 // through gob).
 type netrpcConn interface {
 	Call(ctx context.Context, dispense, method string, args []byte) ([]byte, error)
+	Ping(ctx context.Context) error
 	Quit(ctx context.Context) error
 	Close() error
 }

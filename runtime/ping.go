@@ -37,13 +37,10 @@ func (p *Plugin) Ping(ctx context.Context) error {
 		}
 		return nil
 	case p.rpc != nil:
-		type pinger interface{ Ping(context.Context) error }
-		if pc, ok := p.rpc.(pinger); ok {
-			if err := pc.Ping(ctx); err != nil {
-				return p.callFailure(ctx, "Control.Ping", err)
-			}
-			return nil
+		if err := p.rpc.Ping(ctx); err != nil {
+			return p.callFailure(ctx, "Control.Ping", err)
 		}
+		return nil
 	}
 	return fmt.Errorf("plugin %s: ping: %w", p.spec.Name, ErrUnsupported)
 }

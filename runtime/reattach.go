@@ -144,7 +144,7 @@ func attachState(ctx context.Context, home store.Paths, st *StartedPlugin, spec 
 		SyncStdout:      stdio,
 		SyncStderr:      stdio,
 	})
-	p := &Plugin{spec: spec, opt: opt, client: client, attach: a, stderr: &stderrWatch{}, proto: st.Protocol}
+	p := &Plugin{spec: spec, client: client, attach: a, stderr: &stderrWatch{}, proto: st.Protocol}
 	go a.watch(p.stderr)
 
 	if _, err := client.Start(); err != nil {

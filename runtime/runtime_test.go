@@ -431,6 +431,16 @@ func TestNoReflection(t *testing.T) {
 	if got := mustCall(t, p2, "Other/Echo", `{"message":"x"}`, CallOptions{}); !equal(got, []string{`{"message":"other: x"}`}) {
 		t.Errorf("spec protoset: got %q", got)
 	}
+	// Loaded once per Plugin, not read and hashed again at every call.
+	if err := os.Rename(protoset, protoset+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustCall(t, p2, "Other/Echo", `{"message":"y"}`, CallOptions{}); !equal(got, []string{`{"message":"other: y"}`}) {
+		t.Errorf("spec protoset, second call: got %q", got)
+	}
+	if err := os.Rename(protoset+".moved", protoset); err != nil {
+		t.Fatal(err)
+	}
 	spec.ProtosetSHA256 = strings.Repeat("0", 64)
 	opt, _ = optsFor(t)
 	p3 := launch(t, ctxT(t, 30*time.Second), spec, opt)

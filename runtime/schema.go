@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -79,24 +80,33 @@ func newSchema(files *protoregistry.Files, names []string, source string) (*sche
 }
 
 // schemaFor returns the schema for a call or description: from --proto
-// files, a --protoset, the spec's protoset, or else gRPC reflection (asked
-// once per Plugin). method, when set, may name an internal service that
-// reflection must then also load.
+// files, a --protoset, the spec's protoset, or else gRPC reflection (the
+// last two loaded once per Plugin: a Manager's Plugin serves many calls).
+// method, when set, may name an internal service that reflection must then
+// also load.
 func (p *Plugin) schemaFor(ctx context.Context, co CallOptions, method string) (*schema, error) {
 	switch {
 	case len(co.ProtoFiles) > 0:
 		return compileProtos(ctx, co.ProtoFiles, co.ImportPaths)
 	case co.Protoset != "":
 		return readProtoset(co.Protoset, "")
-	case p.spec.Protoset != "":
-		return readProtoset(p.spec.Protoset, p.spec.ProtosetSHA256)
+	}
+	p.schemaMu.Lock()
+	defer p.schemaMu.Unlock()
+	if p.spec.Protoset != "" {
+		if p.protoset == nil {
+			s, err := readProtoset(p.spec.Protoset, p.spec.ProtosetSHA256)
+			if err != nil {
+				return nil, err
+			}
+			p.protoset = s
+		}
+		return p.protoset, nil
 	}
 	want := ""
 	if svc, _ := splitMethod(method); internalServices[svc] {
 		want = svc
 	}
-	p.schemaMu.Lock()
-	defer p.schemaMu.Unlock()
 	if p.refl != nil && (want == "" || p.refl.has(want)) {
 		return p.refl, nil
 	}
@@ -265,7 +275,7 @@ func readProtoset(path, want string) (*schema, error) {
 		return nil, fmt.Errorf("protoset: %w", err)
 	}
 	if want != "" {
-		got, _ := verify.ReaderSHA256(strings.NewReader(string(b)))
+		got, _ := verify.ReaderSHA256(bytes.NewReader(b))
 		if !strings.EqualFold(got, want) {
 			return nil, &verify.MismatchError{What: "protoset " + path, Want: want, Got: got}
 		}

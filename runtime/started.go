@@ -274,12 +274,16 @@ func removeRunFiles(home store.Paths, s *StartedPlugin) {
 // RemoveRunFiles removes everything run/ holds for name@version, log
 // included, once it is not running (for plugctl remove).
 func RemoveRunFiles(home store.Paths, name, version string) {
-	if s, err := ReadStarted(home, name, version); err == nil && !s.Alive() {
+	s, err := ReadStarted(home, name, version)
+	switch {
+	case err == nil && s.Alive():
+		return
+	case err == nil:
 		removeRunFiles(home, s)
+	case !errors.Is(err, ErrNotStarted):
+		return // an unreadable record: plugctl doctor's to remove
 	}
-	if _, err := ReadStarted(home, name, version); errors.Is(err, ErrNotStarted) {
-		os.Remove(LogFile(home, name, version))
-		os.Remove(OutFile(home, name, version))
-		os.Remove(lockFile(home, name, version))
-	}
+	os.Remove(LogFile(home, name, version))
+	os.Remove(OutFile(home, name, version))
+	os.Remove(lockFile(home, name, version))
 }

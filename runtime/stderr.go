@@ -23,62 +23,60 @@ func newPrefixWriter(w io.Writer, prefix string) *prefixWriter {
 func (p *prefixWriter) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.buf = append(p.buf, b...)
+	eachLine(&p.buf, b, func(l []byte) {
+		line := make([]byte, 0, len(p.prefix)+len(l)+1)
+		line = append(line, p.prefix...)
+		line = append(line, l...)
+		// Losing a log line must not fail the plugin's stdio.
+		_, _ = p.w.Write(append(line, '\n'))
+	})
+	return len(b), nil
+}
+
+// maxPartial bounds a line kept waiting for its newline: a plugin that never
+// ends its line cannot grow a buffer without bound.
+const maxPartial = 64 << 10
+
+// eachLine appends b to *buf and hands each complete line, without its
+// newline, to line; a partial line longer than maxPartial is handed over as
+// is. line must not keep the slice.
+func eachLine(buf *[]byte, b []byte, line func([]byte)) {
+	*buf = append(*buf, b...)
 	for {
-		i := bytes.IndexByte(p.buf, '\n')
+		i := bytes.IndexByte(*buf, '\n')
 		if i < 0 {
 			break
 		}
-		line := make([]byte, 0, len(p.prefix)+i+1)
-		line = append(line, p.prefix...)
-		line = append(line, p.buf[:i+1]...)
-		p.buf = p.buf[i+1:]
-		if _, err := p.w.Write(line); err != nil {
-			return len(b), nil // losing a log line must not fail the plugin's stdio
-		}
+		line((*buf)[:i])
+		*buf = (*buf)[i+1:]
 	}
-	// A plugin that never ends its line cannot grow this without bound.
-	if len(p.buf) > 64<<10 {
-		_, _ = p.w.Write(append([]byte(p.prefix), append(p.buf, '\n')...))
-		p.buf = p.buf[:0]
+	if len(*buf) > maxPartial {
+		line(*buf)
+		*buf = (*buf)[:0]
 	}
-	return len(b), nil
 }
 
 const (
 	cookieNotice = "This binary is a plugin. These are not meant to be executed directly."
-	tailLines    = 8
 	maxLineKept  = 512
 )
 
 // stderrWatch receives the plugin's raw stderr lines (go-plugin's
 // ClientConfig.Stderr) whatever the verbosity, and keeps what an error
 // message needs: the first panic line, whether the plugin complained about
-// its magic cookie, and the last few lines.
+// its magic cookie, and its last non-empty line.
 type stderrWatch struct {
 	mu      sync.Mutex
 	partial []byte
 	panic   string
 	cookie  bool
-	tail    []string
+	last    string
 }
 
 func (s *stderrWatch) Write(b []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.partial = append(s.partial, b...)
-	for {
-		i := bytes.IndexByte(s.partial, '\n')
-		if i < 0 {
-			break
-		}
-		s.line(string(s.partial[:i]))
-		s.partial = s.partial[i+1:]
-	}
-	if len(s.partial) > 64<<10 {
-		s.line(string(s.partial))
-		s.partial = s.partial[:0]
-	}
+	eachLine(&s.partial, b, func(l []byte) { s.line(string(l)) })
 	return len(b), nil
 }
 
@@ -90,14 +88,9 @@ func (s *stderrWatch) line(l string) {
 	if strings.HasPrefix(l, cookieNotice) {
 		s.cookie = true
 	}
-	if strings.TrimSpace(l) == "" {
-		return
+	if strings.TrimSpace(l) != "" {
+		s.last = truncate(l)
 	}
-	if len(s.tail) == tailLines {
-		copy(s.tail, s.tail[1:])
-		s.tail = s.tail[:tailLines-1]
-	}
-	s.tail = append(s.tail, truncate(l))
 }
 
 func truncate(l string) string {
@@ -119,15 +112,12 @@ func (s *stderrWatch) sawCookieNotice() bool {
 	return s.cookie
 }
 
-// lastLine returns the last non-empty stderr line that is not part of a
-// goroutine dump, for "exited before the handshake" messages.
+// lastLine returns the last non-empty stderr line, for "exited before the
+// handshake" messages.
 func (s *stderrWatch) lastLine() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.tail) == 0 {
-		return ""
-	}
-	return s.tail[len(s.tail)-1]
+	return s.last
 }
 
 // detail is ": " and the last line the plugin printed on stderr, for a

@@ -94,20 +94,6 @@ func (d *Decoder) DecodeJSON() ([]byte, error) {
 	return ToJSON(v)
 }
 
-// TypeOf returns the type a type id stands for in this stream.
-func (d *Decoder) TypeOf(id int) (t *Type, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			de, ok := r.(decodeError)
-			if !ok {
-				panic(r)
-			}
-			err = de.err
-		}
-	}()
-	return d.typeOf(id, 0), nil
-}
-
 func (d *Decoder) recvMessage() error {
 	n, err := readUintReader(d.r)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/plugctl/plugctl/runtime/internal/gobwire"
 )
@@ -86,13 +87,20 @@ func isSimple(t string) bool {
 	return err == nil
 }
 
-var (
-	reLocal     = regexp.MustCompile(`^gob: decoding into local type \*?(.+), received remote type (.+)$`)
-	reIface     = regexp.MustCompile(`^gob: local interface type \*?(.+) can only be decoded from remote interface type; received concrete type (.+)$`)
-	reField     = regexp.MustCompile(`^gob: wrong type \((.+)\) for received field (.+)$`)
-	reNoFields  = regexp.MustCompile(`^gob: type mismatch: no fields matched compiling decoder for (.+)$`)
-	reNotStruct = regexp.MustCompile(`^gob: type mismatch in decoder: want struct type \*?(.+); got non-struct$`)
-)
+// gobPatterns are gob's messages about an argument of the wrong type. They
+// are compiled on first use: only a failed call needs them, and at package
+// init every plugctl command would pay for them (about 0.1 ms).
+var gobPatterns = sync.OnceValue(func() *gobErrorPatterns {
+	return &gobErrorPatterns{
+		local:     regexp.MustCompile(`^gob: decoding into local type \*?(.+), received remote type (.+)$`),
+		iface:     regexp.MustCompile(`^gob: local interface type \*?(.+) can only be decoded from remote interface type; received concrete type (.+)$`),
+		field:     regexp.MustCompile(`^gob: wrong type \((.+)\) for received field (.+)$`),
+		noFields:  regexp.MustCompile(`^gob: type mismatch: no fields matched compiling decoder for (.+)$`),
+		notStruct: regexp.MustCompile(`^gob: type mismatch in decoder: want struct type \*?(.+); got non-struct$`),
+	}
+})
+
+type gobErrorPatterns struct{ local, iface, field, noFields, notStruct *regexp.Regexp }
 
 // classify turns a net/rpc server error into the package's error types.
 func classify(method, msg, given string) error {
@@ -103,21 +111,21 @@ func classify(method, msg, given string) error {
 		return &wrapped{ErrUnknownMethod, msg}
 	case strings.HasPrefix(msg, "gob: "):
 		e := &ArgError{Method: method, Given: given, Message: msg}
-		if m := reLocal.FindStringSubmatch(msg); m != nil {
+		re := gobPatterns()
+		m := re.local.FindStringSubmatch(msg)
+		if m == nil {
+			m = re.iface.FindStringSubmatch(msg)
+		}
+		if m != nil {
 			e.Expected = m[1]
 			if e.Given == "" {
 				e.Given = m[2]
 			}
-		} else if m := reIface.FindStringSubmatch(msg); m != nil {
+		} else if m := re.noFields.FindStringSubmatch(msg); m != nil {
 			e.Expected = m[1]
-			if e.Given == "" {
-				e.Given = m[2]
-			}
-		} else if m := reNoFields.FindStringSubmatch(msg); m != nil {
+		} else if m := re.notStruct.FindStringSubmatch(msg); m != nil {
 			e.Expected = m[1]
-		} else if m := reNotStruct.FindStringSubmatch(msg); m != nil {
-			e.Expected = m[1]
-		} else if m := reField.FindStringSubmatch(msg); m != nil {
+		} else if m := re.field.FindStringSubmatch(msg); m != nil {
 			e.Field, e.Expected = fieldName(m[2]), m[1]
 		}
 		return e

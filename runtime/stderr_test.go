@@ -1,0 +1,59 @@
+package runtime
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestPrefixWriter(t *testing.T) {
+	var out bytes.Buffer
+	w := newPrefixWriter(&out, "p: ")
+	for _, s := range []string{"a\nb", "c\n\n", "d"} {
+		if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", s, n, err)
+		}
+	}
+	if got, want := out.String(), "p: a\np: bc\np: \n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	// A line that never ends is flushed instead of growing without bound.
+	out.Reset()
+	w.Write(bytes.Repeat([]byte("x"), maxPartial))
+	if len(w.buf) != 0 || !strings.HasPrefix(out.String(), "p: dxxx") {
+		t.Fatalf("long line kept: %d bytes buffered, %d written", len(w.buf), out.Len())
+	}
+}
+
+func TestStderrWatch(t *testing.T) {
+	var s stderrWatch
+	for _, l := range []string{
+		"starting\r\n",
+		"panic: first\n",
+		"goroutine 1 [running]:\n",
+		"panic: second\n",
+		cookieNotice + "\n",
+		"  \n",
+		"last words\n",
+		"",
+	} {
+		s.Write([]byte(l))
+	}
+	if got := s.panicLine(); got != "panic: first" {
+		t.Errorf("panicLine = %q", got)
+	}
+	if !s.sawCookieNotice() {
+		t.Error("cookie notice not seen")
+	}
+	if got := s.lastLine(); got != "last words" {
+		t.Errorf("lastLine = %q", got)
+	}
+	if got := s.detail(); got != "" {
+		t.Errorf("detail after a panic = %q, want none (the panic line is reported)", got)
+	}
+	var q stderrWatch
+	q.Write([]byte(`{"@message":"plugin failed","error":"boom"}` + "\n"))
+	if got := q.detail(); got != ": plugin failed: boom" {
+		t.Errorf("detail = %q", got)
+	}
+}
