@@ -79,14 +79,10 @@ func (f *runFlags) callOptions(headers []string) runtime.CallOptions {
 // resolveInstalled picks NAME[@VERSION]: the given version, else the active
 // one.
 func resolveInstalled(p store.Paths, arg string) (*store.Receipt, error) {
-	name, version, _ := strings.Cut(arg, "@")
-	if err := store.ValidName(name); err != nil {
+	name, version, err := splitExact(arg, false)
+	if err != nil {
 		return nil, err
 	}
-	if strings.ContainsAny(version, `/\`) || version == "." || version == ".." {
-		return nil, usageErrorf("%q: bad version", arg)
-	}
-	version = strings.TrimPrefix(version, "v")
 	if version == "" {
 		active, err := p.Active(name)
 		if err != nil {
@@ -111,23 +107,11 @@ func (g *Global) launch(ctx context.Context, arg string, rf *runFlags) (*runtime
 	if err != nil {
 		return nil, err
 	}
-	switch store.MTLSMode(rf.MTLS) {
-	case "", store.MTLSAuto, store.MTLSTrue, store.MTLSFalse:
-	default:
-		return nil, usageErrorf("--mtls %q: want auto, true or false", rf.MTLS)
-	}
-	env, allow, err := g.pluginEnv(p, r.Name, rf.Env)
+	opt, err := g.runOptions(p, r.Name, rf)
 	if err != nil {
 		return nil, err
 	}
-	runDir, err := p.EnsureRun()
-	if err != nil {
-		return nil, err
-	}
-	pl, _, err := g.launchOrAttach(ctx, p, r, runtime.Options{
-		RunDir: runDir, Home: p, Stderr: g.IO.ErrOut, Verbose: g.Verbose, MTLS: store.MTLSMode(rf.MTLS),
-		Env: env, AllowEnv: allow, InheritEnv: g.InheritEnv,
-	})
+	pl, _, err := g.launchOrAttach(ctx, p, r, opt)
 	return pl, err
 }
 
@@ -247,14 +231,14 @@ func newDescribeCmd(g *Global) *cobra.Command {
 // methods cannot be listed over the wire.
 func describeNetRPC(g *Global, pl *runtime.Plugin) error {
 	s := pl.Spec()
+	d := s.Protocol.WithDefaults(s.Name).Dispense
 	if g.JSON() {
 		return g.PrintJSON(map[string]any{
 			"name": s.Name, "version": s.Version, "protocol": runtime.ProtocolNetRPC,
-			"dispense": s.Protocol.WithDefaults(s.Name).Dispense, "services": []any{},
+			"dispense": d, "services": []any{},
 			"note": "net/rpc cannot list its methods",
 		})
 	}
-	d := s.Protocol.WithDefaults(s.Name).Dispense
 	g.Printf("%s %s: a net/rpc plugin (dispense name %q).\n", s.Name, s.Version, d)
 	g.Printf("net/rpc cannot list its methods over the wire; see the plugin's documentation.\n")
 	g.Printf("Call one with:  plugctl call %s METHOD [JSON]   (served as Plugin.METHOD)\n", s.Name)

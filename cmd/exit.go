@@ -56,6 +56,7 @@ func classify(err error) (code int, hint string) {
 	var nf *index.NotFoundError
 	var mm *verify.MismatchError
 	var he *fetch.HTTPError
+	var nk *install.NeedsKeyError
 	switch {
 	case errors.As(err, &ee):
 		return ee.code, ee.hint
@@ -65,6 +66,8 @@ func classify(err error) (code int, hint string) {
 		return ExitIntegrity, "an installed file changed after install: plugctl verify shows what; reinstall with plugctl remove NAME@VERSION && plugctl install NAME@VERSION"
 	case errors.As(err, &mm):
 		return ExitIntegrity, "the bytes are not what the index promised: do not use them; tell the index's publisher, or run plugctl index update if the index changed"
+	case errors.As(err, &nk):
+		return ExitUsage, "pass --key PREFIX.key (plugctl index keygen PREFIX makes a pair) and have the mirror's clients trust PREFIX.pub (plugctl index add NAME DIR/index.yaml --key PREFIX.pub)"
 	case errors.Is(err, install.ErrTampered):
 		return ExitIntegrity, "reinstall it: plugctl remove NAME@VERSION && plugctl install NAME@VERSION"
 	case errors.As(err, &nf):
@@ -72,7 +75,7 @@ func classify(err error) (code int, hint string) {
 		case "index":
 			return ExitNotFound, "see plugctl index list"
 		case "platform":
-			return ExitNotFound, "run plugctl info " + firstWord(nf.Name) + " to see the platforms offered"
+			return ExitNotFound, "run plugctl info " + nameOnly(nf.Name) + " to see the platforms offered"
 		case "version":
 			return ExitNotFound, "run plugctl info " + nf.Name + " to see the versions offered"
 		}
@@ -97,7 +100,8 @@ func classify(err error) (code int, hint string) {
 	return ExitError, ""
 }
 
-func firstWord(s string) string {
+// nameOnly is NAME of NAME@VERSION.
+func nameOnly(s string) string {
 	if i := strings.IndexByte(s, '@'); i >= 0 {
 		return s[:i]
 	}

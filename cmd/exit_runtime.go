@@ -26,7 +26,7 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 	case errors.Is(err, runtime.ErrAmbiguousMethod):
 		return ExitUsage, "name the method as SERVICE/METHOD", true
 	case errors.As(err, &ae):
-		if strings.Contains(ae.Error(), "$gob") || strings.Contains(ae.Error(), "gob") {
+		if strings.Contains(ae.Error(), "gob") {
 			return ExitUsage, `net/rpc needs the receiving Go type: see "JSON and gob" in README.md for {"$gob": …}`, true
 		}
 		return ExitUsage, "plugctl describe NAME shows the request's fields", true

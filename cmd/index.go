@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"time"
@@ -18,11 +19,19 @@ func newIndexCmd(g *Global) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "index",
 		Short: "Configure the indexes plugins are installed from",
+		Args:  cobra.NoArgs,
+		RunE:  groupRun,
 	}
 	c.AddCommand(newIndexAddCmd(g), newIndexListCmd(g), newIndexRemoveCmd(g), newIndexUpdateCmd(g),
 		newIndexKeygenCmd(g), newIndexSignCmd(g), newIndexLintCmd(g))
 	return c
 }
+
+// groupRun runs a command that only groups others: alone it prints its
+// help; with an unknown subcommand, cobra.NoArgs fails first and Run makes
+// that a one-line usage error (cobra would otherwise print the help and exit
+// 0, hiding a typo in a script).
+func groupRun(c *cobra.Command, _ []string) error { return c.Help() }
 
 // args checks the number of positional arguments as a usage error.
 func args(min, max int) cobra.PositionalArgs {
@@ -153,19 +162,15 @@ func newIndexListCmd(g *Global) *cobra.Command {
 				g.Infof("no index configured (plugctl index add NAME SOURCE)\n")
 				return nil
 			}
-			tw := newTable(g.IO.Out)
-			fmt.Fprintln(tw, "NAME\tPLUGINS\tUPDATED\tSOURCE")
-			for _, j := range out {
-				upd := "never"
-				if j.FetchedAt != nil {
-					upd = j.FetchedAt.Local().Format(time.DateTime)
+			return g.printTable("NAME\tPLUGINS\tUPDATED\tSOURCE", func(w io.Writer) {
+				for _, j := range out {
+					upd := "never"
+					if j.FetchedAt != nil {
+						upd = j.FetchedAt.Local().Format(time.DateTime)
+					}
+					fmt.Fprintf(w, "%s\t%d\t%s\t%s\n", j.Name, j.Plugins, upd, j.Source)
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", j.Name, j.Plugins, upd, j.Source)
-			}
-			if !g.Quiet {
-				return tw.Flush()
-			}
-			return nil
+			})
 		},
 	}
 }
@@ -231,16 +236,19 @@ func newIndexUpdateCmd(g *Global) *cobra.Command {
 			defer cancel()
 			out := []indexJSON{}
 			var firstErr error
+			f := g.Fetcher()
 			for _, s := range todo {
-				idx, err := index.Fetch(ctx, g.Fetcher(), p, s)
+				idx, err := index.Fetch(ctx, f, p, s)
 				if err != nil {
-					fmt.Fprintf(g.IO.ErrOut, "plugctl: %v (the last good copy stays in use)\n", err)
+					if !g.JSON() {
+						fmt.Fprintf(g.IO.ErrOut, "plugctl: %v (the last good copy stays in use)\n", err)
+					}
 					if firstErr == nil {
 						firstErr = err
 					}
 					continue
 				}
-				out = append(out, indexJSON{Name: s.Name, Source: s.Address, Plugins: len(idx.Plugins), Version: idx.Version})
+				out = append(out, indexJSON{Name: s.Name, Source: s.Address, Plugins: len(idx.Plugins), Version: idx.Version, Signed: len(s.Keys) > 0})
 				if !g.JSON() {
 					g.Printf("updated index %s: %d plugins\n", s.Name, len(idx.Plugins))
 				}
@@ -251,7 +259,11 @@ func newIndexUpdateCmd(g *Global) *cobra.Command {
 				}
 			}
 			if firstErr != nil {
-				code, _ := classify(firstErr)
+				code, hint := classify(firstErr)
+				if g.JSON() {
+					// One JSON object on stderr; text mode said it per index.
+					return &exitError{code: code, msg: fmt.Sprintf("%v (the last good copy stays in use)", firstErr), hint: hint}
+				}
 				return &exitError{code: code}
 			}
 			return nil

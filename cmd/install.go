@@ -297,7 +297,7 @@ func (o *installOptions) indexPlans(ctx context.Context, in *install.Installer) 
 			return nil, nil
 		}
 	} else {
-		cfg, err := g.freshConfig(ctx)
+		_, cfg, err := g.freshConfig(ctx)
 		if err != nil {
 			return nil, err
 		}

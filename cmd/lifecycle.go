@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"io"
+	"maps"
+	"slices"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/spf13/cobra"
@@ -19,11 +21,7 @@ import (
 // empty) against their indexes. A NAME@CONSTRAINT replaces the recorded
 // constraint.
 func statuses(ctx context.Context, g *Global, names []string) ([]install.Status, error) {
-	p, err := g.Paths()
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := g.freshConfig(ctx)
+	p, cfg, err := g.freshConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -244,13 +242,12 @@ anything is outdated, so CI can gate on it.`,
 				}
 			} else if len(out) == 0 {
 				g.Printf("everything is up to date\n")
-			} else if !g.Quiet {
-				tw := newTable(g.IO.Out)
-				fmt.Fprintln(tw, "NAME\tACTIVE\tALLOWED\tLATEST\tCONSTRAINT\tINDEX")
+			} else if err := g.printTable("NAME\tACTIVE\tALLOWED\tLATEST\tCONSTRAINT\tINDEX", func(w io.Writer) {
 				for _, o := range out {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.Name, dash(o.Active), dash(o.Allowed), dash(o.Latest), dash(o.Constraint), dash(o.Index))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", o.Name, dash(o.Active), dash(o.Allowed), dash(o.Latest), dash(o.Constraint), dash(o.Index))
 				}
-				tw.Flush()
+			}); err != nil {
+				return err
 			}
 			if exitCode && outdated > 0 {
 				return &exitError{code: ExitOutdated}
@@ -283,11 +280,9 @@ func newPruneCmd(g *Global) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			names := a
-			if len(names) == 0 {
-				if names, err = in.Paths.Names(); err != nil {
-					return err
-				}
+			names, err := namesOrAll(in.Paths, a)
+			if err != nil {
+				return err
 			}
 			out := []pruneJSON{}
 			for _, n := range names {
@@ -392,7 +387,7 @@ its recorded constraint); a lock without this platform is exit 3 either way.`,
 			var plans []plan
 			var out []syncJSON
 			var drift []string
-			for _, name := range sortedKeys(lock.Plugins) {
+			for _, name := range slices.Sorted(maps.Keys(lock.Plugins)) {
 				lp := lock.Plugins[name]
 				req, err := lp.Request(name, Platform())
 				if err != nil {
@@ -421,13 +416,23 @@ its recorded constraint); a lock without this platform is exit 3 either way.`,
 				plans = append(plans, plan{Req: req, Lock: lp})
 			}
 			if check {
+				if g.JSON() {
+					// stdout stays JSON: the differences, [] when the store matches.
+					if err := g.PrintJSON(append([]string{}, drift...)); err != nil {
+						return err
+					}
+				}
 				if len(drift) > 0 {
-					for _, d := range drift {
-						g.Infof("%s\n", d)
+					if !g.JSON() {
+						for _, d := range drift {
+							g.Infof("%s\n", d)
+						}
 					}
 					return &exitError{code: ExitError, msg: fmt.Sprintf("the store does not match %s (%d difference(s))", file, len(drift)), hint: "run plugctl sync"}
 				}
-				g.Printf("the store matches %s\n", file)
+				if !g.JSON() {
+					g.Printf("the store matches %s\n", file)
+				}
 				return nil
 			}
 			results, err := installAll(ctx, g, in, plans)
@@ -461,13 +466,4 @@ its recorded constraint); a lock without this platform is exit 3 either way.`,
 	c.Flags().BoolVar(&check, "frozen", false, "same as --check")
 	c.Flags().StringVar(&file, "lock", install.LockFileName, "lock file to read")
 	return c
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

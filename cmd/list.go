@@ -64,19 +64,15 @@ func newListCmd(g *Global) *cobra.Command {
 				g.Infof("no plugins installed (plugctl search, then plugctl install NAME)\n")
 				return nil
 			}
-			if g.Quiet {
-				return nil
-			}
-			tw := newTable(g.IO.Out)
-			fmt.Fprintln(tw, "NAME\tVERSION\tACTIVE\tINDEX\tINSTALLED")
-			for _, l := range out {
-				act := ""
-				if l.Active {
-					act = "*"
+			return g.printTable("NAME\tVERSION\tACTIVE\tINDEX\tINSTALLED", func(w io.Writer) {
+				for _, l := range out {
+					act := ""
+					if l.Active {
+						act = "*"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", l.Name, l.Version, act, dash(l.Index), l.InstalledAt.Local().Format(time.DateTime))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Name, l.Version, act, dash(l.Index), l.InstalledAt.Local().Format(time.DateTime))
-			}
-			return tw.Flush()
+			})
 		},
 	}
 }
@@ -111,11 +107,7 @@ func listInstalled(p store.Paths, names []string, one bool) ([]listJSON, error) 
 		}
 		rows := make([]listJSON, 0, len(rs))
 		for _, r := range rs {
-			rows = append(rows, listJSON{
-				Name: r.Name, Version: r.Version, Active: r.Version == active, Path: p.Exe(r),
-				SHA256: r.BinSHA256, Index: r.Index, Constraint: r.Constraint, Source: r.Source,
-				Protocol: r.Protocol.WithDefaults(r.Name).Kind, InstalledAt: r.InstalledAt,
-			})
+			rows = append(rows, installedRow(p, r, active))
 		}
 		res[i].rows = rows
 	}
@@ -144,6 +136,15 @@ func listInstalled(p store.Paths, names []string, one bool) ([]listJSON, error) 
 		out = append(out, r.rows...)
 	}
 	return out, nil
+}
+
+// installedRow is one installed version as list and info show it.
+func installedRow(p store.Paths, r *store.Receipt, active string) listJSON {
+	return listJSON{
+		Name: r.Name, Version: r.Version, Active: r.Version == active, Path: p.Exe(r),
+		SHA256: r.BinSHA256, Index: r.Index, Constraint: r.Constraint, Source: r.Source,
+		Protocol: r.Protocol.WithDefaults(r.Name).Kind, InstalledAt: r.InstalledAt,
+	}
 }
 
 func dash(s string) string {
@@ -186,13 +187,9 @@ func newInfoCmd(g *Global) *cobra.Command {
 			if err := store.ValidName(name); err != nil {
 				return err
 			}
-			p, err := g.Paths()
-			if err != nil {
-				return err
-			}
 			ctx, cancel := g.withTimeout(cmd.Context())
 			defer cancel()
-			cfg, err := g.freshConfig(ctx)
+			p, cfg, err := g.freshConfig(ctx)
 			if err != nil {
 				return err
 			}
@@ -203,11 +200,7 @@ func newInfoCmd(g *Global) *cobra.Command {
 			}
 			info.Active, _ = p.Active(name)
 			for _, r := range rs {
-				info.Installed = append(info.Installed, listJSON{
-					Name: r.Name, Version: r.Version, Active: r.Version == info.Active, Path: p.Exe(r),
-					SHA256: r.BinSHA256, Index: r.Index, Constraint: r.Constraint, Source: r.Source,
-					Protocol: r.Protocol.WithDefaults(r.Name).Kind, InstalledAt: r.InstalledAt,
-				})
+				info.Installed = append(info.Installed, installedRow(p, r, info.Active))
 			}
 			offers, err := index.Find(p, cfg, name)
 			if err != nil {
@@ -274,13 +267,9 @@ func newSearchCmd(g *Global) *cobra.Command {
 		Short: "Search the configured indexes by name and description",
 		Args:  args(0, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			p, err := g.Paths()
-			if err != nil {
-				return err
-			}
 			ctx, cancel := g.withTimeout(cmd.Context())
 			defer cancel()
-			cfg, err := g.freshConfig(ctx)
+			p, cfg, err := g.freshConfig(ctx)
 			if err != nil {
 				return err
 			}
@@ -314,17 +303,24 @@ func newSearchCmd(g *Global) *cobra.Command {
 				g.Infof("nothing found\n")
 				return nil
 			}
-			if g.Quiet {
-				return nil
-			}
-			tw := newTable(g.IO.Out)
-			fmt.Fprintln(tw, "NAME\tINDEX\tLATEST\tINSTALLED\tDESCRIPTION")
-			for _, s := range out {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Index, dash(s.Latest), dash(s.Installed), s.Description)
-			}
-			return tw.Flush()
+			return g.printTable("NAME\tINDEX\tLATEST\tINSTALLED\tDESCRIPTION", func(w io.Writer) {
+				for _, s := range out {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.Index, dash(s.Latest), dash(s.Installed), s.Description)
+				}
+			})
 		},
 	}
+}
+
+// printTable prints an aligned table on stdout, header first, unless -q.
+func (g *Global) printTable(header string, rows func(w io.Writer)) error {
+	if g.Quiet {
+		return nil
+	}
+	tw := newTable(g.IO.Out)
+	fmt.Fprintln(tw, header)
+	rows(tw)
+	return tw.Flush()
 }
 
 // table is a tabwriter on a buffered writer. tabwriter writes every cell

@@ -11,6 +11,15 @@ import (
 	"github.com/plugctl/plugctl/store"
 )
 
+// namesOrAll is the plugins named on the command line, or every installed
+// one when none is.
+func namesOrAll(p store.Paths, args []string) ([]string, error) {
+	if len(args) > 0 {
+		return args, nil
+	}
+	return p.Names()
+}
+
 // splitExact parses NAME@VERSION (version optional unless required).
 func splitExact(s string, needVersion bool) (name, version string, err error) {
 	name, version, _ = strings.Cut(s, "@")
@@ -130,11 +139,9 @@ func newVerifyCmd(g *Global) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			names := a
-			if len(names) == 0 {
-				if names, err = in.Paths.Names(); err != nil {
-					return err
-				}
+			names, err := namesOrAll(in.Paths, a)
+			if err != nil {
+				return err
 			}
 			out := []verifyJSON{}
 			bad := 0

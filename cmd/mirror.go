@@ -79,15 +79,11 @@ func mirrorRun(cmd *cobra.Command, o *mirrorOptions) error {
 		return usageErrorf("--expires goes with --key")
 	}
 	if o.Expires <= 0 {
-		o.Expires = 30 * 24 * time.Hour
-	}
-	p, err := g.Paths()
-	if err != nil {
-		return err
+		o.Expires = defaultSignedTTL
 	}
 	ctx, cancel := g.withTimeout(cmd.Context())
 	defer cancel()
-	cfg, err := g.freshConfig(ctx)
+	p, cfg, err := g.freshConfig(ctx)
 	if err != nil {
 		return err
 	}
@@ -126,15 +122,7 @@ func mirrorRun(cmd *cobra.Command, o *mirrorOptions) error {
 				}
 				asked = true
 			}
-			msg, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			sig, err := verify.Sign(sec, pw, filepath.Base(path), msg)
-			if err != nil {
-				return fmt.Errorf("sign %s: %w", path, err)
-			}
-			return os.WriteFile(path+".minisig", sig, 0o644)
+			return writeSignature(sec, pw, path)
 		}
 	}
 	opts := install.MirrorOptions{
@@ -166,11 +154,6 @@ func mirrorRun(cmd *cobra.Command, o *mirrorOptions) error {
 		res, err := install.Mirror(ctx, dir, sub, install.MirrorSource{
 			Name: s.Name, Address: c.Meta.Source, Raw: c.Raw, Sig: c.Sig, Signed: len(s.Keys) > 0,
 		}, opts)
-		var nk *install.NeedsKeyError
-		if errors.As(err, &nk) {
-			return &exitError{code: ExitUsage, msg: nk.Error(),
-				hint: "pass --key PREFIX.key (plugctl index keygen PREFIX makes a pair) and have the mirror's clients trust PREFIX.pub (plugctl index add NAME DIR/index.yaml --key PREFIX.pub)"}
-		}
 		if err != nil {
 			return err
 		}

@@ -66,6 +66,10 @@ stable order, so a publish changes only the new entry's lines. The index's
 	return c
 }
 
+// defaultSignedTTL is how long an index signed by publish or mirror stays
+// valid unless --expires says otherwise.
+const defaultSignedTTL = 30 * 24 * time.Hour
+
 type publishJSON struct {
 	Index    string `json:"index"`
 	Name     string `json:"name"`
@@ -153,7 +157,7 @@ func publishRun(o *publishOptions) error {
 		}
 		ttl := o.Expires
 		if ttl <= 0 {
-			ttl = 30 * 24 * time.Hour
+			ttl = defaultSignedTTL
 		}
 		exp := time.Now().Add(ttl).UTC().Truncate(time.Second)
 		idx.Expires = &exp

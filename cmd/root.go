@@ -149,7 +149,7 @@ func (g *Global) fetcher(bar func(name string, total int64) io.Writer) *fetch.Fe
 const EnvIdleTimeout = "PLUGCTL_IDLE_TIMEOUT"
 
 // idleTimeout is PLUGCTL_IDLE_TIMEOUT, or 0 (the fetcher's default) when
-// unset; a bad value is refused before any command runs (checkEnv).
+// unset; a bad value is refused before any command runs (PersistentPreRunE).
 func idleTimeout() time.Duration {
 	d, _ := parseIdleTimeout()
 	return d
@@ -223,35 +223,40 @@ const EnvIndexTTL = "PLUGCTL_INDEX_TTL"
 // cache is missing or older than the TTL, unless --offline. A failed
 // refresh keeps the cached copy and says so; only an index with no cache
 // at all is then an error, and only for commands that go on to need it.
-func (g *Global) freshConfig(ctx context.Context) (*index.Config, error) {
+// It returns the store paths too, which every caller needs.
+func (g *Global) freshConfig(ctx context.Context) (store.Paths, *index.Config, error) {
 	p, err := g.Paths()
 	if err != nil {
-		return nil, err
+		return p, nil, err
 	}
 	cfg, err := index.LoadConfig(p)
 	if err != nil || g.Offline {
-		return cfg, err
+		return p, cfg, err
 	}
 	ttl := index.DefaultTTL
 	if v := os.Getenv(EnvIndexTTL); v != "" {
 		if ttl, err = time.ParseDuration(v); err != nil {
-			return nil, usageErrorf("%s=%q: want a duration such as 30m or 24h", EnvIndexTTL, v)
+			return p, nil, usageErrorf("%s=%q: want a duration such as 30m or 24h", EnvIndexTTL, v)
 		}
 	}
 	now := time.Now()
+	var f *fetch.Fetcher // one client for every refresh
 	for _, src := range cfg.Indexes {
 		if !index.Stale(p, src, ttl, now) {
 			continue
 		}
-		if _, err := index.Fetch(ctx, g.Fetcher(), p, src); err != nil {
+		if f == nil {
+			f = g.Fetcher()
+		}
+		if _, err := index.Fetch(ctx, f, p, src); err != nil {
 			if m, merr := index.LoadMeta(p, src.Name); merr == nil {
 				g.Infof("plugctl: warning: refreshing index %s failed, using the copy from %s: %v\n", src.Name, m.FetchedAt.Local().Format(time.DateTime), err)
 				continue
 			}
-			return nil, err
+			return p, nil, err
 		}
 	}
-	return cfg, nil
+	return p, cfg, nil
 }
 
 // commands are plugctl's commands, in the order --help lists them, each
@@ -352,7 +357,12 @@ func newRootCmd(g *Global, only string) *cobra.Command {
 			default:
 				return usageErrorf("-o %q: want text or json", g.Output)
 			}
+			// The fetcher ignores bad values (idleTimeout, fetcher): they
+			// are refused here, before any command runs.
 			if _, err := parseIdleTimeout(); err != nil {
+				return err
+			}
+			if _, err := maxBytes(); err != nil {
 				return err
 			}
 			if g.LogLevel != "" {
@@ -416,7 +426,16 @@ func Main() int {
 func Run(g *Global, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := newRootCmd(g, commandIn(args))
+	only := commandIn(args)
+	root := newRootCmd(g, only)
+	if only == "" {
+		// cobra adds its completion command at Execute; add it now to make
+		// it, too, refuse an unknown shell (groupRun).
+		root.InitDefaultCompletionCmd(args...)
+		if c, _, err := root.Find([]string{"completion"}); err == nil && c != root && c.RunE == nil && c.Run == nil {
+			c.RunE = groupRun
+		}
+	}
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -116,6 +116,12 @@ func (g *Global) signIndexFile(path, keyPath string) error {
 			return err
 		}
 	}
+	return writeSignature(sec, pw, path)
+}
+
+// writeSignature signs the file at path with the secret key sec and writes
+// PATH.minisig beside it.
+func writeSignature(sec []byte, pw, path string) error {
 	msg, err := os.ReadFile(path)
 	if err != nil {
 		return err

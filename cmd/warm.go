@@ -225,20 +225,16 @@ plugins whose process died are removed on the way.`,
 				g.Printf("no started plugins\n")
 				return nil
 			}
-			if g.Quiet {
-				return nil
-			}
-			tw := newTable(g.IO.Out)
-			fmt.Fprintln(tw, "NAME\tVERSION\tPID\tPROTOCOL\tUPTIME\tADDRESS")
-			for _, s := range out {
-				v := s.Version
-				if s.Active {
-					v += "*"
+			return g.printTable("NAME\tVERSION\tPID\tPROTOCOL\tUPTIME\tADDRESS", func(w io.Writer) {
+				for _, s := range out {
+					v := s.Version
+					if s.Active {
+						v += "*"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, v, s.Pid, s.Protocol,
+						time.Since(s.StartedAt).Truncate(time.Second), s.Network+":"+s.Address)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, v, s.Pid, s.Protocol,
-					time.Since(s.StartedAt).Truncate(time.Second), s.Network+":"+s.Address)
-			}
-			return tw.Flush()
+			})
 		},
 	}
 }
