@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,6 +93,7 @@ func Lint(data []byte, o LintOptions) *LintReport {
 		l.add("", 0, "empty file")
 		return l.rep
 	}
+	l.budget = aliasExpansion*countNodes(&doc) + 1000
 	l.root(doc.Content[0])
 	sort.SliceStable(l.rep.Problems, func(i, j int) bool { return l.rep.Problems[i].Line < l.rep.Problems[j].Line })
 	if len(l.rep.Problems) == 0 {
@@ -106,6 +108,25 @@ func Lint(data []byte, o LintOptions) *LintReport {
 type linter struct {
 	opts LintOptions
 	rep  *LintReport
+	// budget is how many more mapping entries the walk may visit. The walk
+	// follows aliases, so without it a few kilobytes of anchors nested on
+	// anchors (a "billion laughs") would take minutes and millions of
+	// problems; Parse refuses such a file as excessive aliasing.
+	budget int
+}
+
+// aliasExpansion is how many times its own size the walk may visit of a
+// document: aliases of a shared protocol or artifact stay far below it.
+const aliasExpansion = 10
+
+// countNodes counts the nodes of a document as written, not following
+// aliases.
+func countNodes(n *yaml.Node) int {
+	c := 1
+	for _, k := range n.Content {
+		c += countNodes(k)
+	}
+	return c
 }
 
 func (l *linter) add(path string, line int, format string, args ...any) {
@@ -150,6 +171,13 @@ func (l *linter) mapping(path string, n *yaml.Node, what string, known ...string
 		l.add(path, n.Line, "want a mapping (%s)", what)
 		return nil, false
 	}
+	if l.budget < 0 {
+		return nil, false
+	}
+	if l.budget -= len(n.Content) / 2; l.budget < 0 {
+		l.add(path, n.Line, "aliases (*name) expand the index more than %d-fold: plugctl refuses it as excessive aliasing", aliasExpansion)
+		return nil, false
+	}
 	seen := map[string]int{}
 	var out []field
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -167,22 +195,13 @@ func (l *linter) mapping(path string, n *yaml.Node, what string, known ...string
 		} else {
 			seen[k.Value] = k.Line
 		}
-		if known != nil && !contains(known, k.Value) {
+		if known != nil && !slices.Contains(known, k.Value) {
 			l.add(join(path, k.Value), k.Line, "unknown field (want one of: %s)", strings.Join(known, ", "))
 			continue
 		}
 		out = append(out, field{key: k.Value, line: k.Line, val: v})
 	}
 	return out, true
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 // str returns a scalar's string value; a number, boolean or null where a
@@ -305,7 +324,7 @@ func (l *linter) protocol(path string, n *yaml.Node) {
 		p := join(path, f.key)
 		switch f.key {
 		case "kind":
-			if s, ok := l.str(p, f.val); ok && !contains([]string{store.KindAuto, store.KindGRPC, store.KindNetRPC}, s) {
+			if s, ok := l.str(p, f.val); ok && !slices.Contains([]string{store.KindAuto, store.KindGRPC, store.KindNetRPC}, s) {
 				l.add(p, f.line, "%q: want auto, grpc or netrpc", s)
 			}
 		case "version":
@@ -330,7 +349,7 @@ func (l *linter) protocol(path string, n *yaml.Node) {
 			}
 		case "mtls":
 			v := deref(f.val)
-			if v.Kind != yaml.ScalarNode || !contains([]string{"auto", "true", "false"}, strings.ToLower(v.Value)) {
+			if v.Kind != yaml.ScalarNode || !slices.Contains([]string{"auto", "true", "false"}, strings.ToLower(v.Value)) {
 				l.add(p, v.Line, "want auto, true or false")
 			}
 		case "schema":

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -57,5 +58,44 @@ plugins:
 				}
 			}
 		})
+	}
+}
+
+// Lint walks aliases, so anchors nested on anchors must not make a small
+// file take minutes and millions of problems (Parse refuses the same file
+// as excessive aliasing).
+func TestLintAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("apiVersion: plugctl/v1\nx: &a {url: a, sha256: \"" + strings.Repeat("a", 64) + "\"}\n")
+	const n = 300
+	b.WriteString("y: &p {")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "linux/a%d: *a, ", i)
+	}
+	b.WriteString("}\nz: &v {")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "\"1.0.%d\": *p, ", i)
+	}
+	b.WriteString("}\nplugins: {")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "g%d: {versions: *v}, ", i)
+	}
+	b.WriteString("}\n")
+	done := make(chan *LintReport)
+	go func() { done <- Lint([]byte(b.String()), LintOptions{}) }()
+	select {
+	case rep := <-done:
+		if len(rep.Problems) > 100000 || len(rep.Artifacts) > 100000 {
+			t.Errorf("%d problems, %d artifacts: the walk was not bounded", len(rep.Problems), len(rep.Artifacts))
+		}
+		found := false
+		for _, p := range rep.Problems {
+			found = found || strings.Contains(p.Message, "excessive aliasing")
+		}
+		if !found {
+			t.Errorf("no excessive-aliasing problem among %d", len(rep.Problems))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Lint of an alias bomb did not finish")
 	}
 }

@@ -25,6 +25,10 @@ func SignatureAddress(addr string) string {
 	return addr + ".minisig"
 }
 
+// MaxSignatureBytes bounds a fetched signature: a minisign signature with
+// its comments is a few hundred bytes.
+const MaxSignatureBytes = 64 << 10
+
 // trustState is the highest version of a signed index seen so far, and the
 // hash of its bytes: TUF's rollback and mix-and-match protection.
 type trustState struct {
@@ -34,7 +38,7 @@ type trustState struct {
 }
 
 func readTrust(p store.Paths, name string) (*trustState, error) {
-	b, err := os.ReadFile(p.TrustFile(name))
+	b, err := store.ReadFileMax(p.TrustFile(name), store.MaxRecordBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -54,7 +58,7 @@ func readTrust(p store.Paths, name string) (*trustState, error) {
 // never below (nor equal with other bytes to) the highest seen.
 func checkSigned(ctx context.Context, f *fetch.Fetcher, p store.Paths, src Source, stage string, raw []byte, rawSum string, idx *Index, now time.Time) error {
 	sigFile := filepath.Join(stage, "index.minisig")
-	if _, err := f.File(ctx, SignatureAddress(src.Address), sigFile); err != nil {
+	if _, err := f.WithMaxBytes(MaxSignatureBytes).File(ctx, SignatureAddress(src.Address), sigFile); err != nil {
 		if errors.Is(err, fetch.ErrNotFound) {
 			return &verify.SignatureError{Index: src.Name, Reason: "no signature at " + SignatureAddress(src.Address) + " (the index is configured with --key, so it must be signed)"}
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/store"
 )
 
 // Problem is one finding of Doctor.
@@ -130,7 +131,7 @@ func (in *Installer) doctorPlugin(name string, dryRun bool) []Problem {
 // plugin with versions has one.
 func (in *Installer) doctorActive(name string, installed int, dryRun bool) (Problem, bool) {
 	p := in.Paths
-	b, err := os.ReadFile(p.CurrentFile(name))
+	b, err := store.ReadFileMax(p.CurrentFile(name), store.MaxRecordBytes)
 	rs, _ := p.Versions(name)
 	var pr Problem
 	switch {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/gofrs/flock"
 
 	"github.com/plugctl/plugctl/fetch"
@@ -51,6 +52,10 @@ type Result struct {
 	Activated bool // it became the active version
 }
 
+// ErrBadVersion is wrapped when a request's version is not a strict
+// semantic version.
+var ErrBadVersion = errors.New("invalid version")
+
 // ErrBadArtifact is wrapped when an artifact is not usable as a plugin
 // (no entry point, entry point not a file).
 var ErrBadArtifact = errors.New("unusable artifact")
@@ -61,6 +66,12 @@ var ErrBadArtifact = errors.New("unusable artifact")
 func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) {
 	if err := store.ValidName(req.Name); err != nil {
 		return nil, err
+	}
+	// The version names directories (and a lock file): one that is not
+	// semver, such as "../x" from a hostile plugctl.lock, could reach
+	// outside the store, where a directory without a receipt is replaced.
+	if _, err := semver.StrictNewVersion(req.Version); err != nil {
+		return nil, fmt.Errorf("install %s@%s: %w: not a semantic version (want MAJOR.MINOR.PATCH)", req.Name, req.Version, ErrBadVersion)
 	}
 	what := req.Name + "@" + req.Version
 	if r, err := in.Paths.ReadReceipt(req.Name, req.Version); err == nil {
@@ -377,15 +388,16 @@ func (in *Installer) leftovers(old bool, held ...string) []leftover {
 	var out []leftover
 	for _, e := range entries {
 		path := filepath.Join(in.Paths.Tmp(), e.Name())
-		if kind, _, ok := strings.Cut(e.Name(), "-"); ok && (kind == "remove" || kind == "index") {
-			if fi, err := e.Info(); old && err == nil && time.Since(fi.ModTime()) > leftoverAge {
-				out = append(out, leftover{Path: path, What: "an interrupted " + map[string]string{"remove": "removal", "index": "index update"}[kind]})
-			}
-			continue
-		}
-		// A stage is named name@version.RANDOM (stagePrefix + MkdirTemp).
+		// A stage is named name@version.RANDOM (stagePrefix + MkdirTemp);
+		// no plugin, index or removal label holds an '@', so this comes
+		// first: a plugin may be called remove-x or index-x.
 		name, rest, ok := strings.Cut(e.Name(), "@")
 		if !ok || store.ValidName(name) != nil {
+			if kind, _, ok := strings.Cut(e.Name(), "-"); ok && (kind == "remove" || kind == "index") {
+				if fi, err := e.Info(); old && err == nil && time.Since(fi.ModTime()) > leftoverAge {
+					out = append(out, leftover{Path: path, What: "an interrupted " + map[string]string{"remove": "removal", "index": "index update"}[kind]})
+				}
+			}
 			continue
 		}
 		version := strings.TrimSuffix(rest, filepath.Ext(rest))
@@ -421,7 +433,3 @@ func (in *Installer) discard(dir, label string) error {
 	os.RemoveAll(trash) // what stays is a leftover for the next cleanup
 	return nil
 }
-
-// CleanLeftovers removes what killed installs left in tmp/ and returns the
-// names removed.
-func (in *Installer) CleanLeftovers() []string { return in.cleanLeftovers() }

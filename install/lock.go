@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"sort"
+
+	"github.com/Masterminds/semver/v3"
 
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/store"
@@ -50,9 +51,14 @@ type LockedArtifact struct {
 // ErrNoLock is wrapped when plugctl.lock does not exist.
 var ErrNoLock = errors.New("no " + LockFileName + " in this directory")
 
+// MaxLockBytes bounds plugctl.lock, which comes with the working
+// directory: it records at most what indexes offer, and an index is at most
+// index.MaxIndexBytes.
+const MaxLockBytes = index.MaxIndexBytes
+
 // ReadLock reads a lock file.
 func ReadLock(path string) (*Lock, error) {
-	b, err := os.ReadFile(path)
+	b, err := store.ReadFileMax(path, MaxLockBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNoLock
 	}
@@ -66,9 +72,12 @@ func ReadLock(path string) (*Lock, error) {
 	if l.Schema != LockSchema {
 		return nil, fmt.Errorf("%s: lockVersion %d: this plugctl reads %d", path, l.Schema, LockSchema)
 	}
-	for name := range l.Plugins {
+	for name, lp := range l.Plugins {
 		if err := store.ValidName(name); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if _, err := semver.StrictNewVersion(lp.Version); err != nil {
+			return nil, fmt.Errorf("%s: %s: version %q: %w: not a semantic version", path, name, lp.Version, ErrBadVersion)
 		}
 	}
 	return &l, nil

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -239,7 +240,7 @@ func writeVerbatim(ctx context.Context, f *fetch.Fetcher, stage string, src Mirr
 			keep = fileExists(sigPath)
 		} else {
 			tmp := filepath.Join(stage, "index.minisig")
-			_, err := f.File(ctx, index.SignatureAddress(src.Address), tmp)
+			_, err := f.WithMaxBytes(index.MaxSignatureBytes).File(ctx, index.SignatureAddress(src.Address), tmp)
 			var he *fetch.HTTPError
 			switch {
 			case err == nil:
@@ -305,7 +306,7 @@ func selectEntries(idx *index.Index, platforms []string, latest int) (*index.Ind
 		for v, plats := range p.Versions {
 			kept := map[string]index.Artifact{}
 			for plat, a := range plats {
-				if len(platforms) == 0 || containsString(platforms, plat) {
+				if len(platforms) == 0 || slices.Contains(platforms, plat) {
 					kept[plat] = a
 				} else {
 					filtered = true
@@ -332,15 +333,6 @@ func selectEntries(idx *index.Index, platforms []string, latest int) (*index.Ind
 		out.Plugins[name] = np
 	}
 	return &out, filtered
-}
-
-func containsString(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 // mirrorJob is one file to copy.

@@ -37,9 +37,7 @@ func ResolveLocked(q index.Query, cands []Candidate, platform string) (Request, 
 
 func resolve(q index.Query, cands []Candidate, platform string) (Request, *Candidate, error) {
 	var c *Candidate
-	var where []string
 	for i := range cands {
-		where = append(where, cands[i].Index)
 		if q.Index == "" || cands[i].Index == q.Index {
 			c = &cands[i]
 			break

@@ -191,6 +191,10 @@ func (p Paths) ReadReceipt(name, version string) (*Receipt, error) {
 	if err := ValidName(name); err != nil {
 		return nil, err
 	}
+	if version == "" || version == "." || version == ".." || strings.ContainsAny(version, `/\`) {
+		// Not one directory under the plugin's: a path, not a version.
+		return nil, fmt.Errorf("%s@%s: %w", name, version, ErrNotInstalled)
+	}
 	b, err := readSmallFile(p.ReceiptFile(name, version))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s@%s: %w", name, version, ErrNotInstalled)

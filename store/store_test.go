@@ -82,3 +82,19 @@ func TestProtocolJSON(t *testing.T) {
 		t.Errorf("defaults = %+v", d)
 	}
 }
+
+// A version that is a path names no installed version, whatever receipt
+// lies where the path leads.
+func TestReadReceiptVersionIsNoPath(t *testing.T) {
+	home := t.TempDir()
+	p, _ := New(home)
+	outside := home + "/outside"
+	os.MkdirAll(outside, 0o755)
+	b, _ := MarshalReceipt(&Receipt{Schema: ReceiptSchema, Name: "g", Version: "../../outside", Bin: "g"})
+	os.WriteFile(outside+"/receipt.json", b, 0o644)
+	for _, v := range []string{"../../outside", "", ".", "..", `a\b`} {
+		if _, err := p.ReadReceipt("g", v); !errors.Is(err, ErrNotInstalled) {
+			t.Errorf("ReadReceipt(g, %q) = %v, want ErrNotInstalled", v, err)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/plugctl/plugctl/store"
 )
 
 // CheckOpenExecutable is CheckExecutable for a file already opened by the
@@ -23,7 +25,7 @@ func CheckOpenExecutable(f *os.File, want, recordPath string) error {
 	}
 	id, ok := identityOf(fi)
 	if ok {
-		if b, err := os.ReadFile(recordPath); err == nil {
+		if b, err := store.ReadFileMax(recordPath, store.MaxRecordBytes); err == nil {
 			var rec record
 			if json.Unmarshal(b, &rec) == nil && rec.identity == id && strings.EqualFold(rec.SHA256, want) {
 				return nil
