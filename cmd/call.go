@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
 )
@@ -64,10 +63,10 @@ func (g *Global) pluginEnv(p store.Paths, name string, flags []string) (set, all
 
 // pluginSettings returns config.yaml's plugins.NAME, the only part of the
 // configuration that a command running a plugin needs.
-func pluginSettings(p store.Paths, name string) (index.PluginSettings, error) {
-	cfg, err := index.LoadConfig(p)
+func pluginSettings(p store.Paths, name string) (store.PluginSettings, error) {
+	cfg, err := store.LoadConfig(p)
 	if err != nil {
-		return index.PluginSettings{}, err
+		return store.PluginSettings{}, err
 	}
 	return cfg.Plugins[name], nil
 }

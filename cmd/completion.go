@@ -1,3 +1,5 @@
+//go:build !plugctl_lean
+
 package cmd
 
 import (
@@ -68,5 +70,24 @@ func completeAvailable(g *Global) cobra.CompletionFunc {
 			}
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// addCompletions sets the completion of arguments: installed plugins,
+// plugins the indexes offer, configured indexes.
+func addCompletions(g *Global, root *cobra.Command) {
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "list", "info", "use", "remove", "verify", "upgrade", "outdated", "prune":
+			c.ValidArgsFunction = completeInstalled(g)
+		case "install", "search":
+			c.ValidArgsFunction = completeAvailable(g)
+		case "index":
+			for _, sub := range c.Commands() {
+				if sub.Name() == "remove" || sub.Name() == "update" {
+					sub.ValidArgsFunction = completeIndexes(g)
+				}
+			}
+		}
 	}
 }

@@ -1,3 +1,5 @@
+//go:build !plugctl_lean
+
 package cmd
 
 import (

@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/plugctl/plugctl/fetch"
-	"github.com/plugctl/plugctl/index"
-	"github.com/plugctl/plugctl/install"
 	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
@@ -48,48 +45,28 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
-// classify maps an error to its exit code and a hint for the user. It is the
-// only place that knows the mapping.
+// classify maps an error to its exit code and a hint for the user. It,
+// with classifyManage and classifyRuntime, is the only place that knows the
+// mapping.
 func classify(err error) (code int, hint string) {
 	var ee *exitError
 	var ue *usageError
-	var nf *index.NotFoundError
 	var mm *verify.MismatchError
-	var he *fetch.HTTPError
-	var nk *install.NeedsKeyError
 	switch {
 	case errors.As(err, &ee):
 		return ee.code, ee.hint
-	case errors.As(err, &ue), errors.Is(err, index.ErrUsage), errors.Is(err, store.ErrInvalidName):
+	case errors.As(err, &ue), errors.Is(err, store.ErrInvalidName):
 		return ExitUsage, ""
 	case errors.As(err, &mm) && strings.HasPrefix(mm.What, "executable"):
 		return ExitIntegrity, "an installed file changed after install: plugctl verify shows what; reinstall with plugctl remove NAME@VERSION && plugctl install NAME@VERSION"
 	case errors.As(err, &mm):
 		return ExitIntegrity, "the bytes are not what the index promised: do not use them; tell the index's publisher, or run plugctl index update if the index changed"
-	case errors.As(err, &nk):
-		return ExitUsage, "pass --key PREFIX.key (plugctl index keygen PREFIX makes a pair) and have the mirror's clients trust PREFIX.pub (plugctl index add NAME DIR/index.yaml --key PREFIX.pub)"
-	case errors.Is(err, install.ErrTampered):
-		return ExitIntegrity, "reinstall it: plugctl remove NAME@VERSION && plugctl install NAME@VERSION"
-	case errors.As(err, &nf):
-		switch nf.What {
-		case "index":
-			return ExitNotFound, "see plugctl index list"
-		case "platform":
-			return ExitNotFound, "run plugctl info " + nameOnly(nf.Name) + " to see the platforms offered"
-		case "version":
-			return ExitNotFound, "run plugctl info " + nf.Name + " to see the versions offered"
-		}
-		return ExitNotFound, "run plugctl search to see what the configured indexes offer (plugctl index update refreshes them)"
-	case errors.Is(err, store.ErrNotInstalled):
+	}
+	if code, hint, ok := classifyManage(err); ok {
+		return code, hint
+	}
+	if errors.Is(err, store.ErrNotInstalled) {
 		return ExitNotFound, "run plugctl list to see what is installed"
-	case errors.Is(err, install.ErrNoLock):
-		return ExitNotFound, "plugctl install NAME --save writes one; --lock FILE reads another"
-	case errors.Is(err, index.ErrNotCached):
-		return ExitNotFound, "run plugctl index update"
-	case errors.As(err, &he) && he.Status == 404, errors.Is(err, fetch.ErrNotFound):
-		return ExitNotFound, "check the address"
-	case errors.Is(err, index.ErrMalformed):
-		return ExitError, "fix the index file (plugctl index lint checks it)"
 	}
 	if code, hint, ok := classifyRuntime(err); ok {
 		return code, hint

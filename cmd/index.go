@@ -1,3 +1,5 @@
+//go:build !plugctl_lean
+
 package cmd
 
 import (
@@ -25,22 +27,6 @@ func newIndexCmd(g *Global) *cobra.Command {
 	c.AddCommand(newIndexAddCmd(g), newIndexListCmd(g), newIndexRemoveCmd(g), newIndexUpdateCmd(g),
 		newIndexKeygenCmd(g), newIndexSignCmd(g), newIndexLintCmd(g))
 	return c
-}
-
-// groupRun runs a command that only groups others: alone it prints its
-// help; with an unknown subcommand, cobra.NoArgs fails first and Run makes
-// that a one-line usage error (cobra would otherwise print the help and exit
-// 0, hiding a typo in a script).
-func groupRun(c *cobra.Command, _ []string) error { return c.Help() }
-
-// args checks the number of positional arguments as a usage error.
-func args(min, max int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, a []string) error {
-		if len(a) < min || (max >= 0 && len(a) > max) {
-			return usageErrorf("%s: wrong number of arguments (usage: %s)", cmd.CommandPath(), cmd.UseLine())
-		}
-		return nil
-	}
 }
 
 type indexAddOptions struct {

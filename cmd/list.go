@@ -1,7 +1,8 @@
+//go:build !plugctl_lean
+
 package cmd
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	goruntime "runtime"
@@ -9,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -310,36 +310,4 @@ func newSearchCmd(g *Global) *cobra.Command {
 			})
 		},
 	}
-}
-
-// printTable prints an aligned table on stdout, header first, unless -q.
-func (g *Global) printTable(header string, rows func(w io.Writer)) error {
-	if g.Quiet {
-		return nil
-	}
-	tw := newTable(g.IO.Out)
-	fmt.Fprintln(tw, header)
-	rows(tw)
-	return tw.Flush()
-}
-
-// table is a tabwriter on a buffered writer. tabwriter writes every cell
-// and every run of padding separately: on an unbuffered stdout that was one
-// write(2) each, about 2,000 for a list of 200 plugins.
-type table struct {
-	*tabwriter.Writer
-	buf *bufio.Writer
-}
-
-func newTable(w io.Writer) *table {
-	b := bufio.NewWriterSize(w, 16<<10)
-	return &table{Writer: tabwriter.NewWriter(b, 0, 4, 2, ' ', 0), buf: b}
-}
-
-// Flush writes out the aligned table.
-func (t *table) Flush() error {
-	if err := t.Writer.Flush(); err != nil {
-		return err
-	}
-	return t.buf.Flush()
 }

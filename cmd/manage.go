@@ -1,8 +1,9 @@
+//go:build !plugctl_lean
+
 package cmd
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -18,21 +19,6 @@ func namesOrAll(p store.Paths, args []string) ([]string, error) {
 		return args, nil
 	}
 	return p.Names()
-}
-
-// splitExact parses NAME@VERSION (version optional unless required).
-func splitExact(s string, needVersion bool) (name, version string, err error) {
-	name, version, _ = strings.Cut(s, "@")
-	if err := store.ValidName(name); err != nil {
-		return "", "", err
-	}
-	if needVersion && version == "" {
-		return "", "", usageErrorf("%q: want NAME@VERSION", s)
-	}
-	if strings.ContainsAny(version, `/\`) || version == "." || version == ".." {
-		return "", "", usageErrorf("%q: bad version", s)
-	}
-	return name, strings.TrimPrefix(version, "v"), nil
 }
 
 func newUseCmd(g *Global) *cobra.Command {

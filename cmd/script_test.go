@@ -29,21 +29,34 @@ import (
 var pluginsDir string
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(removePlugins{m}, map[string]func(){
 		"plugctl": func() { os.Exit(cmd.Main()) },
 	})
 }
 
-func TestScripts(t *testing.T) {
-	pluginsDir = t.TempDir()
-	if dir := os.Getenv("PLUGCTL_TEST_PLUGINS"); dir != "" {
-		// Plugins built beforehand (make plugins): saves the build when
-		// iterating on scripts; CI always builds them afresh.
-		pluginsDir = dir
-		buildOnce.Do(func() {})
+// removePlugins removes the example plugins built for the tests once they
+// have all run (TestScripts and TestFrontEnd share them).
+type removePlugins struct{ *testing.M }
+
+func (m removePlugins) Run() int {
+	code := m.M.Run()
+	if pluginsDir != "" && os.Getenv("PLUGCTL_TEST_PLUGINS") == "" {
+		os.RemoveAll(pluginsDir)
 	}
-	testscript.Run(t, testscript.Params{
-		Dir:                 filepath.Join("..", "testdata", "script"),
+	return code
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, scriptParams(t, filepath.Join("..", "testdata", "script"), nil, nil))
+}
+
+// scriptParams are the testscript parameters of the scripts in dir (or of
+// files), with setup run last in each script's Setup.
+func scriptParams(t *testing.T, dir string, files []string, setup func(env *testscript.Env)) testscript.Params {
+	initPluginsDir(t)
+	return testscript.Params{
+		Dir:                 dir,
+		Files:               files,
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PLUGINS", pluginsDir)
@@ -54,6 +67,9 @@ func TestScripts(t *testing.T) {
 			// A script that fails before its `stop --all` must not leave
 			// detached plugins running.
 			env.Defer(func() { stopStartedPlugins(env) })
+			if setup != nil {
+				setup(env)
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -71,6 +87,27 @@ func TestScripts(t *testing.T) {
 			"mkarchive": cmdMkArchive,
 			"waitfile":  cmdWaitFile,
 		},
+	}
+}
+
+var pluginsOnce sync.Once
+
+// initPluginsDir picks the directory the plugins command builds the example
+// plugins into, once per test binary.
+func initPluginsDir(t *testing.T) {
+	pluginsOnce.Do(func() {
+		if dir := os.Getenv("PLUGCTL_TEST_PLUGINS"); dir != "" {
+			// Plugins built beforehand (make plugins): saves the build
+			// when iterating on scripts; CI always builds them afresh.
+			pluginsDir = dir
+			buildOnce.Do(func() {})
+			return
+		}
+		d, err := os.MkdirTemp("", "plugctl-test-plugins-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pluginsDir = d
 	})
 }
 

@@ -1,3 +1,5 @@
+//go:build !plugctl_lean
+
 package cmd
 
 // The test binary, which testscript also runs as plugctl, honours test-only

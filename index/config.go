@@ -1,81 +1,19 @@
 package index
 
-import (
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
+import "github.com/plugctl/plugctl/store"
 
-	"sigs.k8s.io/yaml"
-
-	"github.com/plugctl/plugctl/store"
+// The configuration (config.yaml) lives in store, so that commands that only
+// run plugins read it without linking the index code; these names keep
+// index's API.
+type (
+	// Config is $PLUGCTL_HOME/config.yaml: the configured indexes, in the
+	// order that decides which one wins when several offer a name.
+	Config = store.Config
+	// PluginSettings are one plugin's settings in config.yaml.
+	PluginSettings = store.PluginSettings
+	// Source is one configured index.
+	Source = store.Source
 )
 
-// Config is $PLUGCTL_HOME/config.yaml: the configured indexes, in the order
-// that decides which one wins when several offer a name.
-type Config struct {
-	Indexes []Source `json:"indexes"`
-	// Plugins holds settings per plugin name.
-	Plugins map[string]PluginSettings `json:"plugins,omitempty"`
-}
-
-// PluginSettings are one plugin's settings in config.yaml.
-type PluginSettings struct {
-	// Env lists what the plugin gets of plugctl's environment besides the
-	// clean default: NAME (passed from plugctl's environment when set; a
-	// trailing * matches a prefix) or NAME=VALUE, as with --env.
-	Env []string `json:"env,omitempty"`
-}
-
-// Source is one configured index.
-type Source struct {
-	Name    string   `json:"name"`
-	Address string   `json:"source"`
-	Keys    []string `json:"keys,omitempty"` // minisign public keys trusted for this index
-}
-
 // LoadConfig reads config.yaml; a missing file is an empty configuration.
-func LoadConfig(p store.Paths) (*Config, error) {
-	b, err := os.ReadFile(p.Config())
-	if errors.Is(err, fs.ErrNotExist) {
-		return &Config{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	var c Config
-	if err := yaml.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("read config %s: %s", p.Config(), oneLine(err.Error()))
-	}
-	return &c, nil
-}
-
-// Save writes config.yaml atomically.
-func (c *Config) Save(p store.Paths) error {
-	b, err := yaml.Marshal(c)
-	if err != nil {
-		return err
-	}
-	return store.WriteFileAtomic(p.Config(), b, 0o644)
-}
-
-// Lookup returns the configured index called name.
-func (c *Config) Lookup(name string) (Source, bool) {
-	for _, s := range c.Indexes {
-		if s.Name == name {
-			return s, true
-		}
-	}
-	return Source{}, false
-}
-
-// Remove drops the index called name and reports whether it was there.
-func (c *Config) Remove(name string) bool {
-	for i, s := range c.Indexes {
-		if s.Name == name {
-			c.Indexes = append(c.Indexes[:i], c.Indexes[i+1:]...)
-			return true
-		}
-	}
-	return false
-}
+func LoadConfig(p store.Paths) (*Config, error) { return store.LoadConfig(p) }

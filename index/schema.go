@@ -105,19 +105,12 @@ func parse(data []byte, strict bool) (*Index, error) {
 		err = yaml.Unmarshal(data, &idx)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrMalformed, oneLine(err.Error()))
+		return nil, fmt.Errorf("%w: %s", ErrMalformed, store.YAMLError(err))
 	}
 	if err := idx.Validate(); err != nil {
 		return nil, err
 	}
 	return &idx, nil
-}
-
-func oneLine(s string) string {
-	s = strings.ReplaceAll(s, "error converting YAML to JSON: ", "")
-	s = strings.ReplaceAll(s, "error unmarshaling JSON: ", "")
-	s = strings.ReplaceAll(s, "while decoding JSON: ", "")
-	return strings.Join(strings.Fields(s), " ")
 }
 
 // Validate checks what every consumer relies on: the apiVersion, plugin

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/bufbuild/protocompile"
 	"google.golang.org/grpc"
 	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/protobuf/proto"
@@ -315,10 +314,7 @@ func compileProtos(ctx context.Context, protoFiles, importPaths []string) (*sche
 			names[i] = filepath.Base(f)
 		}
 	}
-	c := protocompile.Compiler{
-		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{ImportPaths: paths}),
-	}
-	linked, err := c.Compile(ctx, names...)
+	linked, err := compile(ctx, paths, names)
 	if err != nil {
 		return nil, fmt.Errorf("compile %s: %w", strings.Join(protoFiles, ", "), err)
 	}

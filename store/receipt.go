@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
+	"golang.org/x/mod/semver"
 )
 
 // ReceiptSchema is the receipt format written by this version of plugctl.
@@ -251,15 +251,23 @@ func (p Paths) Versions(name string) ([]*Receipt, error) {
 	return out, nil
 }
 
-// SortReceipts orders receipts newest version first.
+// SortReceipts orders receipts newest version first (semver precedence;
+// a version that is not semver, which install never writes, sorts last,
+// by its text). The versions here were validated with Masterminds/semver at
+// install: golang.org/x/mod/semver orders them the same way without the
+// regular expressions Masterminds compiles at start-up, which every command
+// run from the store, a warm call among them, would pay.
 func SortReceipts(rs []*Receipt) {
 	sort.SliceStable(rs, func(i, j int) bool {
-		a, errA := semver.StrictNewVersion(rs[i].Version)
-		b, errB := semver.StrictNewVersion(rs[j].Version)
-		if errA != nil || errB != nil {
+		a, b := "v"+rs[i].Version, "v"+rs[j].Version
+		va, vb := semver.IsValid(a), semver.IsValid(b)
+		if va != vb {
+			return va
+		}
+		if !va {
 			return rs[i].Version > rs[j].Version
 		}
-		return a.GreaterThan(b)
+		return semver.Compare(a, b) > 0
 	})
 }
 

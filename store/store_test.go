@@ -98,3 +98,23 @@ func TestReadReceiptVersionIsNoPath(t *testing.T) {
 		}
 	}
 }
+
+// SortReceipts must order by semver precedence, as Masterminds/semver does
+// for resolution: numerically, a pre-release before its release, build
+// metadata ignored (a stable sort keeps their order).
+func TestSortReceipts(t *testing.T) {
+	in := []string{"1.9.0", "1.10.0", "1.10.0-rc.2", "1.10.0-rc.10", "1.10.0-alpha", "0.1.0", "2.0.0+build.1", "10.0.0", "not-semver"}
+	want := []string{"10.0.0", "2.0.0+build.1", "1.10.0", "1.10.0-rc.10", "1.10.0-rc.2", "1.10.0-alpha", "1.9.0", "0.1.0", "not-semver"}
+	rs := make([]*Receipt, len(in))
+	for i, v := range in {
+		rs[i] = &Receipt{Version: v}
+	}
+	SortReceipts(rs)
+	var got []string
+	for _, r := range rs {
+		got = append(got, r.Version)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("SortReceipts:\n got %v\nwant %v", got, want)
+	}
+}

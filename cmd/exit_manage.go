@@ -1,0 +1,46 @@
+//go:build !plugctl_lean
+
+package cmd
+
+import (
+	"errors"
+
+	"github.com/plugctl/plugctl/fetch"
+	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/install"
+)
+
+// classifyManage maps errors of installing, indexes and downloads (the
+// commands plugctl-core serves).
+func classifyManage(err error) (code int, hint string, ok bool) {
+	var nf *index.NotFoundError
+	var he *fetch.HTTPError
+	var nk *install.NeedsKeyError
+	switch {
+	case errors.Is(err, index.ErrUsage):
+		return ExitUsage, "", true
+	case errors.As(err, &nk):
+		return ExitUsage, "pass --key PREFIX.key (plugctl index keygen PREFIX makes a pair) and have the mirror's clients trust PREFIX.pub (plugctl index add NAME DIR/index.yaml --key PREFIX.pub)", true
+	case errors.Is(err, install.ErrTampered):
+		return ExitIntegrity, "reinstall it: plugctl remove NAME@VERSION && plugctl install NAME@VERSION", true
+	case errors.As(err, &nf):
+		switch nf.What {
+		case "index":
+			return ExitNotFound, "see plugctl index list", true
+		case "platform":
+			return ExitNotFound, "run plugctl info " + nameOnly(nf.Name) + " to see the platforms offered", true
+		case "version":
+			return ExitNotFound, "run plugctl info " + nf.Name + " to see the versions offered", true
+		}
+		return ExitNotFound, "run plugctl search to see what the configured indexes offer (plugctl index update refreshes them)", true
+	case errors.Is(err, install.ErrNoLock):
+		return ExitNotFound, "plugctl install NAME --save writes one; --lock FILE reads another", true
+	case errors.Is(err, index.ErrNotCached):
+		return ExitNotFound, "run plugctl index update", true
+	case errors.As(err, &he) && he.Status == 404, errors.Is(err, fetch.ErrNotFound):
+		return ExitNotFound, "check the address", true
+	case errors.Is(err, index.ErrMalformed):
+		return ExitError, "fix the index file (plugctl index lint checks it)", true
+	}
+	return 0, "", false
+}

@@ -1,0 +1,27 @@
+//go:build !plugctl_lean
+
+package runtime
+
+import (
+	"context"
+
+	"github.com/bufbuild/protocompile"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// compile compiles the .proto files names, found in paths (protoc's -I),
+// with the standard imports (google/protobuf/*.proto) built in.
+func compile(ctx context.Context, paths, names []string) ([]protoreflect.FileDescriptor, error) {
+	c := protocompile.Compiler{
+		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{ImportPaths: paths}),
+	}
+	linked, err := c.Compile(ctx, names...)
+	if err != nil {
+		return nil, err
+	}
+	fds := make([]protoreflect.FileDescriptor, len(linked))
+	for i, f := range linked {
+		fds[i] = f
+	}
+	return fds, nil
+}

@@ -1,0 +1,90 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Config is $PLUGCTL_HOME/config.yaml: the configured indexes, in the order
+// that decides which one wins when several offer a name.
+type Config struct {
+	Indexes []Source `json:"indexes"`
+	// Plugins holds settings per plugin name.
+	Plugins map[string]PluginSettings `json:"plugins,omitempty"`
+}
+
+// PluginSettings are one plugin's settings in config.yaml.
+type PluginSettings struct {
+	// Env lists what the plugin gets of plugctl's environment besides the
+	// clean default: NAME (passed from plugctl's environment when set; a
+	// trailing * matches a prefix) or NAME=VALUE, as with --env.
+	Env []string `json:"env,omitempty"`
+}
+
+// Source is one configured index.
+type Source struct {
+	Name    string   `json:"name"`
+	Address string   `json:"source"`
+	Keys    []string `json:"keys,omitempty"` // minisign public keys trusted for this index
+}
+
+// LoadConfig reads config.yaml; a missing file is an empty configuration.
+func LoadConfig(p Paths) (*Config, error) {
+	b, err := os.ReadFile(p.Config())
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Config{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	var c Config
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("read config %s: %s", p.Config(), YAMLError(err))
+	}
+	return &c, nil
+}
+
+// Save writes config.yaml atomically.
+func (c *Config) Save(p Paths) error {
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(p.Config(), b, 0o644)
+}
+
+// Lookup returns the configured index called name.
+func (c *Config) Lookup(name string) (Source, bool) {
+	for _, s := range c.Indexes {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Source{}, false
+}
+
+// Remove drops the index called name and reports whether it was there.
+func (c *Config) Remove(name string) bool {
+	for i, s := range c.Indexes {
+		if s.Name == name {
+			c.Indexes = append(c.Indexes[:i], c.Indexes[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// YAMLError is an error of sigs.k8s.io/yaml on one line, without the
+// layers of prefixes its YAML-to-JSON conversion adds.
+func YAMLError(err error) string {
+	s := err.Error()
+	s = strings.ReplaceAll(s, "error converting YAML to JSON: ", "")
+	s = strings.ReplaceAll(s, "error unmarshaling JSON: ", "")
+	s = strings.ReplaceAll(s, "while decoding JSON: ", "")
+	return strings.Join(strings.Fields(s), " ")
+}
