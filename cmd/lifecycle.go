@@ -122,7 +122,7 @@ Nothing to upgrade is not an error.`,
 					return err
 				}
 				for _, r := range results {
-					if _, err := in.Use(r.Plan.Req.Name, r.Plan.Req.Version); err != nil {
+					if _, err := in.Use(ctx, r.Plan.Req.Name, r.Plan.Req.Version); err != nil {
 						return err
 					}
 					for i := range out {
@@ -318,7 +318,7 @@ func newPruneCmd(g *Global) *cobra.Command {
 						}
 					}
 					if !dryRun {
-						if _, err := in.Remove(n, r.Version); err != nil {
+						if _, err := in.Remove(cmd.Context(), n, r.Version); err != nil {
 							return err
 						}
 						runtime.RemoveRunFiles(in.Paths, n, r.Version)
@@ -443,7 +443,7 @@ its recorded constraint); a lock without this platform is exit 3 either way.`,
 			}
 			for _, r := range results {
 				before, _ := in.Paths.Active(r.Plan.Req.Name)
-				if _, err := in.Use(r.Plan.Req.Name, r.Plan.Req.Version); err != nil {
+				if _, err := in.Use(ctx, r.Plan.Req.Name, r.Plan.Req.Version); err != nil {
 					return err
 				}
 				out = append(out, syncJSON{Name: r.Plan.Req.Name, Version: r.Plan.Req.Version, Installed: !r.Res.Already, Activated: before != r.Plan.Req.Version})

@@ -36,7 +36,7 @@ func newUseCmd(g *Global) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := in.Use(name, version)
+			r, err := in.Use(cmd.Context(), name, version)
 			if err != nil {
 				return err
 			}
@@ -78,7 +78,7 @@ runs (plugctl start) is refused unless --force, which stops it first.`,
 				if err := g.stopRunning(cmd.Context(), in.Paths, name, version, force, "remove"); err != nil {
 					return err
 				}
-				rm, err := in.Remove(name, version)
+				rm, err := in.Remove(cmd.Context(), name, version)
 				if err != nil {
 					return err
 				}

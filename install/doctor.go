@@ -1,11 +1,13 @@
 package install
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/store"
@@ -148,14 +150,23 @@ func (in *Installer) doctorActive(name string, installed int, dryRun bool) (Prob
 	switch {
 	case len(rs) > 0:
 		pr.Fix = "plugctl use " + name + "@" + rs[0].Version
-		if !dryRun && p.SetActive(name, rs[0].Version) == nil {
+		if !dryRun && in.repairActive(name, func() error { return p.SetActive(name, rs[0].Version) }) == nil {
 			pr.Repaired, pr.Fix = true, "made "+name+"@"+rs[0].Version+" (the newest installed) active; plugctl use NAME@VERSION picks another"
 		}
 	default:
 		pr.Fix = "plugctl doctor forgets it"
-		if !dryRun && p.ClearActive(name) == nil {
+		if !dryRun && in.repairActive(name, func() error { return p.ClearActive(name) }) == nil {
 			pr.Repaired, pr.Fix = true, "forgot it"
 		}
 	}
 	return pr, true
+}
+
+// repairActive runs fix under the name lock, waiting for it at most a few
+// seconds: a plugin busy being installed or removed is left for the next
+// doctor rather than repaired from a stale look at it.
+func (in *Installer) repairActive(name string, fix func() error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return in.withNameLock(ctx, name, fix)
 }

@@ -75,7 +75,7 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 	}
 	what := req.Name + "@" + req.Version
 	if r, err := in.Paths.ReadReceipt(req.Name, req.Version); err == nil {
-		return in.activateFirst(&Result{Receipt: r, Already: true})
+		return in.activateFirst(ctx, &Result{Receipt: r, Already: true})
 	}
 	unlock, err := in.lock(ctx, req.Name, req.Version)
 	if err != nil {
@@ -84,31 +84,42 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 	defer unlock()
 	// Another process may have installed it while we waited.
 	if r, err := in.Paths.ReadReceipt(req.Name, req.Version); err == nil {
-		return in.activateFirst(&Result{Receipt: r, Already: true})
+		return in.activateFirst(ctx, &Result{Receipt: r, Already: true})
 	}
 	in.cleanLeftovers(req.Name, req.Version)
 	r, err := in.stageAndCommit(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("install %s: %w", what, err)
 	}
-	return in.activateFirst(&Result{Receipt: r})
+	return in.activateFirst(ctx, &Result{Receipt: r})
 }
 
 // activateFirst makes res's version active when the plugin has no active
 // version: after a first install, and after an install killed between its
 // commit and its activation, which left the version installed but nothing
 // active.
-func (in *Installer) activateFirst(res *Result) (*Result, error) {
+func (in *Installer) activateFirst(ctx context.Context, res *Result) (*Result, error) {
 	req := res.Receipt
-	active, err := in.Paths.Active(req.Name)
-	if err != nil {
-		return nil, err
-	}
-	if active == "" {
+	err := in.withNameLock(ctx, req.Name, func() error {
+		active, err := in.Paths.Active(req.Name)
+		if err != nil {
+			return err
+		}
+		if active != "" {
+			return nil
+		}
+		// A removal may have taken the version since it was committed.
+		if _, err := in.Paths.ReadReceipt(req.Name, req.Version); err != nil {
+			return fmt.Errorf("activate %s@%s: %w", req.Name, req.Version, err)
+		}
 		if err := in.Paths.SetActive(req.Name, req.Version); err != nil {
-			return nil, err
+			return err
 		}
 		res.Activated = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return res, nil
 }
@@ -191,19 +202,26 @@ func (in *Installer) stageAndCommit(ctx context.Context, req Request) (*store.Re
 		return nil, err
 	}
 	in.hook("staged")
-	if err := os.MkdirAll(in.Paths.PluginDir(req.Name), 0o755); err != nil {
-		return nil, err
-	}
-	dst := in.Paths.VersionDir(req.Name, req.Version)
-	// A directory without a receipt is a leftover (a crash of an older
-	// plugctl, or a hand-made directory): it is not installed, so replace it.
-	if _, err := os.Stat(dst); err == nil {
-		if err := os.RemoveAll(dst); err != nil {
-			return nil, err
+	err = in.withNameLock(ctx, req.Name, func() error {
+		if err := os.MkdirAll(in.Paths.PluginDir(req.Name), 0o755); err != nil {
+			return err
 		}
-	}
-	if err := os.Rename(vdir, dst); err != nil {
-		return nil, fmt.Errorf("commit to store: %w", err)
+		dst := in.Paths.VersionDir(req.Name, req.Version)
+		// A directory without a receipt is a leftover (a crash of an older
+		// plugctl, or a hand-made directory): it is not installed, so
+		// replace it.
+		if _, err := os.Stat(dst); err == nil {
+			if err := os.RemoveAll(dst); err != nil {
+				return err
+			}
+		}
+		if err := os.Rename(vdir, dst); err != nil {
+			return fmt.Errorf("commit to store: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	in.hook("committed")
 	return r, nil
@@ -347,6 +365,27 @@ func (in *Installer) lock(ctx context.Context, name, version string) (func(), er
 		return nil, fmt.Errorf("lock %s@%s: %w", name, version, ctx.Err())
 	}
 	return func() { fl.Unlock() }, nil
+}
+
+// withNameLock runs f holding the plugin's name lock (store's
+// NameLockFile): committing a version, removing versions and changing the
+// active one take turns, so that a removal of every version cannot delete
+// a version committed meanwhile, nor leave current naming a removed one.
+// The lock is held only for these short steps, never while downloading.
+func (in *Installer) withNameLock(ctx context.Context, name string, f func() error) error {
+	if err := os.MkdirAll(in.Paths.Locks(), 0o755); err != nil {
+		return err
+	}
+	fl := flock.New(in.Paths.NameLockFile(name))
+	ok, err := fl.TryLockContext(ctx, 20*time.Millisecond)
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", name, err)
+	}
+	if !ok {
+		return fmt.Errorf("lock %s: %w", name, ctx.Err())
+	}
+	defer fl.Unlock()
+	return f()
 }
 
 // cleanLeftovers removes staging directories of killed installs: those

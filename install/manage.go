@@ -1,6 +1,7 @@
 package install
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,12 +12,16 @@ import (
 )
 
 // Use makes an installed version active.
-func (in *Installer) Use(name, version string) (*store.Receipt, error) {
-	r, err := in.Paths.ReadReceipt(name, version)
+func (in *Installer) Use(ctx context.Context, name, version string) (*store.Receipt, error) {
+	var r *store.Receipt
+	err := in.withNameLock(ctx, name, func() error {
+		var err error
+		if r, err = in.Paths.ReadReceipt(name, version); err != nil {
+			return err
+		}
+		return in.Paths.SetActive(name, version)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("use %s@%s: %w", name, version, err)
-	}
-	if err := in.Paths.SetActive(name, version); err != nil {
 		return nil, fmt.Errorf("use %s@%s: %w", name, version, err)
 	}
 	return r, nil
@@ -31,11 +36,23 @@ type Removal struct {
 }
 
 // Remove deletes one version of name, or every version when version is "".
-// Removing the active version makes the newest remaining one active.
-func (in *Installer) Remove(name, version string) (*Removal, error) {
+// Removing the active version makes the newest remaining one active. It
+// holds the name lock throughout: an install of the same plugin commits its
+// version before or after, never in between.
+func (in *Installer) Remove(ctx context.Context, name, version string) (*Removal, error) {
 	if err := store.ValidName(name); err != nil {
 		return nil, err
 	}
+	var rm *Removal
+	err := in.withNameLock(ctx, name, func() error {
+		var err error
+		rm, err = in.remove(name, version)
+		return err
+	})
+	return rm, err
+}
+
+func (in *Installer) remove(name, version string) (*Removal, error) {
 	installed, err := in.Paths.Versions(name)
 	if err != nil {
 		return nil, err

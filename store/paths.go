@@ -65,6 +65,13 @@ func (p Paths) LockFile(name, version string) string {
 	return filepath.Join(p.Locks(), name+"@"+version+".lock")
 }
 
+// NameLockFile is the lock of a plugin's directory as a whole: held while a
+// version is committed into it or removed from it, and while its active
+// version changes (a name holds no '@', so it never clashes with LockFile).
+func (p Paths) NameLockFile(name string) string {
+	return filepath.Join(p.Locks(), name+".lock")
+}
+
 // EnsureRun creates the private run/ directory (0700) and returns it.
 // Plugins listen on unix sockets there, so only this user can reach them.
 func (p Paths) EnsureRun() (string, error) {
