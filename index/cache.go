@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/gofrs/flock"
 
 	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/store"
@@ -40,7 +41,19 @@ var ErrNotCached = errors.New("index not cached (run plugctl index update)")
 
 // Fetch downloads the index at src.Address, parses and validates it, and
 // replaces its cache. On any error the previous cache is left as it was.
+// Updates of one index take turns (store's IndexLockFile): the signature's
+// rollback check, the cache swap and the trust record are one step.
 func Fetch(ctx context.Context, f *fetch.Fetcher, p store.Paths, src Source) (*Index, error) {
+	lockFile := p.IndexLockFile(src.Name)
+	if err := os.MkdirAll(filepath.Dir(lockFile), 0o755); err != nil {
+		return nil, err
+	}
+	fl := flock.New(lockFile)
+	ok, err := fl.TryLockContext(ctx, 20*time.Millisecond)
+	if !ok || err != nil {
+		return nil, fmt.Errorf("index %s: lock: %w", src.Name, errors.Join(err, ctx.Err()))
+	}
+	defer fl.Unlock()
 	idx, meta, stage, err := fetchStage(ctx, f, p, src)
 	if stage != "" {
 		defer os.RemoveAll(stage)

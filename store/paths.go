@@ -65,6 +65,12 @@ func (p Paths) LockFile(name, version string) string {
 	return filepath.Join(p.Locks(), name+"@"+version+".lock")
 }
 
+// IndexLockFile is the lock of index name's cache and trust record, held
+// by an update from the download to the swap of the cache.
+func (p Paths) IndexLockFile(name string) string {
+	return filepath.Join(p.Locks(), "indexes", name+".lock")
+}
+
 // NameLockFile is the lock of a plugin's directory as a whole: held while a
 // version is committed into it or removed from it, and while its active
 // version changes (a name holds no '@', so it never clashes with LockFile).
