@@ -86,15 +86,27 @@ func Candidates(p store.Paths, cfg *index.Config, name string) ([]Candidate, err
 	return candidates(offers), nil
 }
 
-// CandidatesFor loads, from every configured index, only what resolving q
-// on platform needs (index.FindMatching): fast on indexes with thousands of
-// versions.
+// CandidatesFor loads only what resolving q on platform needs: the offer of
+// the index q names, else of the first configured index that offers the
+// name (Resolve picks no other), and of it only the versions that match
+// (index.FindMatching): fast on indexes with thousands of versions, and an
+// index later in the configuration, even one whose cache is broken, is not
+// read.
 func CandidatesFor(p store.Paths, cfg *index.Config, q index.Query, platform string) ([]Candidate, error) {
-	offers, err := index.FindMatching(p, cfg, q.Name, q.Constraint, platform)
-	if err != nil {
-		return nil, err
+	for _, src := range cfg.Indexes {
+		if q.Index != "" && src.Name != q.Index {
+			continue
+		}
+		one := &index.Config{Indexes: []index.Source{src}}
+		offers, err := index.FindMatching(p, one, q.Name, q.Constraint, platform)
+		if err != nil {
+			return nil, err
+		}
+		if len(offers) > 0 {
+			return candidates(offers), nil
+		}
 	}
-	return candidates(offers), nil
+	return nil, nil
 }
 
 func candidates(offers []index.Offer) []Candidate {
