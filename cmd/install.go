@@ -127,22 +127,14 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 			return err
 		}
 	}
-	var lock *install.Lock
-	if o.Save {
-		if lock, err = install.ReadLockOrNew(install.LockFileName); err != nil {
-			return err
-		}
+	saver, err := newLockSaver(o.Save)
+	if err != nil {
+		return err
 	}
+	// What was installed is recorded even when another plugin failed.
 	results, err := installAll(ctx, g, in, plans)
-	for _, r := range results {
-		if lock != nil && r.Res != nil {
-			lock.Plugins[r.Plan.Req.Name] = r.Plan.Lock
-		}
-	}
-	if lock != nil && len(results) > 0 {
-		if werr := lock.Write(install.LockFileName); werr != nil && err == nil {
-			err = werr
-		}
+	if werr := saver.record(results); werr != nil && err == nil {
+		err = werr
 	}
 	if err != nil {
 		return err
@@ -162,7 +154,7 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 			g.Printf("installed %s@%s (active: %s; plugctl use %s@%s to switch)\n", rc.Name, rc.Version, active, rc.Name, rc.Version)
 		}
 	}
-	if lock != nil {
+	if saver != nil {
 		g.Infof("wrote %s\n", install.LockFileName)
 	}
 	return nil

@@ -110,6 +110,10 @@ Nothing to upgrade is not an error.`,
 				out = append(out, u)
 			}
 			if !dryRun && len(plans) > 0 {
+				saver, err := newLockSaver(save)
+				if err != nil {
+					return err
+				}
 				if save {
 					for i := range plans {
 						if plans[i].Lock, err = lockEntryFor(g, plans[i].Req); err != nil {
@@ -131,10 +135,8 @@ Nothing to upgrade is not an error.`,
 						}
 					}
 				}
-				if save {
-					if err := saveLock(results); err != nil {
-						return err
-					}
+				if err := saver.record(results); err != nil {
+					return err
 				}
 			}
 			if g.JSON() {
@@ -187,15 +189,35 @@ func lockEntryFor(g *Global, req install.Request) (install.LockedPlugin, error) 
 	return lockFromRequest(req), nil
 }
 
-func saveLock(results []planResult) error {
+// lockSaver records in plugctl.lock what install --save and upgrade --save
+// installed. The lock is read before anything is installed, so that an
+// unreadable one fails the command before it changes the store.
+type lockSaver struct{ lock *install.Lock }
+
+// newLockSaver reads plugctl.lock when save is set; a nil *lockSaver saves
+// nothing.
+func newLockSaver(save bool) (*lockSaver, error) {
+	if !save {
+		return nil, nil
+	}
 	lock, err := install.ReadLockOrNew(install.LockFileName)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	return &lockSaver{lock: lock}, nil
+}
+
+// record writes the versions of results that were installed.
+func (s *lockSaver) record(results []planResult) error {
+	if s == nil || len(results) == 0 {
+		return nil
 	}
 	for _, r := range results {
-		lock.Plugins[r.Plan.Req.Name] = r.Plan.Lock
+		if r.Res != nil {
+			s.lock.Plugins[r.Plan.Req.Name] = r.Plan.Lock
+		}
 	}
-	return lock.Write(install.LockFileName)
+	return s.lock.Write(install.LockFileName)
 }
 
 type outdatedJSON struct {
