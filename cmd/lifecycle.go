@@ -7,10 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/index"
@@ -408,37 +405,15 @@ its recorded constraint); a lock without this platform is exit 3 either way.`,
 			}
 			ctx, cancel := g.withTimeout(cmd.Context())
 			defer cancel()
-			var plans []plan
-			var out []syncJSON
-			var drift []string
-			for _, name := range slices.Sorted(maps.Keys(lock.Plugins)) {
-				lp := lock.Plugins[name]
-				req, err := lp.Request(name, Platform())
-				if err != nil {
-					return err
-				}
-				v, err := semver.StrictNewVersion(req.Version)
-				if err != nil {
-					return fmt.Errorf("%s: %s: bad version %q", file, name, req.Version)
-				}
-				if lp.Constraint != "" {
-					if c, err := semver.NewConstraint(lp.Constraint); err != nil || !c.Check(v) {
-						drift = append(drift, fmt.Sprintf("%s: locked version %s does not satisfy its constraint %q", name, req.Version, lp.Constraint))
-					}
-				}
-				if r, err := in.Paths.ReadReceipt(name, req.Version); err == nil {
-					if r.ArtifactSHA256 != req.SHA256 {
-						return fmt.Errorf("%s@%s is installed from other bytes than %s records (sha256 %s, lock %s): plugctl remove %s@%s, then sync: %w",
-							name, req.Version, file, r.ArtifactSHA256, req.SHA256, name, req.Version, install.ErrTampered)
-					}
-				} else {
-					drift = append(drift, fmt.Sprintf("%s@%s is not installed", name, req.Version))
-				}
-				if active, _ := in.Paths.Active(name); active != req.Version {
-					drift = append(drift, fmt.Sprintf("%s: active is %s, lock says %s", name, dash(active), req.Version))
-				}
-				plans = append(plans, plan{Req: req, Lock: lp})
+			steps, drift, err := in.SyncPlan(lock, file, Platform())
+			if err != nil {
+				return err
 			}
+			plans := make([]plan, len(steps))
+			for i, st := range steps {
+				plans[i] = plan{Req: st.Req, Lock: st.Lock}
+			}
+			var out []syncJSON
 			if check {
 				if g.JSON() {
 					// stdout stays JSON: the differences, [] when the store matches.
