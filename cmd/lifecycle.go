@@ -307,42 +307,39 @@ func newPruneCmd(g *Global) *cobra.Command {
 			}
 			out := []pruneJSON{}
 			for _, n := range names {
-				if err := store.ValidName(n); err != nil {
-					return err
-				}
-				rs, err := in.Paths.Versions(n)
+				choices, err := in.PruneVersions(n, keep)
 				if err != nil {
 					return err
 				}
-				if len(a) > 0 && len(rs) == 0 {
+				if len(a) > 0 && len(choices) == 0 {
 					return fmt.Errorf("%s: %w", n, store.ErrNotInstalled)
 				}
-				active, _ := in.Paths.Active(n)
 				pj := pruneJSON{Name: n, Removed: []string{}, Kept: []string{}}
-				for i, r := range rs { // newest first
-					if i < keep || r.Version == active {
-						pj.Kept = append(pj.Kept, r.Version)
+				for _, c := range choices { // newest first
+					v := c.Version
+					if c.Keep {
+						pj.Kept = append(pj.Kept, v)
 						continue
 					}
-					if running, err := runtime.ReadStarted(in.Paths, n, r.Version); err == nil && running.Alive() {
+					if running, err := runtime.ReadStarted(in.Paths, n, v); err == nil && running.Alive() {
 						if !force {
-							pj.Kept = append(pj.Kept, r.Version)
-							g.Infof("plugctl: keeping %s@%s: it runs (pid %d); plugctl stop it, or prune --force\n", n, r.Version, running.Pid)
+							pj.Kept = append(pj.Kept, v)
+							g.Infof("plugctl: keeping %s@%s: it runs (pid %d); plugctl stop it, or prune --force\n", n, v, running.Pid)
 							continue
 						}
 						if !dryRun {
-							if _, err := runtime.Stop(cmd.Context(), in.Paths, n, r.Version); err != nil {
+							if _, err := runtime.Stop(cmd.Context(), in.Paths, n, v); err != nil {
 								return err
 							}
 						}
 					}
 					if !dryRun {
-						if _, err := in.Remove(cmd.Context(), n, r.Version); err != nil {
+						if _, err := in.Remove(cmd.Context(), n, v); err != nil {
 							return err
 						}
-						runtime.RemoveRunFiles(in.Paths, n, r.Version)
+						runtime.RemoveRunFiles(in.Paths, n, v)
 					}
-					pj.Removed = append(pj.Removed, r.Version)
+					pj.Removed = append(pj.Removed, v)
 				}
 				if len(pj.Removed) > 0 {
 					out = append(out, pj)

@@ -138,3 +138,28 @@ func (in *Installer) Verify(r *store.Receipt) Check {
 	}
 	return c
 }
+
+// PruneChoice is one installed version and whether prune keeps it.
+type PruneChoice struct {
+	Version string
+	Keep    bool // one of the keep newest, or the active one
+}
+
+// PruneVersions returns name's installed versions, newest first, each
+// marked kept when it is one of the keep newest or the active one. A plugin
+// with no version installed has none.
+func (in *Installer) PruneVersions(name string, keep int) ([]PruneChoice, error) {
+	if err := store.ValidName(name); err != nil {
+		return nil, err
+	}
+	rs, err := in.Paths.Versions(name)
+	if err != nil {
+		return nil, err
+	}
+	active, _ := in.Paths.Active(name)
+	out := make([]PruneChoice, len(rs))
+	for i, r := range rs {
+		out[i] = PruneChoice{Version: r.Version, Keep: i < keep || r.Version == active}
+	}
+	return out, nil
+}

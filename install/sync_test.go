@@ -61,3 +61,36 @@ func TestSyncPlan(t *testing.T) {
 		t.Errorf("SyncPlan for plan9/amd64 = %v, want an error naming the platform", err)
 	}
 }
+
+func TestPruneVersions(t *testing.T) {
+	p, _ := store.New(t.TempDir())
+	in := &Installer{Paths: p, Fetcher: fetch.New(fetch.Options{})}
+	src := filepath.Join(t.TempDir(), "tool")
+	body := []byte("#!/bin/sh\n")
+	if err := os.WriteFile(src, body, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(body)
+	for _, v := range []string{"1.0.0", "1.10.0", "1.2.0", "2.0.0-rc.1"} {
+		if _, err := in.Install(context.Background(), Request{Name: "tool", Version: v, Source: src, SHA256: hex.EncodeToString(s[:]), Platform: "linux/amd64"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 1.0.0, the first installed, is active.
+	got, err := in.PruneVersions("tool", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []PruneChoice{{"2.0.0-rc.1", true}, {"1.10.0", true}, {"1.2.0", false}, {"1.0.0", true}}
+	if len(got) != len(want) {
+		t.Fatalf("PruneVersions = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("PruneVersions = %+v, want %+v", got, want)
+		}
+	}
+	if got, err := in.PruneVersions("nothing", 1); err != nil || len(got) != 0 {
+		t.Errorf("PruneVersions(not installed) = %v, %v", got, err)
+	}
+}
