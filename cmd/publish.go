@@ -3,15 +3,12 @@
 package cmd
 
 import (
-	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/index"
-	"github.com/plugctl/plugctl/verify"
 )
 
 type publishOptions struct {
@@ -93,80 +90,20 @@ func publishRun(o *publishOptions) error {
 	if err != nil {
 		return err
 	}
-	idx, err := index.LoadFile(o.Index)
-	if err != nil {
-		return err
-	}
-	indexDir, err := filepath.Abs(filepath.Dir(o.Index))
-	if err != nil {
-		return err
-	}
-	var pubs []index.Publication
-	if o.Checksums != "" {
-		sums, err := index.ReadChecksums(o.Checksums)
-		if err != nil {
-			return err
-		}
-		for _, s := range sums {
-			plats := index.PlatformsFromName(s.File)
-			if len(plats) == 0 {
-				continue // checksums.txt also lists sources, SBOMs, …
-			}
-			u := o.URLPrefix + s.File
-			if o.URLPrefix == "" {
-				u = relURL(indexDir, filepath.Join(filepath.Dir(o.Checksums), s.File))
-			}
-			for _, p := range plats {
-				pubs = append(pubs, index.Publication{Name: o.Name, Version: o.Version, Platform: p, URL: u, SHA256: s.SHA256, Bin: o.Bin})
-			}
-		}
-		if len(pubs) == 0 {
-			return usageErrorf("%s lists no file whose name carries an os and arch (name_1.2.0_linux_amd64.tar.gz)", o.Checksums)
-		}
-	} else {
-		sum, err := verify.FileSHA256(o.Artifact)
-		if err != nil {
-			return fmt.Errorf("publish: %w", err)
-		}
-		plats := o.Platforms
-		if len(plats) == 0 {
-			plats = index.PlatformsFromName(o.Artifact)
-		}
-		if len(plats) == 0 {
-			plats = []string{Platform()}
-		}
-		u := o.URL
-		if u == "" {
-			u = relURL(indexDir, o.Artifact)
-		}
-		for _, p := range plats {
-			pubs = append(pubs, index.Publication{Name: o.Name, Version: o.Version, Platform: p, URL: u, SHA256: sum, Bin: o.Bin})
-		}
-	}
-	for _, p := range pubs {
-		if err := idx.Add(p, o.Description, proto); err != nil {
-			return err
-		}
-	}
-	if idx.Version != 0 {
-		idx.Version++
-	}
-	if o.Key != "" {
-		// A signed index must carry a version and an expiry (clients refuse
-		// it otherwise); every signing publish renews the expiry.
-		if idx.Version == 0 {
-			idx.Version = 1
-		}
-		ttl := o.Expires
-		if ttl <= 0 {
-			ttl = defaultSignedTTL
-		}
-		exp := time.Now().Add(ttl).UTC().Truncate(time.Second)
-		idx.Expires = &exp
-	} else if o.Expires != 0 {
+	if o.Key == "" && o.Expires != 0 {
 		return usageErrorf("--expires goes with --key")
 	}
-	if err := index.WriteFile(o.Index, idx); err != nil {
+	ttl := o.Expires
+	if ttl <= 0 {
+		ttl = defaultSignedTTL
+	}
+	pubs, err := index.Publish(index.PublishRequest{
+		IndexFile: o.Index, Name: o.Name, Version: o.Version, Description: o.Description, Bin: o.Bin, Protocol: proto,
+		Artifact: o.Artifact, Platforms: o.Platforms, URL: o.URL, DefaultPlatform: Platform(),
+		Checksums: o.Checksums, URLPrefix: o.URLPrefix,
+		Signed: o.Key != "", Expires: ttl, Now: time.Now(),
+	})
+	if err != nil {
 		return err
 	}
 	if o.Key != "" {
@@ -185,17 +122,4 @@ func publishRun(o *publishOptions) error {
 		g.Printf("published %s@%s for %s to %s (%s)\n", p.Name, p.Version, p.Platform, p.Index, p.URL)
 	}
 	return nil
-}
-
-// relURL is the artifact's path relative to the index directory, slash
-// separated; an artifact outside that directory is named by its file name,
-// and must be copied beside the index before it is served.
-func relURL(indexDir, artifact string) string {
-	abs, err := filepath.Abs(artifact)
-	if err == nil {
-		if rel, err := filepath.Rel(indexDir, abs); err == nil && !strings.HasPrefix(rel, "..") {
-			return filepath.ToSlash(rel)
-		}
-	}
-	return filepath.Base(artifact)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 
@@ -188,4 +189,125 @@ func ReadChecksums(path string) ([]Checksum, error) {
 		out = append(out, Checksum{SHA256: strings.ToLower(fields[0]), File: strings.TrimPrefix(fields[1], "*")})
 	}
 	return out, sc.Err()
+}
+
+// PublishRequest is one `plugctl publish`: an artifact, or every artifact
+// of a goreleaser checksums file, of one version, added to an index file.
+type PublishRequest struct {
+	IndexFile   string
+	Name        string
+	Version     string
+	Description string
+	Bin         string
+	Protocol    store.Protocol
+
+	// One artifact: its platforms (default: from its file name, else
+	// DefaultPlatform) and URL (default: its path relative to the index).
+	Artifact        string
+	Platforms       []string
+	URL             string
+	DefaultPlatform string
+
+	// Or a checksums file: every file it lists whose name carries an os and
+	// arch, at URLPrefix+name (default: relative to the index).
+	Checksums string
+	URLPrefix string
+
+	// Signed: the index will be signed, so it gets a version (1 when it has
+	// none) and expires Expires after Now.
+	Signed  bool
+	Expires time.Duration
+	Now     time.Time
+}
+
+// Publish adds req's artifacts (their SHA-256 computed, or read from the
+// checksums file) to the index file, raises the index's version when it has
+// one, renews its expiry when it is to be signed, and writes it. It returns
+// what was published. The index file is unchanged on any error.
+func Publish(req PublishRequest) ([]Publication, error) {
+	idx, err := LoadFile(req.IndexFile)
+	if err != nil {
+		return nil, err
+	}
+	indexDir, err := filepath.Abs(filepath.Dir(req.IndexFile))
+	if err != nil {
+		return nil, err
+	}
+	var pubs []Publication
+	add := func(platforms []string, url, sum string) {
+		for _, p := range platforms {
+			pubs = append(pubs, Publication{Name: req.Name, Version: req.Version, Platform: p, URL: url, SHA256: sum, Bin: req.Bin})
+		}
+	}
+	if req.Checksums != "" {
+		sums, err := ReadChecksums(req.Checksums)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range sums {
+			plats := PlatformsFromName(s.File)
+			if len(plats) == 0 {
+				continue // checksums.txt also lists sources, SBOMs, …
+			}
+			u := req.URLPrefix + s.File
+			if req.URLPrefix == "" {
+				u = relURL(indexDir, filepath.Join(filepath.Dir(req.Checksums), s.File))
+			}
+			add(plats, u, s.SHA256)
+		}
+		if len(pubs) == 0 {
+			return nil, fmt.Errorf("%w: %s lists no file whose name carries an os and arch (name_1.2.0_linux_amd64.tar.gz)", ErrUsage, req.Checksums)
+		}
+	} else {
+		sum, err := verify.FileSHA256(req.Artifact)
+		if err != nil {
+			return nil, fmt.Errorf("publish: %w", err)
+		}
+		plats := req.Platforms
+		if len(plats) == 0 {
+			plats = PlatformsFromName(req.Artifact)
+		}
+		if len(plats) == 0 {
+			plats = []string{req.DefaultPlatform}
+		}
+		u := req.URL
+		if u == "" {
+			u = relURL(indexDir, req.Artifact)
+		}
+		add(plats, u, sum)
+	}
+	for _, p := range pubs {
+		if err := idx.Add(p, req.Description, req.Protocol); err != nil {
+			return nil, err
+		}
+	}
+	if idx.Version != 0 {
+		idx.Version++
+	}
+	if req.Signed {
+		// A signed index must carry a version and an expiry (clients
+		// refuse it otherwise); every signing publish renews the expiry.
+		if idx.Version == 0 {
+			idx.Version = 1
+		}
+		exp := req.Now.Add(req.Expires).UTC().Truncate(time.Second)
+		idx.Expires = &exp
+	}
+	if err := WriteFile(req.IndexFile, idx); err != nil {
+		return nil, err
+	}
+	return pubs, nil
+}
+
+// relURL is the artifact's path relative to the index directory, slash
+// separated; an artifact outside that directory is named by its file name,
+// and must be copied beside the index before it is served.
+func relURL(indexDir, artifact string) string {
+	abs, err := filepath.Abs(artifact)
+	if err == nil {
+		if rel, err := filepath.Rel(indexDir, abs); err == nil && !strings.HasPrefix(rel, "..") {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return filepath.Base(artifact)
 }
