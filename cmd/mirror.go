@@ -14,6 +14,7 @@ import (
 
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/install"
+	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -215,6 +216,7 @@ type lintOptions struct {
 	g     *Global
 	Index string
 	Fetch bool
+	Keys  []string
 }
 
 func newIndexLintCmd(g *Global) *cobra.Command {
@@ -228,8 +230,10 @@ Go's known list, sha256 strings of 64 hex digits, protocol fields, relative
 URLs that name no file beside the index, and, when INDEX.minisig exists, the
 version and expiry a signed index needs. Every problem is listed with its path
 in the file; the exit code is 1 when there is any. --fetch also downloads every
-artifact and compares its SHA-256 with the index.`,
+artifact and compares its SHA-256 with the index. --key checks INDEX.minisig
+with the public key clients will trust (index add --key), before publishing.`,
 		Example: `  plugctl index lint dist/index.yaml
+  plugctl index lint dist/index.yaml --key dist-key.pub
   plugctl index lint dist/index.yaml --fetch -o json`,
 		Args: args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
@@ -238,6 +242,7 @@ artifact and compares its SHA-256 with the index.`,
 		},
 	}
 	c.Flags().BoolVar(&o.Fetch, "fetch", false, "also download every artifact and check its SHA-256")
+	c.Flags().StringArrayVar(&o.Keys, "key", nil, "minisign public key (file or inline) INDEX.minisig must verify with (repeatable)")
 	return c
 }
 
@@ -254,8 +259,19 @@ func lintRun(cmd *cobra.Command, o *lintOptions) error {
 	if err != nil {
 		return err
 	}
-	_, sigErr := os.Stat(o.Index + ".minisig")
-	rep := index.Lint(data, index.LintOptions{Base: abs, Signed: sigErr == nil, Now: time.Now()})
+	var keys []string
+	for _, k := range o.Keys {
+		pk, err := verify.ParsePublicKey(k)
+		if err != nil {
+			return usageErrorf("--key: %v", err)
+		}
+		keys = append(keys, pk.String())
+	}
+	sig, sigErr := store.ReadFileMax(index.SignatureAddress(o.Index), index.MaxSignatureBytes)
+	if sigErr != nil && !errors.Is(sigErr, os.ErrNotExist) {
+		return fmt.Errorf("read %s: %w", index.SignatureAddress(o.Index), sigErr)
+	}
+	rep := index.Lint(data, index.LintOptions{Base: abs, Signed: sigErr == nil, Now: time.Now(), Keys: keys, Signature: sig})
 	problems := rep.Problems
 	if o.Fetch {
 		ctx, cancel := g.withTimeout(cmd.Context())

@@ -55,6 +55,11 @@ type LintOptions struct {
 	// are required and expires must be in the future.
 	Signed bool
 	Now    time.Time
+	// Keys, when given, are minisign public keys that Signature (the
+	// bytes of INDEX.minisig; nil when there is none) must verify with, as
+	// a client configured with index add --key checks it.
+	Keys      []string
+	Signature []byte
 }
 
 // LintReport is what Lint found.
@@ -92,6 +97,22 @@ func Lint(data []byte, o LintOptions) *LintReport {
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		l.add("", 0, "empty file")
 		return l.rep
+	}
+	if len(o.Keys) > 0 {
+		l.opts.Signed = true
+		switch {
+		case o.Signature == nil:
+			l.add("", 0, "no signature beside the index (INDEX.minisig), and --key asks for one: plugctl index sign INDEX --key PREFIX.key")
+		default:
+			if err := verify.CheckSignature("", o.Keys, data, o.Signature); err != nil {
+				var se *verify.SignatureError
+				if errors.As(err, &se) {
+					l.add("", 0, "signature: %s", se.Reason)
+				} else {
+					l.add("", 0, "signature: %v", err)
+				}
+			}
+		}
 	}
 	l.budget = aliasExpansion*countNodes(&doc) + 1000
 	l.root(doc.Content[0])
