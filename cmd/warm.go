@@ -529,7 +529,7 @@ func (g *Global) launchOrAttach(ctx context.Context, p store.Paths, r *store.Rec
 			g.Infof("plugctl: started %s@%s (pid %d) is gone (its log: %s); launching a fresh process\n", r.Name, r.Version, st.Pid, st.Log)
 		}
 	}
-	pl, warm, err = runtime.Attach(ctx, p, r.Name, r.Version, opt)
+	pl, warm, err = runtime.AttachReceipt(ctx, p, r, opt)
 	switch {
 	case err != nil && g.Verbose:
 		g.Infof("plugctl: could not reattach to %s@%s, launching it: %v\n", r.Name, r.Version, err)

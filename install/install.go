@@ -159,7 +159,9 @@ func (in *Installer) stageAndCommit(ctx context.Context, req Request) (*store.Re
 	if err := os.Chmod(exe, 0o755); err != nil {
 		return nil, err
 	}
-	binSum, err := verify.FileSHA256(exe)
+	// The identity record lets the first launch skip hashing the
+	// executable again (the rename into the store keeps its identity).
+	binSum, err := verify.HashExecutable(exe, filepath.Join(vdir, verify.RecordFile))
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,13 @@
 // what it launched; Call is untyped, Dispense gives a go-plugin client with
 // the host's own plugin set.
 //
-// The package does not resolve names or versions (store/ and cmd/ do) and
-// does not cache discovered descriptors on disk: measured, reflection costs
-// about a millisecond of a cold call of over fifteen.
+// What reflection discovers is cached per installed version, in the version
+// directory (plugins/NAME/VERSION/.reflection.cache, keyed by the
+// executable's SHA-256 and deleted with the version), so that a repeated
+// call, warm or cold, does not pay reflection's round trips; a cache that
+// lacks the method asked for, or does not parse, is ignored and rewritten,
+// and one that cannot be written is skipped. --proto, --protoset and the
+// index's schema take precedence over it.
+//
+// The package does not resolve names or versions (store/ and cmd/ do).
 package runtime

@@ -45,11 +45,20 @@ type Spec struct {
 	Protoset string
 	// ProtosetSHA256, when set, is checked against Protoset before use.
 	ProtosetSHA256 string
+	// ReflectionCache is the file where the descriptors that gRPC server
+	// reflection returns are kept for later calls (SpecFromReceipt:
+	// <versiondir>/.reflection.cache); empty: reflection at every launch.
+	ReflectionCache string
 }
 
 // RecordFile is the name, inside a version directory, of verify's identity
 // record of the executable.
-const RecordFile = ".verified"
+const RecordFile = verify.RecordFile
+
+// ReflectionCacheFile is the name, inside a version directory, of the
+// cache of what gRPC server reflection discovered (see Spec.ReflectionCache).
+// plugctl remove and a reinstall delete it with the version directory.
+const ReflectionCacheFile = ".reflection.cache"
 
 // SpecFromReceipt returns the Spec of an installed version.
 func SpecFromReceipt(p store.Paths, r *store.Receipt) Spec {
@@ -62,6 +71,8 @@ func SpecFromReceipt(p store.Paths, r *store.Receipt) Spec {
 		RecordPath: filepath.Join(vdir, RecordFile),
 		Root:       p.Home,
 		Protocol:   r.Protocol.WithDefaults(r.Name),
+
+		ReflectionCache: filepath.Join(vdir, ReflectionCacheFile),
 	}
 	if sc := r.Protocol.Schema; sc != nil && sc.Path != "" {
 		s.Protoset = sc.Path
@@ -179,13 +190,15 @@ type Plugin struct {
 	conn *grpc.ClientConn // gRPC
 	rpc  netrpcConn       // net/rpc
 	mtls bool             // the connection is mTLS (whatever the spec or options asked)
+	pre  *dialedConn      // Attach's connection, until net/rpc or gRPC takes it
 
 	stopWatch func() bool
 	closeOnce sync.Once
 
-	schemaMu sync.Mutex
-	refl     *schema // discovered through reflection, kept for the plugin's life
-	protoset *schema // spec.Protoset, hash-checked once, kept likewise
+	schemaMu    sync.Mutex
+	refl        *schema // discovered through reflection (or its cache), kept for the plugin's life
+	protoset    *schema // spec.Protoset, hash-checked once, kept likewise
+	reflections int     // reflection round trips made (for tests)
 }
 
 // Protocols a plugin may speak, as Protocol reports them.
@@ -348,7 +361,7 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 	}
 	warnPlainTCP(spec.Name, res.addr, mode, opt)
 	p.proto = string(client.Protocol())
-	if err := p.connect(ctx, res.addr, tlsConf, stdio); err != nil {
+	if err := p.connect(ctx, res.addr, nil, tlsConf, stdio); err != nil {
 		return fail(OpHandshake, err)
 	}
 	p.stopWatch = context.AfterFunc(ctx, func() { _ = p.runner.Kill(context.Background()) })
@@ -429,8 +442,8 @@ func warnPlainTCP(name string, addr net.Addr, mode store.MTLSMode, opt Options) 
 
 // connect opens what calls go through, once go-plugin's client has the
 // plugin's address: go-plugin's gRPC connection, or a net/rpc session of
-// rpcwire's on a connection of our own.
-func (p *Plugin) connect(ctx context.Context, addr net.Addr, tlsConf *tls.Config, stdio io.Writer) error {
+// rpcwire's on a connection of our own (pre's when set, else dialed).
+func (p *Plugin) connect(ctx context.Context, addr net.Addr, pre *dialedConn, tlsConf *tls.Config, stdio io.Writer) error {
 	p.mtls = tlsConf != nil
 	switch p.proto {
 	case ProtocolGRPC:
@@ -441,7 +454,7 @@ func (p *Plugin) connect(ctx context.Context, addr net.Addr, tlsConf *tls.Config
 		p.conn = gc.Conn
 		return nil
 	case ProtocolNetRPC:
-		return p.connectNetRPC(ctx, addr, tlsConf, stdio)
+		return p.connectNetRPC(ctx, addr, pre.take(), tlsConf, stdio)
 	}
 	return fmt.Errorf("handshake failed: unknown protocol %q", p.proto)
 }
@@ -765,6 +778,7 @@ func (p *Plugin) reap() {
 
 // dropConn closes our connections to the plugin, nothing more.
 func (p *Plugin) dropConn() {
+	p.pre.drop()
 	if p.conn != nil {
 		_ = p.conn.Close()
 	}

@@ -555,7 +555,7 @@ func (m *Manager) start(ctx context.Context, r *store.Receipt) (*instance, error
 	opt.Home = m.home
 	inst := &instance{name: r.Name, version: r.Version, started: time.Now()}
 	if m.opts.UseStarted {
-		p, ok, err := Attach(ctx, m.home, r.Name, r.Version, opt)
+		p, ok, err := AttachReceipt(ctx, m.home, r, opt)
 		if err == nil && ok {
 			inst.plugin, inst.attached, inst.cancel = p, true, func() {}
 			return inst, nil

@@ -30,11 +30,16 @@ func newNetRPC(conn net.Conn, stdio io.Writer) (netrpcConn, error) {
 	return rpcwire.NewWithOptions(conn, rpcwire.Options{Stdout: stdio, Stderr: stdio})
 }
 
-func (p *Plugin) connectNetRPC(ctx context.Context, addr net.Addr, tlsConf *tls.Config, stdio io.Writer) error {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, addr.Network(), addr.String())
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+// connectNetRPC starts the session on conn, or on a connection to addr
+// when conn is nil.
+func (p *Plugin) connectNetRPC(ctx context.Context, addr net.Addr, conn net.Conn, tlsConf *tls.Config, stdio io.Writer) error {
+	if conn == nil {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, addr.Network(), addr.String())
+		if err != nil {
+			return fmt.Errorf("connect: %w", err)
+		}
+		conn = c
 	}
 	if tlsConf != nil {
 		conn = tls.Client(conn, tlsConf)

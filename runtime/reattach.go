@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/runner"
+	"google.golang.org/grpc"
 
 	"github.com/plugctl/plugctl/store"
 )
@@ -43,6 +44,23 @@ func Attach(ctx context.Context, home store.Paths, name, version string, opt Opt
 	if err != nil {
 		return nil, false, err
 	}
+	return attachStarted(ctx, home, st, r, opt)
+}
+
+// AttachReceipt is Attach for the installed version whose receipt the
+// caller has already read (it is not read again).
+func AttachReceipt(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) (p *Plugin, attached bool, err error) {
+	st, err := ReadStarted(home, r.Name, r.Version)
+	if err != nil {
+		if errors.Is(err, ErrNotStarted) {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	return attachStarted(ctx, home, st, r, opt)
+}
+
+func attachStarted(ctx context.Context, home store.Paths, st *StartedPlugin, r *store.Receipt, opt Options) (p *Plugin, attached bool, err error) {
 	if !st.Alive() {
 		cleanDead(home, st)
 		return nil, false, nil
@@ -101,15 +119,6 @@ func attachState(ctx context.Context, home store.Paths, st *StartedPlugin, spec 
 		return nil, err
 	}
 	spec.Protocol = spec.Protocol.WithDefaults(spec.Name)
-	// A dead socket is told from a slow plugin at once.
-	var d net.Dialer
-	dctx, cancel := context.WithTimeout(ctx, time.Second)
-	c, err := d.DialContext(dctx, rc.Addr.Network(), rc.Addr.String())
-	cancel()
-	if err != nil {
-		return nil, &deadSocketError{err}
-	}
-	c.Close()
 
 	var tlsConf *tls.Config
 	if st.MTLS {
@@ -129,6 +138,19 @@ func attachState(ctx context.Context, home store.Paths, st *StartedPlugin, spec 
 		tlsConf.RootCAs, tlsConf.ClientCAs = pool, pool
 	}
 
+	// A dead socket is told from a slow plugin at once. This connection is
+	// the one calls go through (net/rpc's session, or the first one of
+	// gRPC's channel, which dials in the background): a warm call connects
+	// once. The Plugin owns it from here (dropConn).
+	var d net.Dialer
+	dctx, cancel := context.WithTimeout(ctx, time.Second)
+	c, err := d.DialContext(dctx, rc.Addr.Network(), rc.Addr.String())
+	cancel()
+	if err != nil {
+		return nil, &deadSocketError{err}
+	}
+	pre := &dialedConn{conn: c}
+
 	// Warn: go-plugin's debug lines about a reattached client (it says
 	// "plugin process exited" when we only drop the connection) would
 	// mislead; the plugin's own logs are in its log file.
@@ -143,19 +165,60 @@ func attachState(ctx context.Context, home store.Paths, st *StartedPlugin, spec 
 		Logger:          logger,
 		SyncStdout:      stdio,
 		SyncStderr:      stdio,
+		// go-plugin appends these after its own dialer: ours wins.
+		GRPCDialOptions: []grpc.DialOption{grpc.WithContextDialer(pre.dialer(rc.Addr))},
 	})
-	p := &Plugin{spec: spec, client: client, attach: a, stderr: &stderrWatch{}, proto: st.Protocol}
+	p := &Plugin{spec: spec, client: client, attach: a, stderr: &stderrWatch{}, proto: st.Protocol, pre: pre}
 	go a.watch(p.stderr)
 
 	if _, err := client.Start(); err != nil {
 		a.detach()
+		pre.drop()
 		return nil, &PluginError{Name: spec.Name, Op: OpHandshake, Err: fmt.Errorf("reattach: %w", err)}
 	}
-	if err := p.connect(ctx, rc.Addr, tlsConf, stdio); err != nil {
+	if err := p.connect(ctx, rc.Addr, pre, tlsConf, stdio); err != nil {
 		_ = p.Close()
 		return nil, &PluginError{Name: spec.Name, Op: OpHandshake, Err: fmt.Errorf("reattach: %w", err)}
 	}
 	return p, nil
+}
+
+// dialedConn hands a connection already made to whichever of net/rpc's
+// session or gRPC's channel takes it first; later dials (gRPC reconnecting)
+// make new ones.
+type dialedConn struct {
+	mu   sync.Mutex
+	conn net.Conn
+}
+
+// take returns the connection once, then nil.
+func (d *dialedConn) take() net.Conn {
+	if d == nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c := d.conn
+	d.conn = nil
+	return c
+}
+
+// drop closes the connection if nothing took it.
+func (d *dialedConn) drop() {
+	if c := d.take(); c != nil {
+		_ = c.Close()
+	}
+}
+
+// dialer is a gRPC context dialer for addr that uses the connection first.
+func (d *dialedConn) dialer(addr net.Addr) func(context.Context, string) (net.Conn, error) {
+	return func(ctx context.Context, _ string) (net.Conn, error) {
+		if c := d.take(); c != nil {
+			return c, nil
+		}
+		var nd net.Dialer
+		return nd.DialContext(ctx, addr.Network(), addr.String())
+	}
 }
 
 // attachment is a started plugin we reattached to, and go-plugin's runner

@@ -780,8 +780,8 @@ func TestPlainTCPWarning(t *testing.T) {
 
 // BenchmarkColdCallPhases splits a cold call (launch, connect, reflection,
 // call, close) and reports each phase, plus what reading a protoset costs
-// instead of the reflection round trips: the figures behind the decision
-// not to cache descriptors (runtime/doc.go).
+// instead of the reflection round trips (what the reflection cache saves,
+// roughly: runtime/doc.go).
 func BenchmarkColdCallPhases(b *testing.B) {
 	opt, _ := optsFor(b)
 	spec := specFor(b, goodBin)
@@ -880,7 +880,8 @@ func TestSpecFromReceipt(t *testing.T) {
 		Protocol: store.Protocol{Kind: store.KindGRPC, Schema: &store.Schema{Path: "schema/kv.protoset", SHA256: "cd"}}}
 	s := SpecFromReceipt(p, r)
 	want := Spec{Name: "kv", Version: "1.2.0", Exe: "/h/plugins/kv/1.2.0/pkg/bin/kv", SHA256: "ab",
-		RecordPath: "/h/plugins/kv/1.2.0/.verified", Root: "/h", Protoset: "/h/plugins/kv/1.2.0/schema/kv.protoset", ProtosetSHA256: "cd"}
+		RecordPath: "/h/plugins/kv/1.2.0/.verified", Root: "/h", Protoset: "/h/plugins/kv/1.2.0/schema/kv.protoset", ProtosetSHA256: "cd",
+		ReflectionCache: "/h/plugins/kv/1.2.0/.reflection.cache"}
 	got := s
 	got.Protocol = store.Protocol{}
 	if fmt.Sprint(got) != fmt.Sprint(want) {

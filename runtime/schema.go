@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -52,6 +53,12 @@ type schema struct {
 	types    *dynamicpb.Types
 	services []protoreflect.ServiceDescriptor
 	source   string
+
+	// Of a schema from reflection, what the reflection cache keeps: the
+	// files and the services the plugin listed. cached: read from it.
+	set    *descriptorpb.FileDescriptorSet
+	listed []string
+	cached bool
 }
 
 func newSchema(files *protoregistry.Files, names []string, source string) (*schema, error) {
@@ -83,6 +90,16 @@ func newSchema(files *protoregistry.Files, names []string, source string) (*sche
 // last two loaded once per Plugin: a Manager's Plugin serves many calls).
 // method, when set, may name an internal service that reflection must then
 // also load.
+//
+// What reflection finds is cached on disk per installed version
+// (Spec.ReflectionCache: plugins/NAME/VERSION/.reflection.cache, see
+// readReflectionCache), so that a later call, in another process, does
+// not pay reflection's round trips. The cache is used only when it names
+// method (a schema without it is reflected again, and the cache rewritten),
+// was written for the executable's SHA-256, and parses; anything else is
+// ignored and rewritten. It cannot be stale for the binary it names:
+// descriptors are compiled into it. --proto, --protoset and the index's
+// protoset come first, as before.
 func (p *Plugin) schemaFor(ctx context.Context, co CallOptions, method string) (*schema, error) {
 	switch {
 	case len(co.ProtoFiles) > 0:
@@ -106,9 +123,20 @@ func (p *Plugin) schemaFor(ctx context.Context, co CallOptions, method string) (
 	if svc, _ := splitMethod(method); internalServices[svc] {
 		want = svc
 	}
-	if p.refl != nil && (want == "" || p.refl.has(want)) {
+	usable := func(s *schema) bool {
+		return s != nil && (want == "" || s.has(want)) && (!s.cached || s.knows(method))
+	}
+	if usable(p.refl) {
 		return p.refl, nil
 	}
+	cache := p.spec.ReflectionCache
+	if p.refl == nil && cache != "" {
+		if s := readReflectionCache(cache, p.spec.SHA256); usable(s) {
+			p.refl = s
+			return s, nil
+		}
+	}
+	p.reflections++
 	s, err := reflectSchema(ctx, p.conn, want)
 	if err != nil {
 		if errors.Is(err, ErrNoReflection) {
@@ -117,7 +145,118 @@ func (p *Plugin) schemaFor(ctx context.Context, co CallOptions, method string) (
 		return nil, p.grpcError(ctx, "grpc.reflection.v1.ServerReflection/ServerReflectionInfo", err)
 	}
 	p.refl = s
+	if cache != "" {
+		// Best effort: a store we cannot write to (read-only, shared)
+		// just means reflection at every call.
+		_ = writeReflectionCache(cache, p.spec.SHA256, s)
+	}
 	return s, nil
+}
+
+// knows reports whether method (as Call takes it) names at least one
+// method of s; an empty method (Describe) is known.
+func (s *schema) knows(method string) bool {
+	if method == "" {
+		return true
+	}
+	_, err := s.resolve("", method)
+	return !errors.Is(err, ErrMethodNotFound)
+}
+
+// The reflection cache's format: a header of three lines, then the
+// FileDescriptorSet (binary, deterministic, files sorted by name):
+//
+//	plugctl-reflection-cache 1
+//	sha256 <hex SHA-256 of the executable it was made with>
+//	services <the services the plugin listed, space-separated>
+const reflectionCacheMagic = "plugctl-reflection-cache 1"
+
+// maxReflectionCache bounds what is read of a reflection cache (a plugin's
+// descriptors are kilobytes; a larger file is ignored and rewritten).
+const maxReflectionCache = 16 << 20
+
+// readReflectionCache loads the schema cached at path for the executable
+// whose SHA-256 is sha, or returns nil when there is none, it was made for
+// another executable, or it does not parse.
+func readReflectionCache(path, sha string) *schema {
+	b, err := store.ReadFileMax(path, maxReflectionCache)
+	if err != nil {
+		return nil
+	}
+	var head [3]string
+	for i := range head {
+		line, rest, ok := bytes.Cut(b, []byte{'\n'})
+		if !ok {
+			return nil
+		}
+		head[i], b = string(line), rest
+	}
+	got, ok := strings.CutPrefix(head[1], "sha256 ")
+	if head[0] != reflectionCacheMagic || !ok || sha == "" || !strings.EqualFold(got, sha) {
+		return nil
+	}
+	names, ok := strings.CutPrefix(head[2], "services")
+	if !ok {
+		return nil
+	}
+	set := new(descriptorpb.FileDescriptorSet)
+	if err := proto.Unmarshal(b, set); err != nil {
+		return nil
+	}
+	files, err := protodesc.NewFiles(set)
+	if err != nil {
+		return nil
+	}
+	listed := strings.Fields(names)
+	if listed == nil {
+		listed = []string{}
+	}
+	s, err := newSchema(files, listed, SchemaReflection)
+	if err != nil {
+		return nil
+	}
+	s.set, s.listed, s.cached = set, listed, true
+	return s
+}
+
+// writeReflectionCache writes s, a schema from reflection, to path for
+// the executable whose SHA-256 is sha: to a temporary file renamed into
+// place, so readers see a whole file or none.
+func writeReflectionCache(path, sha string, s *schema) error {
+	if s.set == nil || sha == "" {
+		return nil
+	}
+	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(s.set)
+	if err != nil {
+		return fmt.Errorf("reflection cache: %w", err)
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s\nsha256 %s\nservices %s\n", reflectionCacheMagic, strings.ToLower(sha), strings.Join(s.listed, " "))
+	b.Write(body)
+	// Not store.WriteFileAtomic: that makes the directory, and a version
+	// removed meanwhile must not come back as a directory holding a cache.
+	// Not synced either: a file torn by a crash fails to parse and is
+	// rewritten.
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("reflection cache: %w", err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(b.Bytes())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("reflection cache: %w", err)
+	}
+	return nil
 }
 
 func (s *schema) has(service string) bool {
@@ -186,11 +325,17 @@ func reflectSchema(ctx context.Context, conn *grpc.ClientConn, extra string) (*s
 	for _, fd := range fds {
 		set.File = append(set.File, fd)
 	}
+	sort.Slice(set.File, func(i, j int) bool { return set.File[i].GetName() < set.File[j].GetName() })
 	files, err := protodesc.NewFiles(set)
 	if err != nil {
 		return nil, fmt.Errorf("reflection: %w", err)
 	}
-	return newSchema(files, names, SchemaReflection)
+	s, err := newSchema(files, names, SchemaReflection)
+	if err != nil {
+		return nil, err
+	}
+	s.set, s.listed = set, names
+	return s, nil
 }
 
 type reflStream struct{ grpc.ClientStream }

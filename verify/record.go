@@ -16,6 +16,10 @@ type identity struct {
 	Ctime int64  `json:"ctimeNs"`
 }
 
+// RecordFile is the name, inside a version directory, of the identity
+// record of its executable (written by install, checked at every launch).
+const RecordFile = ".verified"
+
 type record struct {
 	identity
 	SHA256 string `json:"sha256"`

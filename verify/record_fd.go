@@ -40,24 +40,52 @@ func CheckOpenExecutable(f *os.File, want, recordPath string) error {
 		os.Remove(recordPath)
 		return &MismatchError{What: "executable " + f.Name() + " (changed since install; reinstall it)", Want: want, Got: got}
 	}
-	if !ok {
-		return nil
+	if ok {
+		writeRecord(f, id, got, recordPath)
 	}
-	// The file may have been written to while it was hashed: record the
-	// identity only if it did not move.
+	return nil
+}
+
+// HashExecutable returns the SHA-256 (hex) of the file at path and keeps
+// its identity in recordPath, as CheckOpenExecutable does after a full
+// hash: install hashes the executable anyway, and the first launch then
+// need not hash it again.
+func HashExecutable(path, recordPath string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("executable: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("executable: %w", err)
+	}
+	got, err := ReaderSHA256(io.NewSectionReader(f, 0, 1<<62))
+	if err != nil {
+		return "", fmt.Errorf("hash executable: %w", err)
+	}
+	if id, ok := identityOf(fi); ok {
+		writeRecord(f, id, got, recordPath)
+	}
+	return got, nil
+}
+
+// writeRecord keeps id, the identity f had before it was hashed to sum, in
+// recordPath, unless f moved meanwhile (written to while it was hashed).
+// A record that cannot be written only costs a full hash next time.
+func writeRecord(f *os.File, id identity, sum, recordPath string) {
 	fi2, err := f.Stat()
 	if err != nil {
-		return nil
+		return
 	}
 	if id2, _ := identityOf(fi2); id2 != id {
-		return nil
+		return
 	}
-	b, _ := json.Marshal(record{identity: id, SHA256: got})
+	b, _ := json.Marshal(record{identity: id, SHA256: sum})
 	tmp := recordPath + fmt.Sprintf(".%d.tmp", os.Getpid())
 	if err := os.WriteFile(tmp, b, 0o644); err == nil {
 		if os.Rename(tmp, recordPath) != nil {
 			os.Remove(tmp)
 		}
 	}
-	return nil
 }

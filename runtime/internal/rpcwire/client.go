@@ -35,7 +35,9 @@ type Client struct {
 	mu      sync.Mutex // guards plugins and serializes dispensing
 	plugins map[string]*stream
 
-	drain     sync.WaitGroup
+	outputs [2]*yamux.Stream // the plugin's synced stdout and stderr
+	drain   sync.WaitGroup   // the goroutines copying outputs
+
 	closeOnce sync.Once
 	closed    atomic.Bool // by Close or Quit, not by a lost connection
 }
@@ -63,6 +65,7 @@ func NewWithOptions(conn net.Conn, opts Options) (*Client, error) {
 		}
 	}
 	c := &Client{session: session, control: newStream(streams[0]), plugins: map[string]*stream{}}
+	c.outputs = [2]*yamux.Stream{streams[1], streams[2]}
 	for i, w := range []io.Writer{opts.Stdout, opts.Stderr} {
 		if w == nil {
 			w = io.Discard
@@ -130,11 +133,23 @@ func (c *Client) Close() error {
 	return c.closeSession()
 }
 
+// closeSession ends the output drains, then the session. The drains go
+// first: yamux's Session.Close closes its shutdown channel, then waits for
+// its receive loop to end before it closes the streams, and meanwhile a
+// Stream.Read blocked on an empty stream wakes on that closed channel and
+// retries at once, spinning on a core (yamux v0.1.2). A read deadline in
+// the past wakes a blocked Read for good (ErrTimeout) and still lets it
+// return what the stream already holds, so output the plugin synced
+// before the close is written.
 func (c *Client) closeSession() error {
 	var err error
 	c.closeOnce.Do(func() {
-		err = c.session.Close()
+		now := time.Now()
+		for _, s := range c.outputs {
+			_ = s.SetReadDeadline(now)
+		}
 		c.drain.Wait()
+		err = c.session.Close()
 	})
 	return err
 }
