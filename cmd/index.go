@@ -14,7 +14,6 @@ import (
 	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/store"
-	"github.com/plugctl/plugctl/verify"
 )
 
 func newIndexCmd(g *Global) *cobra.Command {
@@ -68,13 +67,9 @@ func indexAddRun(cmd *cobra.Command, o *indexAddOptions) error {
 	if err := store.ValidName(o.Name); err != nil {
 		return usageErrorf("index name: %v", strings.TrimPrefix(err.Error(), "invalid plugin name "))
 	}
-	var keys []string
-	for _, k := range o.Keys {
-		pk, err := verify.ParsePublicKey(k)
-		if err != nil {
-			return usageErrorf("--key: %v", err)
-		}
-		keys = append(keys, pk.String())
+	keys, err := publicKeys(o.Keys)
+	if err != nil {
+		return err
 	}
 	p, err := g.Paths()
 	if err != nil {

@@ -22,16 +22,8 @@ import (
 // the YAML and progress-bar libraries, and the page faults of a binary
 // twice the size, cost every run about 2.5 ms (README.md, Performance).
 
-// commands are the commands the front end serves itself, in --help order.
-var commands = []command{
-	{[]string{"call"}, newCallCmd},
-	{[]string{"describe"}, newDescribeCmd},
-	{[]string{"start"}, newStartCmd},
-	{[]string{"stop"}, newStopCmd},
-	{[]string{"ps"}, newPsCmd},
-	{[]string{"logs"}, newLogsCmd},
-	{[]string{"health"}, newHealthCmd},
-}
+// commands are the commands the front end serves itself.
+var commands = runCommands
 
 // EnvCore names the plugctl-core executable the front end hands commands
 // to; by default it is plugctl-core in the front end's own directory.

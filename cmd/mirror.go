@@ -259,13 +259,9 @@ func lintRun(cmd *cobra.Command, o *lintOptions) error {
 	if err != nil {
 		return err
 	}
-	var keys []string
-	for _, k := range o.Keys {
-		pk, err := verify.ParsePublicKey(k)
-		if err != nil {
-			return usageErrorf("--key: %v", err)
-		}
-		keys = append(keys, pk.String())
+	keys, err := publicKeys(o.Keys)
+	if err != nil {
+		return err
 	}
 	sig, sigErr := store.ReadFileMax(index.SignatureAddress(o.Index), index.MaxSignatureBytes)
 	if sigErr != nil && !errors.Is(sigErr, os.ErrNotExist) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/plugctl/plugctl/fetch"
@@ -23,8 +24,12 @@ func handOff(*Global, string, []string) (int, bool) {
 }
 
 // commands are plugctl's commands, in the order --help lists them, each
-// with its name and aliases (TestCommandNames keeps the two in step).
-var commands = []command{
+// with its name and aliases (TestCommandNames keeps the two in step): the
+// run commands after sync.
+var commands = slices.Insert(manageCommands, slices.IndexFunc(manageCommands, func(c command) bool { return c.names[0] == "doctor" }), runCommands...)
+
+// manageCommands are plugctl-core's own commands.
+var manageCommands = []command{
 	{[]string{"index"}, newIndexCmd},
 	{[]string{"install"}, newInstallCmd},
 	{[]string{"list"}, newListCmd},
@@ -37,13 +42,6 @@ var commands = []command{
 	{[]string{"outdated"}, newOutdatedCmd},
 	{[]string{"prune"}, newPruneCmd},
 	{[]string{"sync"}, newSyncCmd},
-	{[]string{"call"}, newCallCmd},
-	{[]string{"describe"}, newDescribeCmd},
-	{[]string{"start"}, newStartCmd},
-	{[]string{"stop"}, newStopCmd},
-	{[]string{"ps"}, newPsCmd},
-	{[]string{"logs"}, newLogsCmd},
-	{[]string{"health"}, newHealthCmd},
 	{[]string{"doctor"}, newDoctorCmd},
 	{[]string{"mirror"}, newMirrorCmd},
 	{[]string{"publish"}, newPublishCmd},

@@ -10,9 +10,22 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/store"
+	"github.com/plugctl/plugctl/verify"
 )
 
 // Helpers of the commands of both builds (lean.go, root_manage.go).
+
+// runCommands are the commands that run plugins, which the front end
+// serves itself, in --help order.
+var runCommands = []command{
+	{[]string{"call"}, newCallCmd},
+	{[]string{"describe"}, newDescribeCmd},
+	{[]string{"start"}, newStartCmd},
+	{[]string{"stop"}, newStopCmd},
+	{[]string{"ps"}, newPsCmd},
+	{[]string{"logs"}, newLogsCmd},
+	{[]string{"health"}, newHealthCmd},
+}
 
 // args checks the number of positional arguments as a usage error.
 func args(min, max int) cobra.PositionalArgs {
@@ -76,3 +89,17 @@ func (t *table) Flush() error {
 // that a one-line usage error (cobra would otherwise print the help and exit
 // 0, hiding a typo in a script).
 func groupRun(c *cobra.Command, _ []string) error { return c.Help() }
+
+// publicKeys parses --key values (a minisign public key file or an inline
+// key) into the inline form kept in config.yaml.
+func publicKeys(flags []string) ([]string, error) {
+	var keys []string
+	for _, k := range flags {
+		pk, err := verify.ParsePublicKey(k)
+		if err != nil {
+			return nil, usageErrorf("--key: %v", err)
+		}
+		keys = append(keys, pk.String())
+	}
+	return keys, nil
+}

@@ -2,16 +2,9 @@ package install
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
-
-	"github.com/plugctl/plugctl/fetch"
-	"github.com/plugctl/plugctl/store"
 )
 
 // An install and a removal of every version of the same plugin, at once
@@ -19,20 +12,10 @@ import (
 // that removal, and said to be, or still installed afterwards, never lost
 // silently; and current never names a version that is not installed.
 func TestInstallAndRemoveAllTakeTurns(t *testing.T) {
-	home := t.TempDir()
-	p, err := store.New(home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := &Installer{Paths: p, Fetcher: fetch.New(fetch.Options{})}
-	src := filepath.Join(t.TempDir(), "tool")
-	body := []byte("#!/bin/sh\necho tool\n")
-	if err := os.WriteFile(src, body, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(body)
+	in, src, sum := testInstaller(t)
+	p := in.Paths
 	req := func(v string) Request {
-		return Request{Name: "tool", Version: v, Source: src, SHA256: hex.EncodeToString(sum[:]), Platform: "linux/amd64"}
+		return Request{Name: "tool", Version: v, Source: src, SHA256: sum, Platform: "linux/amd64"}
 	}
 	ctx := context.Background()
 	for i := 0; i < 40; i++ {

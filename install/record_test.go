@@ -2,15 +2,11 @@ package install
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/plugctl/plugctl/fetch"
-	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -18,15 +14,8 @@ import (
 // the first launch checks, so that launch does not hash it again; the
 // record survives the rename into the store.
 func TestInstallWritesIdentityRecord(t *testing.T) {
-	p, _ := store.New(t.TempDir())
-	in := &Installer{Paths: p, Fetcher: fetch.New(fetch.Options{})}
-	src := filepath.Join(t.TempDir(), "tool")
-	body := []byte("#!/bin/sh\necho tool\n")
-	if err := os.WriteFile(src, body, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s := sha256.Sum256(body)
-	sum := hex.EncodeToString(s[:])
+	in, src, sum := testInstaller(t)
+	p := in.Paths
 	res, err := in.Install(context.Background(), Request{Name: "tool", Version: "1.0.0", Source: src, SHA256: sum, Platform: "linux/amd64"})
 	if err != nil {
 		t.Fatal(err)

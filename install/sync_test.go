@@ -2,28 +2,13 @@ package install
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/plugctl/plugctl/fetch"
-	"github.com/plugctl/plugctl/store"
 )
 
 func TestSyncPlan(t *testing.T) {
-	p, _ := store.New(t.TempDir())
-	in := &Installer{Paths: p, Fetcher: fetch.New(fetch.Options{})}
-	src := filepath.Join(t.TempDir(), "tool")
-	body := []byte("#!/bin/sh\n")
-	if err := os.WriteFile(src, body, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s := sha256.Sum256(body)
-	sum := hex.EncodeToString(s[:])
+	in, src, sum := testInstaller(t)
 	for _, v := range []string{"1.0.0", "1.1.0"} {
 		if _, err := in.Install(context.Background(), Request{Name: "tool", Version: v, Source: src, SHA256: sum, Platform: "linux/amd64"}); err != nil {
 			t.Fatal(err)
@@ -63,16 +48,9 @@ func TestSyncPlan(t *testing.T) {
 }
 
 func TestPruneVersions(t *testing.T) {
-	p, _ := store.New(t.TempDir())
-	in := &Installer{Paths: p, Fetcher: fetch.New(fetch.Options{})}
-	src := filepath.Join(t.TempDir(), "tool")
-	body := []byte("#!/bin/sh\n")
-	if err := os.WriteFile(src, body, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s := sha256.Sum256(body)
+	in, src, sum := testInstaller(t)
 	for _, v := range []string{"1.0.0", "1.10.0", "1.2.0", "2.0.0-rc.1"} {
-		if _, err := in.Install(context.Background(), Request{Name: "tool", Version: v, Source: src, SHA256: hex.EncodeToString(s[:]), Platform: "linux/amd64"}); err != nil {
+		if _, err := in.Install(context.Background(), Request{Name: "tool", Version: v, Source: src, SHA256: sum, Platform: "linux/amd64"}); err != nil {
 			t.Fatal(err)
 		}
 	}
