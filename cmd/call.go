@@ -106,6 +106,11 @@ func (g *Global) launch(ctx context.Context, arg string, rf *runFlags) (*runtime
 	if err != nil {
 		return nil, err
 	}
+	return g.launchReceipt(ctx, p, r, rf)
+}
+
+// launchReceipt is launch for the installed version r.
+func (g *Global) launchReceipt(ctx context.Context, p store.Paths, r *store.Receipt, rf *runFlags) (*runtime.Plugin, error) {
 	opt, err := g.runOptions(p, r.Name, rf)
 	if err != nil {
 		return nil, err
@@ -169,12 +174,7 @@ func callRun(cmd *cobra.Command, o *callOptions) error {
 	}
 	ctx, cancel := g.withRunTimeout(cmd.Context())
 	defer cancel()
-	pl, err := g.launch(ctx, o.Target, &o.Run)
-	if err != nil {
-		return err
-	}
-	defer pl.Close()
-	return pl.Call(ctx, o.Method, args, o.Run.callOptions(o.Headers), func(doc []byte) error {
+	emit := func(doc []byte) error {
 		if o.Raw {
 			var s string
 			if json.Unmarshal(doc, &s) == nil {
@@ -184,7 +184,28 @@ func callRun(cmd *cobra.Command, o *callOptions) error {
 		}
 		_, err := fmt.Fprintf(g.IO.Out, "%s\n", doc)
 		return err
-	})
+	}
+	p, err := g.Paths()
+	if err != nil {
+		return err
+	}
+	r, err := resolveInstalled(p, o.Target)
+	if err != nil {
+		return err
+	}
+	if len(o.Run.Proto) == 0 && o.Run.Protoset == "" {
+		// A started plugin with a keeper: one round trip (--proto and
+		// --protoset are schemas for this call only: they attach).
+		if done, err := g.callKept(ctx, p, r, o, args, emit); done {
+			return err
+		}
+	}
+	pl, err := g.launchReceipt(ctx, p, r, &o.Run)
+	if err != nil {
+		return err
+	}
+	defer pl.Close()
+	return pl.Call(ctx, o.Method, args, o.Run.callOptions(o.Headers), emit)
 }
 
 func truncateArg(s string) string {

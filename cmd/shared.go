@@ -25,6 +25,7 @@ var runCommands = []command{
 	{[]string{"ps"}, newPsCmd},
 	{[]string{"logs"}, newLogsCmd},
 	{[]string{"health"}, newHealthCmd},
+	{[]string{keeperCmd}, newKeepCmd},
 }
 
 // args checks the number of positional arguments as a usage error.

@@ -88,6 +88,7 @@ nothing and says so. The executable is hash-checked before it starts.`,
 				if err != nil {
 					return err
 				}
+				g.ensureKeeper(p, st)
 				j := toStartedJSON(p, st)
 				j.Started = &started
 				out = append(out, j)

@@ -263,6 +263,7 @@ func removeRunFiles(home store.Paths, s *StartedPlugin) {
 		dir := filepath.Dir(s.Address)
 		if dir == home.Run() || (s.SocketDir != "" && dir == s.SocketDir) {
 			os.Remove(s.Address)
+			os.Remove(KeeperSocket(s)) // its keeper exits with the plugin
 		}
 	}
 	if s.SocketDir != "" {

@@ -1,0 +1,239 @@
+//go:build unix
+
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/plugctl/plugctl/store"
+)
+
+// keep runs Keep for name@1.0.0 of home until the test ends and returns
+// the started plugin once its keeper listens.
+func keep(t testing.TB, home store.Paths, name string) (*StartedPlugin, *store.Receipt, func(time.Duration) (error, bool)) {
+	t.Helper()
+	st := startedTB(t, home, name)
+	r, err := home.ReadReceipt(name, "1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var kerr error
+	go func() { kerr = Keep(ctx, home, r, Options{Home: home}); close(done) }()
+	// wait waits at most d for Keep to return, and returns its error.
+	wait := func(d time.Duration) (error, bool) {
+		select {
+		case <-done:
+			return kerr, true
+		case <-time.After(d):
+			return nil, false
+		}
+	}
+	t.Cleanup(func() {
+		cancel()
+		if _, ok := wait(5 * time.Second); !ok {
+			t.Error("Keep did not return after its context ended")
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(KeeperSocket(st)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no keeper socket %s", KeeperSocket(st))
+		}
+	}
+	return st, r, wait
+}
+
+type outcome struct {
+	docs []string
+	err  error
+}
+
+func kept(t *testing.T, st *StartedPlugin, r *store.Receipt, method, args string) outcome {
+	t.Helper()
+	var o outcome
+	used, err := CallKept(ctxT(t, 20*time.Second), st, r, method, []byte(args), CallOptions{}, func(doc []byte) error {
+		o.docs = append(o.docs, string(doc))
+		return nil
+	})
+	if !used {
+		t.Fatalf("CallKept %s: the keeper was not used", method)
+	}
+	o.err = err
+	return o
+}
+
+func direct(t *testing.T, home store.Paths, r *store.Receipt, method, args string) outcome {
+	t.Helper()
+	p, attached, err := AttachReceipt(ctxT(t, 20*time.Second), home, r, Options{Home: home})
+	if err != nil || !attached {
+		t.Fatalf("AttachReceipt: %v %v", attached, err)
+	}
+	defer p.Close()
+	var o outcome
+	o.err = p.Call(ctxT(t, 20*time.Second), method, []byte(args), CallOptions{}, func(doc []byte) error {
+		o.docs = append(o.docs, string(doc))
+		return nil
+	})
+	return o
+}
+
+// A call through the keeper returns what a call on the attached plugin
+// returns: the same documents, and errors of the same types, wrapping the
+// same sentinels, with the same text (the CLI's exit codes and hints come
+// from them).
+func TestKeeperCallsAsAttached(t *testing.T) {
+	t.Parallel()
+	home := exampleHome(t)
+	cases := map[string][][2]string{
+		"kv": {
+			{"Put", `{"key": "k", "value": "MQ=="}`},
+			{"Get", `{"key": "k"}`},
+			{"Get", `{"key": "missing"}`}, // the plugin's error: *MethodError
+			{"Nope", `{}`},                // ErrMethodNotFound
+			{"Put", `{"bad": 1}`},         // *ArgError
+			{"Put", ``},                   // no argument: an empty request
+		},
+		"hello": {
+			{"Greet", ``},
+			{"Nope", ``},
+			{"Greet", `{"$gob": "nosuch", "value": 1}`},
+		},
+	}
+	for name, calls := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			st, r, _ := keep(t, home, name)
+			for _, c := range calls {
+				got, want := kept(t, st, r, c[0], c[1]), direct(t, home, r, c[0], c[1])
+				if !reflect.DeepEqual(got.docs, want.docs) {
+					t.Errorf("%s %s: documents %q through the keeper, %q attached", c[0], c[1], got.docs, want.docs)
+				}
+				if (got.err == nil) != (want.err == nil) {
+					t.Fatalf("%s %s: error %v through the keeper, %v attached", c[0], c[1], got.err, want.err)
+				}
+				if want.err == nil {
+					continue
+				}
+				if got.err.Error() != want.err.Error() {
+					t.Errorf("%s %s: error text\n %q through the keeper\n %q attached", c[0], c[1], got.err, want.err)
+				}
+				for _, target := range []any{new(*MethodError), new(*ArgError), new(*PluginError)} {
+					if errors.As(got.err, target) != errors.As(want.err, target) {
+						t.Errorf("%s %s: errors.As(%T) differs: %v through the keeper, %v attached", c[0], c[1], target, got.err, want.err)
+					}
+				}
+				for s := range keptSentinels {
+					if errors.Is(got.err, keptSentinels[s]) != errors.Is(want.err, keptSentinels[s]) {
+						t.Errorf("%s %s: errors.Is(%s) differs", c[0], c[1], s)
+					}
+				}
+			}
+		})
+	}
+}
+
+// No keeper, a keeper of another binary's process, and the plugin
+// stopping: CallKept says when it was not used, and the keeper ends with
+// its plugin, its socket removed.
+func TestKeeperLifecycle(t *testing.T) {
+	t.Parallel()
+	home := exampleHome(t)
+	st := startedTB(t, home, "hello")
+	r, err := home.ReadReceipt("hello", "1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used, err := CallKept(ctxT(t, 5*time.Second), st, r, "Greet", nil, CallOptions{}, func([]byte) error { return nil }); used || err != nil {
+		t.Fatalf("CallKept without a keeper = %v, %v; want not used", used, err)
+	}
+
+	st, r, wait := keep(t, home, "kv")
+	other := *r
+	other.BinSHA256 = strings.Repeat("0", 64)
+	if used, _ := CallKept(ctxT(t, 5*time.Second), st, &other, "Get", nil, CallOptions{}, func([]byte) error { return nil }); used {
+		t.Fatal("CallKept for another binary used the keeper")
+	}
+	if _, err := Stop(context.Background(), home, "kv", "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	err, ok := wait(5 * time.Second)
+	if !ok {
+		t.Fatal("Keep still runs after its plugin stopped")
+	}
+	if err != nil {
+		t.Errorf("Keep after its plugin stopped = %v, want nil", err)
+	}
+	if _, err := os.Stat(KeeperSocket(st)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("keeper socket after stop: %v", err)
+	}
+}
+
+// Errors the keeper carries keep their type, fields, sentinels and text: a
+// timeout is still a *PluginError wrapping context.DeadlineExceeded (exit 5,
+// "raise --timeout").
+func TestKeptErrorRoundTrip(t *testing.T) {
+	for _, err := range []error{
+		&PluginError{Name: "kv", Op: OpCall, Err: fmt.Errorf("call proto.KV/Get: %w", context.DeadlineExceeded), Panic: "panic: boom"},
+		&MethodError{Method: "proto.KV/Get", Code: codes.NotFound, Message: "no such key"},
+		&ArgError{Method: "Plugin.Greet", Type: "string", Err: errors.New("gob: want a string")},
+		fmt.Errorf("plugin kv has no method Nope: %w", ErrMethodNotFound),
+		fmt.Errorf("%w: Get is in proto.KV and proto.Other", ErrAmbiguousMethod),
+	} {
+		b, jerr := json.Marshal(encodeKeptError(err))
+		if jerr != nil {
+			t.Fatal(jerr)
+		}
+		var ke keptError
+		if jerr := json.Unmarshal(b, &ke); jerr != nil {
+			t.Fatal(jerr)
+		}
+		got := ke.decode()
+		if got.Error() != err.Error() {
+			t.Errorf("text %q, want %q", got, err)
+		}
+		if reflect.TypeOf(got) != reflect.TypeOf(err) && !strings.HasPrefix(reflect.TypeOf(err).String(), "*fmt.") {
+			t.Errorf("type %T, want %T", got, err)
+		}
+		for name, s := range keptSentinels {
+			if errors.Is(got, s) != errors.Is(err, s) {
+				t.Errorf("%v: errors.Is(%s) = %v, want %v", err, name, errors.Is(got, s), errors.Is(err, s))
+			}
+		}
+	}
+}
+
+// BenchmarkKeptCall is a call of a started plugin through its keeper, as a
+// warm `plugctl call` makes it: connect, one request, the reply.
+func BenchmarkKeptCall(b *testing.B) {
+	home := exampleHome(b)
+	for _, tc := range []struct{ name, method, args string }{{"hello", "Greet", ""}, {"kv", "Get", `{"key": "k"}`}} {
+		b.Run(tc.name, func(b *testing.B) {
+			st, r, _ := keep(b, home, tc.name)
+			if tc.name == "kv" {
+				if _, err := CallKept(context.Background(), st, r, "Put", []byte(`{"key": "k", "value": "MQ=="}`), CallOptions{}, func([]byte) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for i := 0; i < b.N; i++ {
+				used, err := CallKept(context.Background(), st, r, tc.method, []byte(tc.args), CallOptions{}, func([]byte) error { return nil })
+				if !used || err != nil {
+					b.Fatalf("CallKept: %v %v", used, err)
+				}
+			}
+		})
+	}
+}
