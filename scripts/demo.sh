@@ -78,10 +78,10 @@ run plugctl use greeter@1.0.0
 run plugctl call greeter Greet --raw '"demo"'
 run plugctl use greeter@2.0.0
 
-say "Keep a plugin warm: calls reattach to it (kv keeps its data in memory)"
+say "Keep a plugin warm: calls go to it through the keeper start leaves beside it (kv keeps its data in memory)"
 run plugctl start kv
 run plugctl call kv Put '{"key": "colour", "value": "blue"}'
-run plugctl call kv Get '{"key": "colour"}'
+run plugctl call kv Get '{"key": "colour"}' -v
 run plugctl ps
 run plugctl health
 run plugctl stop --all
