@@ -106,11 +106,6 @@ func (g *Global) launch(ctx context.Context, arg string, rf *runFlags) (*runtime
 	if err != nil {
 		return nil, err
 	}
-	return g.launchReceipt(ctx, p, r, rf)
-}
-
-// launchReceipt is launch for the installed version r.
-func (g *Global) launchReceipt(ctx context.Context, p store.Paths, r *store.Receipt, rf *runFlags) (*runtime.Plugin, error) {
 	opt, err := g.runOptions(p, r.Name, rf)
 	if err != nil {
 		return nil, err
@@ -193,14 +188,19 @@ func callRun(cmd *cobra.Command, o *callOptions) error {
 	if err != nil {
 		return err
 	}
-	if len(o.Run.Proto) == 0 && o.Run.Protoset == "" {
+	opt, err := g.runOptions(p, r.Name, &o.Run)
+	if err != nil {
+		return err
+	}
+	if len(o.Run.Proto) == 0 && o.Run.Protoset == "" && (opt.MTLS == "" || opt.MTLS == store.MTLSAuto) {
 		// A started plugin with a keeper: one round trip (--proto and
-		// --protoset are schemas for this call only: they attach).
+		// --protoset are schemas for this call only, and --mtls may ask
+		// for another process than the started one: they attach).
 		if done, err := g.callKept(ctx, p, r, o, args, emit); done {
 			return err
 		}
 	}
-	pl, err := g.launchReceipt(ctx, p, r, &o.Run)
+	pl, _, err := g.launchOrAttach(ctx, p, r, opt)
 	if err != nil {
 		return err
 	}
