@@ -71,10 +71,16 @@ func (g *Global) ensureKeeper(p store.Paths, st *runtime.StartedPlugin) {
 		}
 		return
 	}
-	_ = c.Process.Release()
+	exited := make(chan struct{})
+	go func() { _ = c.Wait(); close(exited) }()
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		if keeperAnswers(sock) {
 			return
+		}
+		select {
+		case <-exited: // it failed (its error is in the log)
+			deadline = time.Time{}
+		default:
 		}
 	}
 	if g.Verbose {
