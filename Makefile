@@ -41,8 +41,11 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# -parallel 4: the end-to-end scripts mostly wait on the processes they run
+# (plugctl, plugins, servers), so four at a time on two cores take the cmd
+# suite from 370-420 s to 220-300 s under -race (measured, four runs each).
 test: fmt-check vet setup-js setup-tools
-	$(GO) test -race -timeout 15m $(PKGS)
+	$(GO) test -race -parallel 4 -timeout 15m $(PKGS)
 
 bench: build plugins
 	./bench/run.sh
