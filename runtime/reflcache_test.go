@@ -5,6 +5,8 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,7 +116,20 @@ func TestReflectionCacheInvalid(t *testing.T) {
 			return os.WriteFile(spec.ReflectionCache, append(head, "\nservices proto.KV\n\xff\xff\xff not a descriptor set"...), 0o644)
 		},
 		"truncated": func() error { return os.WriteFile(spec.ReflectionCache, good[:len(good)/2], 0o644) },
-		"empty":     func() error { return os.WriteFile(spec.ReflectionCache, nil, 0o644) },
+		// The body is checked against its hash before it is built.
+		"body changed": func() error {
+			bad := bytes.Clone(good)
+			bad[len(bad)-3] ^= 0xff
+			return os.WriteFile(spec.ReflectionCache, bad, 0o644)
+		},
+		// Garbage under its own hash: refused by the builder, not a panic.
+		"garbage": func() error {
+			head, _, _ := bytes.Cut(good, []byte("\nbody "))
+			junk := []byte("\x0a\x05\x0a\x03a.p\x0a\x05\x0a\x03a.p") // the same file twice
+			sum := sha256.Sum256(junk)
+			return os.WriteFile(spec.ReflectionCache, append(append(head, fmt.Sprintf("\nbody %x\n", sum)...), junk...), 0o644)
+		},
+		"empty": func() error { return os.WriteFile(spec.ReflectionCache, nil, 0o644) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			if err := write(); err != nil {

@@ -3,6 +3,8 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -12,10 +14,12 @@ import (
 
 	"google.golang.org/grpc"
 	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/runtime/protoimpl"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
@@ -163,13 +167,20 @@ func (s *schema) knows(method string) bool {
 	return !errors.Is(err, ErrMethodNotFound)
 }
 
-// The reflection cache's format: a header of three lines, then the
+// The reflection cache's format: a header of four lines, then the
 // FileDescriptorSet (binary, deterministic, files sorted by name):
 //
-//	plugctl-reflection-cache 1
+//	plugctl-reflection-cache 2
 //	sha256 <hex SHA-256 of the executable it was made with>
 //	services <the services the plugin listed, space-separated>
-const reflectionCacheMagic = "plugctl-reflection-cache 1"
+//	body <hex SHA-256 of the FileDescriptorSet>
+//
+// The descriptors were validated (protodesc) when reflection returned them;
+// reading them back, they are built as generated code builds its own
+// (protoimpl.DescBuilder), without that validation, about 0.3 ms less in a
+// fresh process (a cold gRPC call 0.97-0.98x). The body's hash guarantees
+// they are the bytes written: a damaged file is refused, not half-built.
+const reflectionCacheMagic = "plugctl-reflection-cache 2"
 
 // maxReflectionCache bounds what is read of a reflection cache (a plugin's
 // descriptors are kilobytes; a larger file is ignored and rewritten).
@@ -183,7 +194,7 @@ func readReflectionCache(path, sha string) *schema {
 	if err != nil {
 		return nil
 	}
-	var head [3]string
+	var head [4]string
 	for i := range head {
 		line, rest, ok := bytes.Cut(b, []byte{'\n'})
 		if !ok {
@@ -199,12 +210,12 @@ func readReflectionCache(path, sha string) *schema {
 	if !ok {
 		return nil
 	}
-	set := new(descriptorpb.FileDescriptorSet)
-	if err := proto.Unmarshal(b, set); err != nil {
+	body := sha256.Sum256(b)
+	if head[3] != "body "+hex.EncodeToString(body[:]) {
 		return nil
 	}
-	files, err := protodesc.NewFiles(set)
-	if err != nil {
+	files, ok := buildCachedFiles(b)
+	if !ok {
 		return nil
 	}
 	listed := strings.Fields(names)
@@ -215,8 +226,33 @@ func readReflectionCache(path, sha string) *schema {
 	if err != nil {
 		return nil
 	}
-	s.set, s.listed, s.cached = set, listed, true
+	s.listed, s.cached = listed, true
 	return s
+}
+
+// buildCachedFiles builds the files of a FileDescriptorSet's wire form
+// (field 1, each a FileDescriptorProto) into a registry, as generated code
+// does; false when it is not one, or a file does not build.
+func buildCachedFiles(b []byte) (files *protoregistry.Files, ok bool) {
+	files = new(protoregistry.Files)
+	defer func() {
+		if recover() != nil { // DescBuilder panics on what it cannot register
+			files, ok = nil, false
+		}
+	}()
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || num != 1 || typ != protowire.BytesType {
+			return nil, false
+		}
+		raw, m := protowire.ConsumeBytes(b[n:])
+		if m < 0 {
+			return nil, false
+		}
+		b = b[n+m:]
+		protoimpl.DescBuilder{RawDescriptor: raw, FileRegistry: files}.Build()
+	}
+	return files, true
 }
 
 // writeReflectionCache writes s, a schema from reflection, to path for
@@ -230,8 +266,9 @@ func writeReflectionCache(path, sha string, s *schema) error {
 	if err != nil {
 		return fmt.Errorf("reflection cache: %w", err)
 	}
+	sum := sha256.Sum256(body)
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s\nsha256 %s\nservices %s\n", reflectionCacheMagic, strings.ToLower(sha), strings.Join(s.listed, " "))
+	fmt.Fprintf(&b, "%s\nsha256 %s\nservices %s\nbody %x\n", reflectionCacheMagic, strings.ToLower(sha), strings.Join(s.listed, " "), sum)
 	b.Write(body)
 	// Not store.WriteFileAtomic: that makes the directory, and a version
 	// removed meanwhile must not come back as a directory holding a cache.
