@@ -166,12 +166,23 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 	defer p.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if c, err := net.DialTimeout("unix", sock, 100*time.Millisecond); err == nil {
+		// Two starts at once each ran a keeper: one is enough.
+		c.Close()
+		return nil
+	}
 	_ = os.Remove(sock) // a dead keeper's
 	l, err := net.Listen("unix", sock)
 	if err != nil {
 		return fmt.Errorf("keeper of %s@%s: %w", r.Name, r.Version, err)
 	}
-	defer os.Remove(sock)
+	// On the way out, remove the socket only if it is still this one.
+	mine, _ := os.Stat(sock)
+	defer func() {
+		if fi, err := os.Stat(sock); err == nil && mine != nil && os.SameFile(fi, mine) {
+			os.Remove(sock)
+		}
+	}()
 	if err := os.Chmod(sock, 0o600); err != nil {
 		l.Close()
 		return err
@@ -255,7 +266,8 @@ func serveKept(ctx context.Context, p *Plugin, c net.Conn) {
 // *PluginError.
 func CallKept(ctx context.Context, st *StartedPlugin, r *store.Receipt, method string, args []byte, co CallOptions, emit func(json []byte) error) (used bool, err error) {
 	sock := KeeperSocket(st)
-	if sock == "" || !strings.EqualFold(st.SHA256, r.BinSHA256) || !st.Alive() {
+	if sock == "" || !strings.EqualFold(st.SHA256, r.BinSHA256) || !st.Alive() || len(args) > maxKeptRequest/2 {
+		// (Arguments too large for one keeper request go by attaching.)
 		return false, nil
 	}
 	var d net.Dialer

@@ -162,6 +162,18 @@ func TestKeeperLifecycle(t *testing.T) {
 	}
 
 	st, r, wait := keep(t, home, "kv")
+	// A second keeper for the same plugin (two starts at once) steps aside
+	// and leaves the first one's socket in place.
+	if err := Keep(ctxT(t, 5*time.Second), home, r, Options{Home: home}); err != nil {
+		t.Fatalf("second Keep: %v", err)
+	}
+	if used, err := CallKept(ctxT(t, 5*time.Second), st, r, "Put", []byte(`{"key": "k", "value": "MQ=="}`), CallOptions{}, func([]byte) error { return nil }); !used || err != nil {
+		t.Fatalf("CallKept after a second keeper = %v, %v; want the first keeper used", used, err)
+	}
+	// Arguments too large for one request go by attaching.
+	if used, _ := CallKept(ctxT(t, 5*time.Second), st, r, "Put", make([]byte, maxKeptRequest/2+1), CallOptions{}, func([]byte) error { return nil }); used {
+		t.Fatal("CallKept took arguments larger than a keeper request")
+	}
 	other := *r
 	other.BinSHA256 = strings.Repeat("0", 64)
 	if used, _ := CallKept(ctxT(t, 5*time.Second), st, &other, "Get", nil, CallOptions{}, func([]byte) error { return nil }); used {
