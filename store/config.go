@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -35,7 +34,9 @@ type Source struct {
 
 // LoadConfig reads config.yaml; a missing file is an empty configuration.
 func LoadConfig(p Paths) (*Config, error) {
-	b, err := os.ReadFile(p.Config())
+	// Bounded and non-blocking, like the store's other files: every command
+	// reads it, and a FIFO in its place must not hang them all.
+	b, err := ReadFileMax(p.Config(), MaxRecordBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &Config{}, nil
 	}

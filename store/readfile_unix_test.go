@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// A receipt, current pointer or lock file that is a FIFO, a device or a
+// A receipt, current pointer, config.yaml or lock file that is a FIFO, a device or a
 // huge file must not hang a command or exhaust its memory.
 func TestReadFileMaxBadFiles(t *testing.T) {
 	dir := t.TempDir()
@@ -37,6 +37,9 @@ func TestReadFileMaxBadFiles(t *testing.T) {
 	if err := syscall.Mkfifo(p.CurrentFile("g"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := syscall.Mkfifo(p.Config(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -48,6 +51,10 @@ func TestReadFileMaxBadFiles(t *testing.T) {
 		}
 		if rs, _ := p.Versions("g"); len(rs) != 0 {
 			t.Errorf("Versions = %d receipts, want none", len(rs))
+		}
+		// A FIFO with no writer reads as empty: an empty configuration.
+		if c, err := LoadConfig(p); err != nil || len(c.Indexes) != 0 {
+			t.Errorf("LoadConfig(FIFO) = %+v, %v; want an empty configuration", c, err)
 		}
 	}()
 	select {
