@@ -86,6 +86,9 @@ func TestStartFailures(t *testing.T) {
 			if err == nil || !slices.ContainsFunc(tt.errs, func(s string) bool { return strings.Contains(err.Error(), s) }) {
 				t.Errorf("start error = %v, want one of %q", err, tt.errs)
 			}
+			// go-plugin copies stderr on its own goroutine, which can still
+			// be copying when Client returns; Kill waits for it.
+			client.Kill()
 			if !strings.Contains(stderr.String(), tt.stderr) {
 				t.Errorf("stderr lacks %q:\n%s", tt.stderr, stderr)
 			}
@@ -120,6 +123,10 @@ func TestServingModes(t *testing.T) {
 		for !client.Exited() && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
+		if !client.Exited() {
+			t.Error("the plugin did not exit after panicking")
+		}
+		client.Kill() // waits for go-plugin's stderr copy (see TestStartFailures)
 		if !strings.Contains(stderr.String(), "panic: kaboom") {
 			t.Errorf("stderr lacks the panic:\n%s", stderr)
 		}
