@@ -42,14 +42,14 @@ func (g *Global) pluginEnv(p store.Paths, name string, flags []string) (set, all
 		return nil, nil, err
 	}
 	for i, list := range [][]string{settings.Env, flags} {
+		where := "--env"
+		if i == 0 {
+			where = "config.yaml plugins." + name + ".env"
+		}
 		for _, e := range list {
-			k, _, hasValue := strings.Cut(e, "=")
-			if !runtime.ValidEnvName(k) || (hasValue && strings.HasSuffix(k, "*")) {
-				where := "--env"
-				if i == 0 {
-					where = "config.yaml plugins." + name + ".env"
-				}
-				return nil, nil, usageErrorf("%s %q: want NAME, NAME* or NAME=VALUE", where, e)
+			k, hasValue, err := envEntry(where, e)
+			if err != nil {
+				return nil, nil, err
 			}
 			if hasValue {
 				set = append(set, e)
@@ -59,6 +59,32 @@ func (g *Global) pluginEnv(p store.Paths, name string, flags []string) (set, all
 		}
 	}
 	return set, allow, nil
+}
+
+// envEntry checks one NAME, NAME* or NAME=VALUE of --env or config.yaml
+// (where).
+func envEntry(where, e string) (name string, hasValue bool, err error) {
+	k, _, hasValue := strings.Cut(e, "=")
+	if !runtime.ValidEnvName(k) || (hasValue && strings.HasSuffix(k, "*")) {
+		return "", false, usageErrorf("%s %q: want NAME, NAME* or NAME=VALUE", where, e)
+	}
+	return k, hasValue, nil
+}
+
+// check refuses bad values of the flags before anything runs; runOptions
+// makes the same checks.
+func (f *runFlags) check() error {
+	switch store.MTLSMode(f.MTLS) {
+	case "", store.MTLSAuto, store.MTLSTrue, store.MTLSFalse:
+	default:
+		return usageErrorf("--mtls %q: want auto, true or false", f.MTLS)
+	}
+	for _, e := range f.Env {
+		if _, _, err := envEntry("--env", e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pluginSettings returns config.yaml's plugins.NAME, the only part of the
@@ -188,17 +214,23 @@ func callRun(cmd *cobra.Command, o *callOptions) error {
 	if err != nil {
 		return err
 	}
-	opt, err := g.runOptions(p, r.Name, &o.Run)
-	if err != nil {
+	if err := o.Run.check(); err != nil {
 		return err
 	}
-	if len(o.Run.Proto) == 0 && o.Run.Protoset == "" && (opt.MTLS == "" || opt.MTLS == store.MTLSAuto) {
+	if mtls := store.MTLSMode(o.Run.MTLS); len(o.Run.Proto) == 0 && o.Run.Protoset == "" && (mtls == "" || mtls == store.MTLSAuto) {
 		// A started plugin with a keeper: one round trip (--proto and
 		// --protoset are schemas for this call only, and --mtls may ask
-		// for another process than the started one: they attach).
+		// for another process than the started one: they attach). The
+		// plugin runs with the environment it was started with, so
+		// config.yaml is not read (nor is it by the fast path, which
+		// makes this call while plugctl initialises: internal/fastpath).
 		if done, err := g.callKept(ctx, p, r, o, args, emit); done {
 			return err
 		}
+	}
+	opt, err := g.runOptions(p, r.Name, &o.Run)
+	if err != nil {
+		return err
 	}
 	pl, _, err := g.launchOrAttach(ctx, p, r, opt)
 	if err != nil {

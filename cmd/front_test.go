@@ -1,9 +1,13 @@
 package cmd_test
 
 import (
+	"bufio"
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -30,10 +34,13 @@ func TestFrontEnd(t *testing.T) {
 	}
 	build("plugctl", "-tags", "plugctl_lean")
 	build("plugctl-core")
+	for _, exe := range []string{"plugctl", "plugctl-core"} {
+		checkFastPathInitsEarly(t, filepath.Join(bin, exe))
+	}
 	var files []string
 	// call_netrpc is left out: its gob conversions are the same code in both
 	// builds, and under -race each script here costs CI about half a minute.
-	for _, f := range []string{"call_grpc", "call_failures", "warm"} {
+	for _, f := range []string{"call_grpc", "call_failures", "warm", "fastpath"} {
 		files = append(files, filepath.Join("..", "testdata", "script", f+".txtar"))
 	}
 	front, err := filepath.Glob(filepath.Join("..", "testdata", "script", "front", "*.txtar"))
@@ -47,4 +54,42 @@ func TestFrontEnd(t *testing.T) {
 		env.Setenv("FRONT_BIN", bin)
 		env.Setenv("PATH", bin+string(os.PathListSeparator)+env.Getenv("PATH"))
 	}))
+}
+
+// checkFastPathInitsEarly runs exe with GODEBUG=inittrace=1 and checks that
+// internal/fastpath is initialised before grpc, protobuf, go-plugin and
+// net: the whole point of the fast path (see its package documentation) is
+// that it runs before their package initialisation, an order that depends
+// on import paths and on what fastpath, keepwire and store/layout import.
+func checkFastPathInitsEarly(t *testing.T, exe string) {
+	t.Helper()
+	c := exec.Command(exe, "ps", "--home", t.TempDir())
+	c.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Run(); err != nil {
+		t.Fatalf("%s ps: %v\n%s", exe, err, stderr.Bytes())
+	}
+	var order []string
+	sc := bufio.NewScanner(&stderr)
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) > 1 && f[0] == "init" {
+			order = append(order, f[1])
+		}
+	}
+	fp := slices.Index(order, "github.com/plugctl/plugctl/internal/fastpath")
+	if fp < 0 {
+		t.Fatalf("%s: internal/fastpath is not initialised (inittrace: %q)", exe, order)
+	}
+	for _, heavy := range []string{
+		"google.golang.org/protobuf/reflect/protodesc",
+		"google.golang.org/grpc",
+		"github.com/hashicorp/go-plugin/internal/plugin",
+		"net",
+		"crypto/tls",
+	} {
+		if i := slices.Index(order, heavy); i < 0 || i < fp {
+			t.Errorf("%s: %s is initialised at %d, internal/fastpath at %d: the fast path no longer runs before it", exe, heavy, i, fp)
+		}
+	}
 }

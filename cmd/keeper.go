@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/plugctl/plugctl/internal/fastpath"
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
 )
@@ -48,7 +50,7 @@ func newKeepCmd(g *Global) *cobra.Command {
 // answers, and waits a moment for it to listen. A keeper that does not come
 // up costs nothing but speed: calls attach to the plugin themselves.
 func (g *Global) ensureKeeper(p store.Paths, st *runtime.StartedPlugin) {
-	sock := runtime.KeeperSocket(st)
+	sock := runtime.KeeperSocket(p, st)
 	if sock == "" || keeperAnswers(sock) {
 		return
 	}
@@ -104,10 +106,21 @@ func (g *Global) callKept(ctx context.Context, p store.Paths, r *store.Receipt, 
 	if err != nil {
 		return false, nil
 	}
-	done, err = runtime.CallKept(ctx, st, r, o.Method, args, o.Run.callOptions(o.Headers), emit)
+	done, err = runtime.CallKept(ctx, p, st, r, o.Method, args, o.Run.callOptions(o.Headers), emit)
 	if done && g.Verbose {
 		g.Infof("plugctl: reattached to %s@%s (pid %d)\n", r.Name, r.Version, st.Pid)
-		g.Infof("plugctl: called through its keeper (%s)\n", runtime.KeeperSocket(st))
+		g.Infof("plugctl: called through its keeper (%s)\n", runtime.KeeperSocket(p, st))
 	}
 	return done, err
+}
+
+// reportFastPath reports a call that the fast path made while plugctl
+// initialised (internal/fastpath), and that failed or was interrupted, as
+// the call command reports its own.
+func reportFastPath(g *Global, res *fastpath.Result) int {
+	if res.Interrupted {
+		fmt.Fprintln(g.IO.ErrOut, "plugctl: interrupted")
+		return ExitInterrupted
+	}
+	return reportError(g, runtime.KeptError(res.Name, res.Err))
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/plugctl/plugctl/internal/fastpath"
 	"github.com/plugctl/plugctl/store"
 )
 
@@ -288,6 +289,9 @@ func Main() int {
 
 // Run runs plugctl with args and returns the exit code.
 func Run(g *Global, args []string) int {
+	if res := fastpath.Outcome(args); res != nil {
+		return reportFastPath(g, res)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	only := commandIn(args)
@@ -330,7 +334,7 @@ func Run(g *Global, args []string) int {
 
 // DefaultRunTimeout bounds commands that launch plugins when --timeout is
 // not given.
-const DefaultRunTimeout = 60 * time.Second
+const DefaultRunTimeout = fastpath.DefaultTimeout
 
 // withTimeout bounds a command by --timeout; downloads have no deadline by
 // default (the fetcher's idle timeout catches a stalled server).

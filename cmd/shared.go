@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/store"
+	"github.com/plugctl/plugctl/store/layout"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -47,7 +48,7 @@ func splitExact(s string, needVersion bool) (name, version string, err error) {
 	if needVersion && version == "" {
 		return "", "", usageErrorf("%q: want NAME@VERSION", s)
 	}
-	if strings.ContainsAny(version, `/\`) || version == "." || version == ".." {
+	if version != "" && !layout.ValidVersion(version) {
 		return "", "", usageErrorf("%q: bad version", s)
 	}
 	return name, strings.TrimPrefix(version, "v"), nil

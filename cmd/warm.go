@@ -547,10 +547,8 @@ func (g *Global) launchOrAttach(ctx context.Context, p store.Paths, r *store.Rec
 // runOptions are the launch options of a command that runs name: --mtls,
 // --env and config.yaml's plugins.NAME.env, --inherit-env.
 func (g *Global) runOptions(p store.Paths, name string, rf *runFlags) (runtime.Options, error) {
-	switch store.MTLSMode(rf.MTLS) {
-	case "", store.MTLSAuto, store.MTLSTrue, store.MTLSFalse:
-	default:
-		return runtime.Options{}, usageErrorf("--mtls %q: want auto, true or false", rf.MTLS)
+	if err := rf.check(); err != nil {
+		return runtime.Options{}, err
 	}
 	env, allow, err := g.pluginEnv(p, name, rf.Env)
 	if err != nil {

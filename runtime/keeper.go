@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,9 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/plugctl/plugctl/internal/keepwire"
+	"github.com/plugctl/plugctl/store/layout"
+
 	"github.com/plugctl/plugctl/store"
 )
 
@@ -24,51 +28,25 @@ import (
 // each (a new rpc.Server, gob types compiled for the control and the
 // dispensed streams, its broker's accept), gRPC a new HTTP/2 connection and
 // the schema. Keep runs one; CallKept calls through it in one round trip on
-// a unix socket beside the plugin's own. It is an optimisation only: with no
-// keeper, or a dead one, callers attach to the plugin themselves.
-//
-// The protocol, one request per connection: the caller writes a keptRequest
-// as one line of JSON; the keeper answers with one keptReply per line, a
-// document per result, then one with End or Err. The caller hanging up
-// cancels the call.
+// a unix socket in run/ (the protocol is internal/keepwire's). It is an
+// optimisation only: with no keeper, or a dead one, callers attach to the
+// plugin themselves. The keeper checks each call as a caller attaching would
+// (the plugin still runs, and runs the binary the receipt names) and
+// declines one that fails, so that a caller that knows only the socket's
+// path (plugctl's fast path) cannot be served by a stale plugin.
 
-// KeeperSocket is where the keeper of the started plugin st listens: k<pid>
-// beside the plugin's own socket (in run/, mode 0700), or "" for a plugin
+// KeeperSocket is where the keeper of the started plugin st of home
+// listens: run/NAME@VERSION.sock, or k<pid> beside the plugin's own socket
+// when that path is too long for a unix socket address; "" for a plugin
 // that listens on TCP.
-func KeeperSocket(st *StartedPlugin) string {
+func KeeperSocket(home store.Paths, st *StartedPlugin) string {
 	if st.Network != "unix" || st.Address == "" {
 		return ""
 	}
+	if p := layout.KeeperSocket(home.Home, st.Name, st.Version); p != "" {
+		return p
+	}
 	return filepath.Join(filepath.Dir(st.Address), fmt.Sprintf("k%d", st.Pid))
-}
-
-type keptRequest struct {
-	Method   string           `json:"method"`
-	Args     *json.RawMessage `json:"args,omitempty"` // absent: no argument
-	Metadata []string         `json:"metadata,omitempty"`
-	Deadline int64            `json:"deadline,omitempty"` // Unix nanoseconds; 0: none
-}
-
-type keptReply struct {
-	Doc json.RawMessage `json:"doc,omitempty"`
-	Err *keptError      `json:"error,omitempty"`
-	End bool            `json:"end,omitempty"`
-}
-
-// keptError carries an error of Plugin.Call across the keeper's socket with
-// what the CLI maps to exit codes and hints: its type and fields, the
-// sentinels it wraps, and its text.
-type keptError struct {
-	Kind    string   `json:"kind"` // plugin, method, arg or other
-	Message string   `json:"message"`
-	Name    string   `json:"name,omitempty"`
-	Op      string   `json:"op,omitempty"`
-	Panic   string   `json:"panic,omitempty"`
-	Method  string   `json:"method,omitempty"`
-	Type    string   `json:"type,omitempty"`
-	Code    uint32   `json:"code,omitempty"`
-	Inner   string   `json:"inner,omitempty"` // the wrapped error's text
-	Is      []string `json:"is,omitempty"`
 }
 
 // keptSentinels are the errors a call's error may wrap that callers test
@@ -82,8 +60,8 @@ var keptSentinels = map[string]error{
 	"canceled":         context.Canceled,
 }
 
-func encodeKeptError(err error) *keptError {
-	ke := &keptError{Kind: "other", Message: err.Error()}
+func encodeKeptError(err error) *keepwire.Error {
+	ke := &keepwire.Error{Kind: "other", Message: err.Error()}
 	for name, s := range keptSentinels {
 		if errors.Is(err, s) {
 			ke.Is = append(ke.Is, name)
@@ -121,7 +99,7 @@ func (e *keptErr) Is(target error) bool {
 	return false
 }
 
-func (ke *keptError) decode() error {
+func decodeKeptError(ke *keepwire.Error) error {
 	var is []error
 	for _, name := range ke.Is {
 		if s, ok := keptSentinels[name]; ok {
@@ -139,9 +117,23 @@ func (ke *keptError) decode() error {
 	return &keptErr{ke.Message, is}
 }
 
-// maxKeptRequest bounds one request (its arguments are a JSON document read
-// from the command line or stdin).
-const maxKeptRequest = 64 << 20
+// KeptError turns the error of a call through the keeper of plugin name
+// (keepwire.Call's) into what Plugin.Call would have returned: the
+// keeper's *keepwire.Error into the error it stands for (*PluginError,
+// *MethodError, *ArgError, with the same text and sentinels), a connection
+// lost after the request into a *PluginError. Other errors are returned as
+// they are.
+func KeptError(name string, err error) error {
+	var ke *keepwire.Error
+	var lost *keepwire.LostError
+	switch {
+	case errors.As(err, &ke):
+		return decodeKeptError(ke)
+	case errors.As(err, &lost):
+		return &PluginError{Name: name, Op: OpCall, Err: fmt.Errorf("through its keeper: %w", lost.Err)}
+	}
+	return err
+}
 
 // Keep attaches to the started plugin that r names and serves calls to it
 // on KeeperSocket until the plugin's process is gone or ctx ends. It
@@ -152,7 +144,7 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 	if err != nil {
 		return err
 	}
-	sock := KeeperSocket(st)
+	sock := KeeperSocket(home, st)
 	if sock == "" {
 		return fmt.Errorf("plugin %s@%s listens on %s: %w", r.Name, r.Version, st.Network, ErrUnsupported)
 	}
@@ -202,6 +194,7 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 			}
 		}
 	}()
+	k := &keeper{home: home, st: st, plugin: p}
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -210,19 +203,55 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 			}
 			return fmt.Errorf("keeper of %s@%s: %w", r.Name, r.Version, err)
 		}
-		go serveKept(ctx, p, c)
+		go k.serve(ctx, c)
 	}
 }
 
-func serveKept(ctx context.Context, p *Plugin, c net.Conn) {
+type keeper struct {
+	home   store.Paths
+	st     *StartedPlugin
+	plugin *Plugin
+}
+
+// decline says why the keeper must not serve a call to target, or "": the
+// checks a caller makes before attaching to a started plugin (its process
+// still runs, and runs the binary that the version's receipt names), made
+// here at every call because the fast path knows only this socket's path.
+func (k *keeper) decline(target string) string {
+	st := k.st
+	switch {
+	case target != "" && target != st.Name+"@"+st.Version:
+		return "this keeper serves " + st.Name + "@" + st.Version
+	case !st.Alive():
+		return "the plugin has exited"
+	}
+	r, err := k.home.ReadReceipt(st.Name, st.Version)
+	if err != nil {
+		return err.Error()
+	}
+	if !strings.EqualFold(st.SHA256, r.BinSHA256) {
+		return "the plugin runs another binary than the installed one"
+	}
+	return ""
+}
+
+func (k *keeper) serve(ctx context.Context, c net.Conn) {
 	defer c.Close()
-	br := bufio.NewReader(io.LimitReader(c, maxKeptRequest))
+	br := bufio.NewReader(io.LimitReader(c, keepwire.MaxRequest))
 	line, err := br.ReadBytes('\n')
 	if err != nil {
 		return
 	}
-	var req keptRequest
+	w := bufio.NewWriter(c)
+	enc := json.NewEncoder(w)
+	defer w.Flush()
+	var req keepwire.Request
 	if err := json.Unmarshal(line, &req); err != nil {
+		_ = enc.Encode(keepwire.Reply{Declined: "unreadable request: " + err.Error()})
+		return
+	}
+	if why := k.decline(req.Target); why != "" {
+		_ = enc.Encode(keepwire.Reply{Declined: why})
 		return
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -237,86 +266,50 @@ func serveKept(ctx context.Context, p *Plugin, c net.Conn) {
 		_, _ = br.ReadByte()
 		cancel()
 	}()
-	w := bufio.NewWriter(c)
-	enc := json.NewEncoder(w)
 	var args []byte
 	if req.Args != nil {
 		args = *req.Args
 	}
-	err = p.Call(ctx, req.Method, args, CallOptions{Metadata: req.Metadata}, func(doc []byte) error {
-		if err := enc.Encode(keptReply{Doc: doc}); err != nil {
+	err = k.plugin.Call(ctx, req.Method, args, CallOptions{Metadata: req.Metadata}, func(doc []byte) error {
+		if err := enc.Encode(keepwire.Reply{Doc: doc}); err != nil {
 			return err
 		}
 		return w.Flush()
 	})
 	if err != nil {
-		_ = enc.Encode(keptReply{Err: encodeKeptError(err)})
+		_ = enc.Encode(keepwire.Reply{Err: encodeKeptError(err)})
 	} else {
-		_ = enc.Encode(keptReply{End: true})
+		_ = enc.Encode(keepwire.Reply{End: true})
 	}
-	_ = w.Flush()
 }
 
-// CallKept calls method on the started plugin st through its keeper, as
-// Plugin.Call would (co's schema options aside: callers that give
+// CallKept calls method on the started plugin st of home through its
+// keeper, as Plugin.Call would (co's schema options aside: callers that give
 // ProtoFiles or Protoset attach themselves). used is false when st has no
-// keeper that answers, or st runs another binary than r, and nothing was
-// sent: the caller attaches or launches instead. Once the request is sent
-// the call is not retried (it may have run): a keeper lost meanwhile is a
-// *PluginError.
-func CallKept(ctx context.Context, st *StartedPlugin, r *store.Receipt, method string, args []byte, co CallOptions, emit func(json []byte) error) (used bool, err error) {
-	sock := KeeperSocket(st)
-	if sock == "" || !strings.EqualFold(st.SHA256, r.BinSHA256) || !st.Alive() || len(args) > maxKeptRequest/2 {
+// keeper that answers, or the keeper declines the call (st has exited, or
+// runs another binary than r), and nothing ran: the caller attaches or
+// launches instead. Once the request is sent the call is not retried (it
+// may have run): a keeper lost meanwhile is a *PluginError.
+func CallKept(ctx context.Context, home store.Paths, st *StartedPlugin, r *store.Receipt, method string, args []byte, co CallOptions, emit func(json []byte) error) (used bool, err error) {
+	sock := KeeperSocket(home, st)
+	if sock == "" || !strings.EqualFold(st.SHA256, r.BinSHA256) || !st.Alive() || len(args) > keepwire.MaxRequest/2 {
 		// (Arguments too large for one keeper request go by attaching.)
 		return false, nil
 	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", sock)
+	c, err := keepwire.Dial(sock)
 	if err != nil {
 		return false, nil
 	}
 	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	req := keptRequest{Method: method, Metadata: co.Metadata}
-	if len(strings.TrimSpace(string(args))) > 0 {
+	req := keepwire.Request{Target: st.Name + "@" + st.Version, Method: method, Metadata: co.Metadata}
+	if len(bytes.TrimSpace(args)) > 0 {
 		raw := json.RawMessage(args)
 		req.Args = &raw
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		req.Deadline = dl.UnixNano()
+	err = keepwire.Call(ctx, c, req, emit)
+	var declined *keepwire.DeclinedError
+	if errors.As(err, &declined) {
+		return false, nil
 	}
-	b, err := json.Marshal(req)
-	if err != nil {
-		return false, &ArgError{Err: err}
-	}
-	if _, err := c.Write(append(b, '\n')); err != nil {
-		return false, nil // nothing was received: the caller may go on
-	}
-	lost := func(err error) error {
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		}
-		return &PluginError{Name: st.Name, Op: OpCall, Err: fmt.Errorf("through its keeper: %w", err)}
-	}
-	dec := json.NewDecoder(bufio.NewReader(c))
-	for {
-		var rep keptReply
-		if err := dec.Decode(&rep); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return true, lost(err)
-		}
-		switch {
-		case rep.Err != nil:
-			return true, rep.Err.decode()
-		case rep.End:
-			return true, nil
-		case rep.Doc != nil:
-			if err := emit(rep.Doc); err != nil {
-				return true, err
-			}
-		}
-	}
+	return true, KeptError(st.Name, err)
 }

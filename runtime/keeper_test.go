@@ -15,6 +15,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/plugctl/plugctl/internal/keepwire"
 	"github.com/plugctl/plugctl/store"
 )
 
@@ -47,11 +48,11 @@ func keep(t testing.TB, home store.Paths, name string) (*StartedPlugin, *store.R
 		}
 	})
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if _, err := os.Stat(KeeperSocket(st)); err == nil {
+		if _, err := os.Stat(KeeperSocket(home, st)); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no keeper socket %s", KeeperSocket(st))
+			t.Fatalf("no keeper socket %s", KeeperSocket(home, st))
 		}
 	}
 	return st, r, wait
@@ -62,10 +63,10 @@ type outcome struct {
 	err  error
 }
 
-func kept(t *testing.T, st *StartedPlugin, r *store.Receipt, method, args string) outcome {
+func kept(t *testing.T, home store.Paths, st *StartedPlugin, r *store.Receipt, method, args string) outcome {
 	t.Helper()
 	var o outcome
-	used, err := CallKept(ctxT(t, 20*time.Second), st, r, method, []byte(args), CallOptions{}, func(doc []byte) error {
+	used, err := CallKept(ctxT(t, 20*time.Second), home, st, r, method, []byte(args), CallOptions{}, func(doc []byte) error {
 		o.docs = append(o.docs, string(doc))
 		return nil
 	})
@@ -118,7 +119,7 @@ func TestKeeperCallsAsAttached(t *testing.T) {
 			t.Parallel()
 			st, r, _ := keep(t, home, name)
 			for _, c := range calls {
-				got, want := kept(t, st, r, c[0], c[1]), direct(t, home, r, c[0], c[1])
+				got, want := kept(t, home, st, r, c[0], c[1]), direct(t, home, r, c[0], c[1])
 				if !reflect.DeepEqual(got.docs, want.docs) {
 					t.Errorf("%s %s: documents %q through the keeper, %q attached", c[0], c[1], got.docs, want.docs)
 				}
@@ -157,7 +158,7 @@ func TestKeeperLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if used, err := CallKept(ctxT(t, 5*time.Second), st, r, "Greet", nil, CallOptions{}, func([]byte) error { return nil }); used || err != nil {
+	if used, err := CallKept(ctxT(t, 5*time.Second), home, st, r, "Greet", nil, CallOptions{}, func([]byte) error { return nil }); used || err != nil {
 		t.Fatalf("CallKept without a keeper = %v, %v; want not used", used, err)
 	}
 
@@ -167,17 +168,55 @@ func TestKeeperLifecycle(t *testing.T) {
 	if err := Keep(ctxT(t, 5*time.Second), home, r, Options{Home: home}); err != nil {
 		t.Fatalf("second Keep: %v", err)
 	}
-	if used, err := CallKept(ctxT(t, 5*time.Second), st, r, "Put", []byte(`{"key": "k", "value": "MQ=="}`), CallOptions{}, func([]byte) error { return nil }); !used || err != nil {
+	if used, err := CallKept(ctxT(t, 5*time.Second), home, st, r, "Put", []byte(`{"key": "k", "value": "MQ=="}`), CallOptions{}, func([]byte) error { return nil }); !used || err != nil {
 		t.Fatalf("CallKept after a second keeper = %v, %v; want the first keeper used", used, err)
 	}
 	// Arguments too large for one request go by attaching.
-	if used, _ := CallKept(ctxT(t, 5*time.Second), st, r, "Put", make([]byte, maxKeptRequest/2+1), CallOptions{}, func([]byte) error { return nil }); used {
+	if used, _ := CallKept(ctxT(t, 5*time.Second), home, st, r, "Put", make([]byte, keepwire.MaxRequest/2+1), CallOptions{}, func([]byte) error { return nil }); used {
 		t.Fatal("CallKept took arguments larger than a keeper request")
 	}
 	other := *r
 	other.BinSHA256 = strings.Repeat("0", 64)
-	if used, _ := CallKept(ctxT(t, 5*time.Second), st, &other, "Get", nil, CallOptions{}, func([]byte) error { return nil }); used {
+	if used, _ := CallKept(ctxT(t, 5*time.Second), home, st, &other, "Get", nil, CallOptions{}, func([]byte) error { return nil }); used {
 		t.Fatal("CallKept for another binary used the keeper")
+	}
+	// The keeper makes the same checks itself, for callers that know only
+	// its socket (the fast path): another target, or a receipt that names
+	// another binary, is declined before anything runs.
+	declined := func(target string) bool {
+		t.Helper()
+		c, err := keepwire.Dial(KeeperSocket(home, st))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		ran := false
+		err = keepwire.Call(ctxT(t, 5*time.Second), c, keepwire.Request{Target: target, Method: "Get", Args: rawJSON(`{"key": "k"}`)}, func([]byte) error { ran = true; return nil })
+		var d *keepwire.DeclinedError
+		if errors.As(err, &d) == ran {
+			t.Fatalf("keeper call for %s: ran %v, error %v", target, ran, err)
+		}
+		return !ran
+	}
+	if declined("kv@1.0.0") {
+		t.Fatal("the keeper declined its own target")
+	}
+	if !declined("kv@2.0.0") {
+		t.Error("the keeper served another version")
+	}
+	rf := home.ReceiptFile("kv", "1.0.0")
+	orig, err := os.ReadFile(rf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(rf, []byte(strings.ReplaceAll(string(orig), r.BinSHA256, strings.Repeat("0", 64))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !declined("kv@1.0.0") {
+		t.Error("the keeper served a plugin whose receipt names another binary")
+	}
+	if err := os.WriteFile(rf, orig, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := Stop(context.Background(), home, "kv", "1.0.0"); err != nil {
 		t.Fatal(err)
@@ -189,7 +228,7 @@ func TestKeeperLifecycle(t *testing.T) {
 	if err != nil {
 		t.Errorf("Keep after its plugin stopped = %v, want nil", err)
 	}
-	if _, err := os.Stat(KeeperSocket(st)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(KeeperSocket(home, st)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("keeper socket after stop: %v", err)
 	}
 }
@@ -209,11 +248,11 @@ func TestKeptErrorRoundTrip(t *testing.T) {
 		if jerr != nil {
 			t.Fatal(jerr)
 		}
-		var ke keptError
+		var ke keepwire.Error
 		if jerr := json.Unmarshal(b, &ke); jerr != nil {
 			t.Fatal(jerr)
 		}
-		got := ke.decode()
+		got := KeptError("kv", &ke)
 		if got.Error() != err.Error() {
 			t.Errorf("text %q, want %q", got, err)
 		}
@@ -236,16 +275,21 @@ func BenchmarkKeptCall(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			st, r, _ := keep(b, home, tc.name)
 			if tc.name == "kv" {
-				if _, err := CallKept(context.Background(), st, r, "Put", []byte(`{"key": "k", "value": "MQ=="}`), CallOptions{}, func([]byte) error { return nil }); err != nil {
+				if _, err := CallKept(context.Background(), home, st, r, "Put", []byte(`{"key": "k", "value": "MQ=="}`), CallOptions{}, func([]byte) error { return nil }); err != nil {
 					b.Fatal(err)
 				}
 			}
 			for i := 0; i < b.N; i++ {
-				used, err := CallKept(context.Background(), st, r, tc.method, []byte(tc.args), CallOptions{}, func([]byte) error { return nil })
+				used, err := CallKept(context.Background(), home, st, r, tc.method, []byte(tc.args), CallOptions{}, func([]byte) error { return nil })
 				if !used || err != nil {
 					b.Fatalf("CallKept: %v %v", used, err)
 				}
 			}
 		})
 	}
+}
+
+func rawJSON(s string) *json.RawMessage {
+	r := json.RawMessage(s)
+	return &r
 }

@@ -15,6 +15,7 @@ import (
 	plugin "github.com/hashicorp/go-plugin"
 
 	"github.com/plugctl/plugctl/store"
+	"github.com/plugctl/plugctl/store/layout"
 )
 
 // StartedPlugin is a plugin started detached with Start: what
@@ -112,7 +113,7 @@ func ReadStarted(home store.Paths, name, version string) (*StartedPlugin, error)
 	if err := store.ValidName(name); err != nil {
 		return nil, err
 	}
-	if strings.ContainsAny(version, `/\`) || version == "" || version == "." || version == ".." {
+	if !layout.ValidVersion(version) {
 		return nil, fmt.Errorf("%s@%s: bad version", name, version)
 	}
 	return readStateFile(stateFile(home, name, version))
@@ -263,7 +264,7 @@ func removeRunFiles(home store.Paths, s *StartedPlugin) {
 		dir := filepath.Dir(s.Address)
 		if dir == home.Run() || (s.SocketDir != "" && dir == s.SocketDir) {
 			os.Remove(s.Address)
-			os.Remove(KeeperSocket(s)) // its keeper exits with the plugin
+			os.Remove(KeeperSocket(home, s)) // its keeper exits with the plugin
 		}
 	}
 	if s.SocketDir != "" {
@@ -283,6 +284,9 @@ func RemoveRunFiles(home store.Paths, name, version string) {
 		removeRunFiles(home, s)
 	case !errors.Is(err, ErrNotStarted):
 		return // an unreadable record: plugctl doctor's to remove
+	}
+	if sock := layout.KeeperSocket(home.Home, name, version); sock != "" {
+		os.Remove(sock) // a keeper killed with its plugin leaves it
 	}
 	os.Remove(LogFile(home, name, version))
 	os.Remove(OutFile(home, name, version))

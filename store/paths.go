@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/plugctl/plugctl/store/layout"
 )
 
 // EnvHome names the environment variable that overrides the default home.
-const EnvHome = "PLUGCTL_HOME"
+const EnvHome = layout.EnvHome
 
 // Paths derives every path in a plugctl home. Nothing else builds store
 // paths by hand.
@@ -25,7 +27,7 @@ func DefaultHome() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("find home directory: %w (set %s)", err, EnvHome)
 	}
-	return filepath.Join(u, ".plugins"), nil
+	return filepath.Join(u, layout.HomeDirName), nil
 }
 
 // New returns the Paths of the home at dir, made absolute.
@@ -38,8 +40,8 @@ func New(dir string) (Paths, error) {
 }
 
 func (p Paths) Plugins() string                { return filepath.Join(p.Home, "plugins") }
-func (p Paths) PluginDir(name string) string   { return filepath.Join(p.Plugins(), name) }
-func (p Paths) CurrentFile(name string) string { return filepath.Join(p.PluginDir(name), "current") }
+func (p Paths) PluginDir(name string) string   { return layout.PluginDir(p.Home, name) }
+func (p Paths) CurrentFile(name string) string { return layout.CurrentFile(p.Home, name) }
 func (p Paths) VersionDir(name, version string) string {
 	return filepath.Join(p.PluginDir(name), version)
 }
@@ -57,7 +59,7 @@ func (p Paths) IndexDir(name string) string { return filepath.Join(p.Indexes(), 
 func (p Paths) TrustFile(index string) string {
 	return filepath.Join(p.Home, "trust", index+".json")
 }
-func (p Paths) Run() string    { return filepath.Join(p.Home, "run") }
+func (p Paths) Run() string    { return layout.Run(p.Home) }
 func (p Paths) Tmp() string    { return filepath.Join(p.Home, "tmp") }
 func (p Paths) Locks() string  { return filepath.Join(p.Home, "locks") }
 func (p Paths) Config() string { return filepath.Join(p.Home, "config.yaml") }
@@ -104,26 +106,8 @@ var ErrInvalidName = errors.New("invalid plugin name")
 // ValidName checks a plugin name before any path is built from it: it must
 // match [a-z0-9][a-z0-9._-]* and be at most 64 characters.
 func ValidName(name string) error {
-	if !validName(name) {
+	if !layout.ValidName(name) {
 		return fmt.Errorf("%w %q: use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit, at most 64 characters", ErrInvalidName, name)
 	}
 	return nil
-}
-
-// validName is a hand-written [a-z0-9][a-z0-9._-]{0,63}: no regexp compiled
-// at start-up for every command.
-func validName(name string) bool {
-	if len(name) == 0 || len(name) > 64 {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case i > 0 && (c == '.' || c == '_' || c == '-'):
-		default:
-			return false
-		}
-	}
-	return true
 }

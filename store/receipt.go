@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plugctl/plugctl/store/layout"
 	"golang.org/x/mod/semver"
 )
 
@@ -191,7 +192,7 @@ func (p Paths) ReadReceipt(name, version string) (*Receipt, error) {
 	if err := ValidName(name); err != nil {
 		return nil, err
 	}
-	if version == "" || version == "." || version == ".." || strings.ContainsAny(version, `/\`) {
+	if !layout.ValidVersion(version) {
 		// Not one directory under the plugin's: a path, not a version.
 		return nil, fmt.Errorf("%s@%s: %w", name, version, ErrNotInstalled)
 	}
@@ -304,7 +305,7 @@ func (p Paths) Active(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	v := strings.TrimSpace(string(b))
+	v := layout.ParseCurrent(b)
 	if _, err := os.Stat(p.ReceiptFile(name, v)); err != nil {
 		return "", nil
 	}
@@ -322,7 +323,7 @@ func (p Paths) CurrentVersion(name string) string {
 	if err != nil {
 		return ""
 	}
-	return strings.TrimSpace(string(b))
+	return layout.ParseCurrent(b)
 }
 
 // SetActive records version as the active version of name, atomically.

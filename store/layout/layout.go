@@ -1,0 +1,94 @@
+// Package layout is the part of a plugctl home's layout that plugctl's fast
+// path (internal/fastpath) reads: where the home is, a plugin's current
+// pointer, run/ and the keeper sockets in it, the rule for names, and a
+// bounded read of the store's small files. store builds on it, so there is
+// one definition of each.
+//
+// It imports only standard packages that Go initialises early (no
+// path/filepath, no net): the fast path runs while the program initialises,
+// before grpc and protobuf do, and it can only use what is initialised by
+// then (see internal/fastpath). Paths are joined by hand for that reason;
+// every element is clean (an absolute, cleaned home and validated names), so
+// the result is what filepath.Join would give.
+package layout
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+)
+
+// EnvHome names the environment variable that overrides the default home.
+const EnvHome = "PLUGCTL_HOME"
+
+// HomeDirName is the default home's name in the user's home directory.
+const HomeDirName = ".plugins"
+
+// MaxRecordBytes bounds the store's own small files: a receipt or a current
+// pointer is well under a kilobyte, so anything larger is not one.
+const MaxRecordBytes = 1 << 20
+
+// ErrTooLarge is wrapped when ReadFileMax refuses a file for its size.
+var ErrTooLarge = errors.New("file too large")
+
+// Join joins clean path elements with the separator.
+func Join(elem ...string) string { return strings.Join(elem, string(os.PathSeparator)) }
+
+func PluginDir(home, name string) string   { return Join(home, "plugins", name) }
+func CurrentFile(home, name string) string { return Join(PluginDir(home, name), "current") }
+func Run(home string) string               { return Join(home, "run") }
+
+// KeeperSocket is where the keeper of a started name@version listens, in
+// run/ (mode 0700), or "" when that path is too long for a unix socket
+// address (104 bytes on macOS, 108 on Linux): the keeper then listens beside
+// the plugin's own socket, which callers find in its run record.
+func KeeperSocket(home, name, version string) string {
+	p := Join(Run(home), name+"@"+version+".sock")
+	if len(p) >= 104 {
+		return ""
+	}
+	return p
+}
+
+// ParseCurrent is the version a current pointer's content names.
+func ParseCurrent(b []byte) string { return strings.TrimSpace(string(b)) }
+
+// ValidName reports whether name is a plugin name: [a-z0-9][a-z0-9._-]*, at
+// most 64 characters, written by hand so that no regexp is compiled at
+// start-up.
+func ValidName(name string) bool {
+	if len(name) == 0 || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case i > 0 && (c == '.' || c == '_' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ValidVersion reports whether version can name one directory under a
+// plugin's: not empty, not . or .., no separator.
+func ValidVersion(version string) bool {
+	return version != "" && version != "." && version != ".." && !strings.ContainsAny(version, `/\`)
+}
+
+// ReadFileMax reads the file at path like os.ReadFile, but refuses one
+// larger than max bytes (an error wrapping ErrTooLarge), and a FIFO or
+// device in its place cannot make it block or read without end: for files
+// plugctl reads but does not control (a lock file in the working
+// directory, records in the store that anything could have replaced).
+func ReadFileMax(path string, max int) ([]byte, error) {
+	return readFileMax(path, max)
+}
+
+func tooLarge(path string, max int) error {
+	return &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)}
+}
