@@ -132,7 +132,7 @@ func serve(args []string) (why string) {
 		if err != nil {
 			return "no home directory"
 		}
-		c.home = layout.Join(u, layout.HomeDirName)
+		c.home = layout.Join(strings.TrimRight(u, "/"), layout.HomeDirName) // HOME=/root/ is usual enough
 	}
 	if !clean(c.home) {
 		return "the home is not a clean absolute path"
