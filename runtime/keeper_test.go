@@ -293,3 +293,24 @@ func rawJSON(s string) *json.RawMessage {
 	r := json.RawMessage(s)
 	return &r
 }
+
+// The keeper's socket is run/NAME@VERSION.sock, where the fast path looks
+// for it, unless that path is too long for a unix socket: then k<pid>
+// beside the plugin's own socket (which Launch keeps short); none for a
+// plugin on TCP.
+func TestKeeperSocket(t *testing.T) {
+	short := store.Paths{Home: "/h"}
+	long := store.Paths{Home: "/" + strings.Repeat("d", 100)}
+	st := &StartedPlugin{Name: "kv", Version: "1.0.0", Pid: 42, Network: "unix", Address: "/tmp/sock-dir/plugin1"}
+	if got := KeeperSocket(short, st); got != "/h/run/kv@1.0.0.sock" {
+		t.Errorf("short home: %q", got)
+	}
+	if got := KeeperSocket(long, st); got != "/tmp/sock-dir/k42" {
+		t.Errorf("long home: %q", got)
+	}
+	tcp := *st
+	tcp.Network, tcp.Address = "tcp", "127.0.0.1:1234"
+	if got := KeeperSocket(short, &tcp); got != "" {
+		t.Errorf("tcp: %q", got)
+	}
+}
