@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -38,22 +39,10 @@ var made *Result
 // Outcome is the failed or interrupted call that the fast path made for
 // the command line args, or nil when it made none.
 func Outcome(args []string) *Result {
-	if made == nil || !equal(made.args, args) {
+	if made == nil || !slices.Equal(made.args, args) {
 		return nil
 	}
 	return made
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func init() {
