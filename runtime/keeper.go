@@ -17,9 +17,8 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/plugctl/plugctl/internal/keepwire"
-	"github.com/plugctl/plugctl/store/layout"
-
 	"github.com/plugctl/plugctl/store"
+	"github.com/plugctl/plugctl/store/layout"
 )
 
 // A keeper holds a session with a started plugin for the commands that call

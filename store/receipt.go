@@ -13,8 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/plugctl/plugctl/store/layout"
 	"golang.org/x/mod/semver"
+
+	"github.com/plugctl/plugctl/store/layout"
 )
 
 // ReceiptSchema is the receipt format written by this version of plugctl.
