@@ -87,6 +87,9 @@ ab -n "$N" -name "warm call vs cold call" -target 0.5 \
 	-a "$plugctl --home $H call hello Greet" -b "$plugctl --home $H call hellocold Greet"
 ab -n "$N" -name "warm call vs seed host" -target 0.45 \
 	-a "$plugctl --home $H call hello Greet" -b "$work/bin/seedhost $pl/greeter-netrpc"
+# No target: what the fast path (internal/fastpath) saves, for the record.
+ab -n "$N" -name "warm call vs warm, no fast path" \
+	-a "$plugctl --home $H call hello Greet" -b "PLUGCTL_FASTPATH=off $plugctl --home $H call hello Greet"
 stopwarm
 
 # --- resolution in a 10,000-version index vs --help ---------------------------

@@ -6,7 +6,7 @@
 //
 // A command containing shell syntax (&&, |, ;, >, <, $) runs through sh -c;
 // anything else is exec'd directly, so a few-millisecond command is not
-// charged for a shell. -before-a / -before-b run untimed before each run
+// charged for a shell; leading NAME=VALUE words set its environment. -before-a / -before-b run untimed before each run
 // (to reset state). With -target R, the exit status is 1 when the ratio is
 // above R.
 package main
@@ -77,8 +77,17 @@ func run(c string) error {
 	if strings.ContainsAny(c, "&|;<>$") {
 		cmd = exec.Command("sh", "-c", c)
 	} else {
+		// Leading NAME=VALUE words set the environment, as in sh, without
+		// a shell or env(1) to charge for.
 		f := strings.Fields(c)
+		var env []string
+		for len(f) > 1 && strings.Contains(f[0], "=") && !strings.HasPrefix(f[0], "/") {
+			env, f = append(env, f[0]), f[1:]
+		}
 		cmd = exec.Command(f[0], f[1:]...)
+		if env != nil {
+			cmd.Env = append(os.Environ(), env...)
+		}
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
