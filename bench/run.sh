@@ -66,6 +66,10 @@ inst hello "$pl/greeter-netrpc" --kind netrpc --cookie-key BASIC_PLUGIN --cookie
 inst kv "$pl/kv" --kind grpc
 inst hellotls "$pl/greeter-netrpc" --kind netrpc --cookie-key BASIC_PLUGIN --cookie-value hello --dispense greeter --mtls true
 inst kvtls "$pl/kv" --kind grpc --mtls true
+# No target: the harness against itself. Both sides are the same command,
+# so the ratio shows what position and drift alone do in this run.
+ab -n "$N" -name "A-A check: seed host vs itself" \
+	-a "$work/bin/seedhost $pl/greeter-netrpc" -b "$work/bin/seedhost $pl/greeter-netrpc"
 ab -n "$N" -name "cold call net/rpc vs seed host" -target 1.0 \
 	-a "$plugctl --home $H call hello Greet" -b "$work/bin/seedhost $pl/greeter-netrpc"
 ab -n "$N" -name "cold call gRPC vs hand-written host" -target 1.0 \
