@@ -90,6 +90,14 @@ func (g *Global) ensureKeeper(p store.Paths, st *runtime.StartedPlugin) {
 	}
 }
 
+// answeringKeeper is the socket of s's keeper when one answers, else "".
+func answeringKeeper(p store.Paths, s *runtime.StartedPlugin) string {
+	if sock := runtime.KeeperSocket(p, s); sock != "" && keeperAnswers(sock) {
+		return sock
+	}
+	return ""
+}
+
 func keeperAnswers(sock string) bool {
 	c, err := net.DialTimeout("unix", sock, 100*time.Millisecond)
 	if err != nil {

@@ -33,7 +33,10 @@ type startedJSON struct {
 	Dir             string    `json:"dir"`
 	MTLS            bool      `json:"mtls"`
 	Active          bool      `json:"active"`
-	Started         *bool     `json:"started,omitempty"` // start: false when it already ran
+	// Keeper is the socket of its keeper when one answers: calls go
+	// through it (and the fast path); absent, calls attach themselves.
+	Keeper  string `json:"keeper,omitempty"`
+	Started *bool  `json:"started,omitempty"` // start: false when it already ran
 }
 
 func toStartedJSON(p store.Paths, s *runtime.StartedPlugin) startedJSON {
@@ -41,7 +44,7 @@ func toStartedJSON(p store.Paths, s *runtime.StartedPlugin) startedJSON {
 	return startedJSON{
 		Name: s.Name, Version: s.Version, Pid: s.Pid, Protocol: s.Protocol, ProtocolVersion: s.ProtocolVersion,
 		Network: s.Network, Address: s.Address, StartedAt: s.StartedAt, Log: s.Log, Stdout: s.Stdout, Dir: s.Dir, MTLS: s.MTLS,
-		Active: active == s.Version,
+		Active: active == s.Version, Keeper: answeringKeeper(p, s),
 	}
 }
 
