@@ -22,7 +22,13 @@ const MaxRecordBytes = 1 << 20
 var ErrTooLarge = errors.New("file too large")
 
 // Join joins clean path elements with the separator.
-func Join(elem ...string) string { return strings.Join(elem, string(os.PathSeparator)) }
+func Join(elem ...string) string {
+	sep := string(os.PathSeparator)
+	if len(elem) > 1 && elem[0] == sep {
+		return sep + strings.Join(elem[1:], sep) // the root ends in a separator already
+	}
+	return strings.Join(elem, sep)
+}
 
 func PluginDir(home, name string) string   { return Join(home, "plugins", name) }
 func CurrentFile(home, name string) string { return Join(PluginDir(home, name), "current") }

@@ -1,0 +1,27 @@
+package layout
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The paths built by hand are filepath.Join's for a clean home and valid
+// names, which is all store and the fast path give them.
+func TestPathsAreFilepathJoin(t *testing.T) {
+	for _, home := range []string{"/", "/h", "/home/u/.plugins"} {
+		for _, tc := range []struct{ got, want string }{
+			{PluginDir(home, "kv"), filepath.Join(home, "plugins", "kv")},
+			{CurrentFile(home, "kv"), filepath.Join(home, "plugins", "kv", "current")},
+			{Run(home), filepath.Join(home, "run")},
+			{KeeperSocket(home, "kv", "1.0.0"), filepath.Join(home, "run", "kv@1.0.0.sock")},
+		} {
+			if tc.got != tc.want {
+				t.Errorf("home %q: %q, want %q", home, tc.got, tc.want)
+			}
+		}
+	}
+	if got := KeeperSocket("/"+strings.Repeat("d", 100), "kv", "1.0.0"); got != "" {
+		t.Errorf("a socket path over the limit: %q, want none", got)
+	}
+}
