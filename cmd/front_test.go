@@ -36,6 +36,7 @@ func TestFrontEnd(t *testing.T) {
 	build("plugctl-core")
 	for _, exe := range []string{"plugctl", "plugctl-core"} {
 		checkFastPathInitsEarly(t, filepath.Join(bin, exe))
+		checkEmptyArgv(t, filepath.Join(bin, exe))
 	}
 	var files []string
 	// call_netrpc is left out: its gob conversions are the same code in both
@@ -91,5 +92,29 @@ func checkFastPathInitsEarly(t *testing.T, exe string) {
 		if i := slices.Index(order, heavy); i < 0 || i < fp {
 			t.Errorf("%s: %s is initialised at %d, internal/fastpath at %d: the fast path no longer runs before it", exe, heavy, i, fp)
 		}
+	}
+}
+
+// checkEmptyArgv runs exe with no argv at all, not even its name (execve
+// allows it): plugctl must not panic before or after the fast path, and
+// behaves as with no arguments (help).
+func checkEmptyArgv(t *testing.T, exe string) {
+	t.Helper()
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	p, err := os.StartProcess(exe, []string{}, &os.ProcAttr{Files: []*os.File{nil, out, out}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out.Name())
+	if !st.Success() || !bytes.Contains(b, []byte("Usage:")) {
+		t.Errorf("%s with an empty argv: %v\n%s", exe, st, b)
 	}
 }

@@ -52,7 +52,11 @@ func handOff(g *Global, only string, args []string) (int, bool) {
 		return reportError(g, err), true
 	}
 	env := append(os.Environ(), envHandedOff+"=1")
-	err = syscall.Exec(core, append([]string{os.Args[0]}, args...), env)
+	argv0 := "plugctl"
+	if len(os.Args) > 0 {
+		argv0 = os.Args[0]
+	}
+	err = syscall.Exec(core, append([]string{argv0}, args...), env)
 	return reportError(g, fmt.Errorf("run plugctl-core %s: %w", core, err)), true
 }
 

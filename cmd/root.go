@@ -284,7 +284,7 @@ func newRootCmd(g *Global, only string) *cobra.Command {
 // Main runs plugctl with os.Args and returns the exit code.
 func Main() int {
 	g := &Global{IO: IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}}
-	return Run(g, os.Args[1:])
+	return Run(g, os.Args[min(1, len(os.Args)):]) // argv may be empty (execve allows it)
 }
 
 // Run runs plugctl with args and returns the exit code.

@@ -50,7 +50,7 @@ func init() {
 	if mode == "off" {
 		return
 	}
-	why := serve(os.Args[1:])
+	why := serve(os.Args[min(1, len(os.Args)):]) // argv may be empty (execve allows it)
 	if mode == "trace" && why != "" {
 		os.Stderr.WriteString("plugctl: fast path: " + why + "\n")
 	}
