@@ -7,7 +7,8 @@ import (
 	"syscall"
 )
 
-// Dial connects to the keeper socket at path. The file it returns is
+// Dial connects to the keeper socket at path, or fails at once (no keeper,
+// a dead one, or one that does not accept). The file it returns is
 // non-blocking, so Call's deadlines work.
 func Dial(path string) (*os.File, error) {
 	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
@@ -15,14 +16,15 @@ func Dial(path string) (*os.File, error) {
 		return nil, os.NewSyscallError("socket", err)
 	}
 	syscall.CloseOnExec(fd)
-	for {
+	// Non-blocking before connect: a keeper that stopped accepting (its
+	// backlog full) makes connect fail with EAGAIN instead of blocking
+	// the caller; a unix socket never answers EINPROGRESS.
+	err = syscall.SetNonblock(fd, true)
+	for err == nil {
 		err = syscall.Connect(fd, &syscall.SockaddrUnix{Name: path})
 		if err != syscall.EINTR {
 			break
 		}
-	}
-	if err == nil {
-		err = syscall.SetNonblock(fd, true)
 	}
 	if err != nil {
 		syscall.Close(fd)

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"reflect"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -141,4 +143,41 @@ func TestCall(t *testing.T) {
 			t.Error("Dial of a missing socket succeeded")
 		}
 	})
+}
+
+// A keeper that stopped accepting (stopped, or its backlog full) must not
+// make Dial block: plugctl's fast path dials before anything else runs,
+// with no timeout and no Ctrl-C handler yet.
+func TestDialDoesNotBlock(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "k.sock")
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: sock}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil { // never accepts
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		for i := 0; i < 64 && err == nil; i++ { // fill the backlog
+			var c *os.File
+			if c, err = Dial(sock); err == nil {
+				defer c.Close()
+			}
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("64 connections to a listener that never accepts all succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Dial blocked on a keeper that does not accept")
+	}
 }
