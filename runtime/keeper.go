@@ -193,7 +193,7 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 			}
 		}
 	}()
-	k := &keeper{home: home, st: st, plugin: p}
+	k := &keeper{home: home, st: st, plugin: p, requestTimeout: keptRequestTimeout}
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -206,10 +206,16 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 	}
 }
 
+// keptRequestTimeout bounds the wait for a request's line: even the
+// largest one (keepwire.MaxRequest) takes well under a second on a unix
+// socket.
+var keptRequestTimeout = 10 * time.Second
+
 type keeper struct {
-	home   store.Paths
-	st     *StartedPlugin
-	plugin *Plugin
+	home           store.Paths
+	st             *StartedPlugin
+	plugin         *Plugin
+	requestTimeout time.Duration
 }
 
 // decline says why the keeper must not serve a call to target, or "": the
@@ -236,11 +242,15 @@ func (k *keeper) decline(target string) string {
 
 func (k *keeper) serve(ctx context.Context, c net.Conn) {
 	defer c.Close()
+	// A caller that connects and sends nothing is dropped rather than held
+	// (with a goroutine) for the keeper's life.
+	_ = c.SetReadDeadline(time.Now().Add(k.requestTimeout))
 	br := bufio.NewReader(io.LimitReader(c, keepwire.MaxRequest))
 	line, err := br.ReadBytes('\n')
 	if err != nil {
 		return
 	}
+	_ = c.SetReadDeadline(time.Time{})
 	w := bufio.NewWriter(c)
 	enc := json.NewEncoder(w)
 	defer w.Flush()

@@ -314,3 +314,26 @@ func TestKeeperSocket(t *testing.T) {
 		t.Errorf("tcp: %q", got)
 	}
 }
+
+// A caller that connects and says nothing is dropped after
+// keptRequestTimeout, and the keeper goes on serving.
+func TestKeeperDropsSilentCaller(t *testing.T) {
+	// Restored after the keeper has stopped (cleanups run last first).
+	saved := keptRequestTimeout
+	t.Cleanup(func() { keptRequestTimeout = saved })
+	keptRequestTimeout = 200 * time.Millisecond
+	home := exampleHome(t)
+	st, r, _ := keep(t, home, "hello")
+	c, err := keepwire.Dial(KeeperSocket(home, st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("silent caller: read %d, %v; want the keeper to hang up", n, err)
+	}
+	if used, err := CallKept(ctxT(t, 5*time.Second), home, st, r, "Greet", nil, CallOptions{}, func([]byte) error { return nil }); !used || err != nil {
+		t.Fatalf("CallKept after a silent caller: %v, %v", used, err)
+	}
+}
