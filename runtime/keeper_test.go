@@ -47,12 +47,15 @@ func keep(t testing.TB, home store.Paths, name string) (*StartedPlugin, *store.R
 			t.Error("Keep did not return after its context ended")
 		}
 	})
+	// Ready when it answers: its socket file exists from bind, before
+	// listen, and a busy machine can run a call in between.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if _, err := os.Stat(KeeperSocket(home, st)); err == nil {
+		if c, err := keepwire.Dial(KeeperSocket(home, st)); err == nil {
+			c.Close()
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no keeper socket %s", KeeperSocket(home, st))
+			t.Fatalf("no keeper answers on %s", KeeperSocket(home, st))
 		}
 	}
 	return st, r, wait
