@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/internal/fastpath"
+	"github.com/plugctl/plugctl/internal/prestart"
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
 )
@@ -131,4 +132,16 @@ func reportFastPath(g *Global, res *fastpath.Result) int {
 		return ExitInterrupted
 	}
 	return reportError(g, runtime.KeptError(res.Name, res.Err))
+}
+
+// endPrestart kills the plugin that the fast path started early for a cold
+// call if the command did not adopt it, and with PLUGCTL_FASTPATH=trace
+// says what became of it.
+func endPrestart(g *Global) {
+	prestart.Discard()
+	if os.Getenv(fastpath.EnvFastPath) == "trace" {
+		if s := prestart.Report(); s != "" {
+			fmt.Fprintln(g.IO.ErrOut, "plugctl: fast path: "+s)
+		}
+	}
 }

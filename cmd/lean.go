@@ -56,6 +56,7 @@ func handOff(g *Global, only string, args []string) (int, bool) {
 	if len(os.Args) > 0 {
 		argv0 = os.Args[0]
 	}
+	endPrestart(g) // the fast path serves nothing that core runs; nothing must outlive the exec
 	err = syscall.Exec(core, append([]string{argv0}, args...), env)
 	return reportError(g, fmt.Errorf("run plugctl-core %s: %w", core, err)), true
 }

@@ -292,6 +292,9 @@ func Run(g *Global, args []string) int {
 	if res := fastpath.Outcome(args); res != nil {
 		return reportFastPath(g, res)
 	}
+	// The plugin the fast path started for a cold call (internal/prestart)
+	// is the launch's to adopt; if the command never launched, it ends here.
+	defer endPrestart(g)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	only := commandIn(args)

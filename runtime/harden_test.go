@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plugctl/plugctl/internal/prestart"
 )
 
 func TestHostEnv(t *testing.T) {
@@ -83,7 +85,7 @@ func TestCleanEnvironment(t *testing.T) {
 			if tc.name == "clean" {
 				for _, kv := range env {
 					k, _, _ := strings.Cut(kv, "=")
-					if !envAllowed(k, CleanEnv) && k != "PLUGCTL_PLUGIN" && k != "TESTPLUGIN_MARKER" && !strings.HasPrefix(k, "PLUGIN_") {
+					if !prestart.EnvAllowed(k, CleanEnv) && k != "PLUGCTL_PLUGIN" && k != "TESTPLUGIN_MARKER" && !strings.HasPrefix(k, "PLUGIN_") {
 						t.Errorf("unexpected variable %s in a clean environment", k)
 					}
 				}

@@ -25,6 +25,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/plugctl/plugctl/internal/exerecord"
+	"github.com/plugctl/plugctl/internal/prestart"
 	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
@@ -121,7 +123,7 @@ type Options struct {
 // plugin gets: what programs need to find tools, a home, a temporary
 // directory, a locale and a time zone, and nothing that usually holds a
 // secret. A name ending in * matches every variable it prefixes.
-var CleanEnv = []string{"PATH", "HOME", "TMPDIR", "LANG", "LC_*", "TZ"}
+var CleanEnv = prestart.CleanEnv
 
 // ValidEnvName reports whether s can name a variable in AllowEnv: letters,
 // digits and '_', not starting with a digit, optionally ending in *.
@@ -150,24 +152,11 @@ func hostEnv(environ []string, opt Options) []string {
 	var out []string
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
-		if envAllowed(k, CleanEnv) || envAllowed(k, opt.AllowEnv) {
+		if prestart.EnvAllowed(k, CleanEnv) || prestart.EnvAllowed(k, opt.AllowEnv) {
 			out = append(out, kv)
 		}
 	}
 	return out
-}
-
-func envAllowed(name string, patterns []string) bool {
-	for _, p := range patterns {
-		if pre, ok := strings.CutSuffix(p, "*"); ok {
-			if strings.HasPrefix(name, pre) {
-				return true
-			}
-		} else if name == p {
-			return true
-		}
-	}
-	return false
 }
 
 // afterCheckHook, when set by a test, runs between the executable's check
@@ -290,9 +279,12 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 	runnerFunc := func(_ hclog.Logger, cmd *exec.Cmd, _ string) (runner.Runner, error) {
 		// cmd.Env holds go-plugin's variables only (SkipHostEnv).
 		env := pluginEnv(proto, opt, cmd.Env, clientCertPEM)
-		r, err := newProcRunner(filepath.Base(spec.Exe), pluginCmd(execPath, spec.Exe, opt.Dir, env))
-		if err != nil {
-			return nil, err
+		r := adoptPrestarted(spec, exeFile, opt, env)
+		if r == nil {
+			var err error
+			if r, err = newProcRunner(filepath.Base(spec.Exe), pluginCmd(execPath, spec.Exe, opt.Dir, env)); err != nil {
+				return nil, err
+			}
 		}
 		r.killed = killed
 		rn.Store(r)
@@ -368,6 +360,33 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 	return p, nil
 }
 
+// adoptPrestarted returns the runner of the process that plugctl's fast
+// path started early (internal/prestart) when it is the very process this
+// launch would start: exeFile, verified, is the file it executed, and its
+// argv, working directory and environment (env, which holds go-plugin's
+// variables) are the launch's. Otherwise it kills that process, and
+// returns nil. Nil too when there is none: any program but plugctl's CLI.
+func adoptPrestarted(spec Spec, exeFile *os.File, opt Options, env []string) *procRunner {
+	pre := prestart.Take()
+	if pre == nil {
+		return nil
+	}
+	why := "another working directory"
+	if opt.Dir == "" {
+		why = "the executable's identity is unknown"
+		if fi, err := exeFile.Stat(); err == nil {
+			if id, ok := exerecord.Of(fi); ok {
+				why = pre.Matches(spec.Exe, id, env)
+			}
+		}
+	}
+	if why != "" {
+		pre.Kill(why)
+		return nil
+	}
+	return adoptRunner(filepath.Base(spec.Exe), pre)
+}
+
 // checkSpec validates what Launch and Start are asked to run, and returns
 // spec with its protocol's defaults applied and the mTLS mode in force.
 func checkSpec(spec Spec, opt Options) (Spec, store.MTLSMode, error) {
@@ -426,8 +445,8 @@ func pluginOutput(name string, opt Options, level hclog.Level) (hclog.Logger, io
 // PLUGIN_CLIENT_CERT, always set so that one in our own environment never
 // reaches the plugin (empty: no mTLS).
 func pluginEnv(proto store.Protocol, opt Options, goPlugin []string, certPEM []byte) []string {
-	env := filterEnv(hostEnv(os.Environ(), opt), proto.CookieKey)
-	env = append(env, filterEnv(opt.Env, proto.CookieKey)...)
+	env := prestart.FilterEnv(hostEnv(os.Environ(), opt), proto.CookieKey)
+	env = append(env, prestart.FilterEnv(opt.Env, proto.CookieKey)...)
 	env = append(env, goPlugin...)
 	return append(env, "PLUGIN_CLIENT_CERT="+string(certPEM))
 }
@@ -527,19 +546,6 @@ func startTimeout(ctx context.Context) time.Duration {
 		return time.Millisecond
 	}
 	return time.Minute
-}
-
-// filterEnv drops variables that go-plugin sets itself.
-func filterEnv(env []string, cookieKey string) []string {
-	var out []string
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "" || k == cookieKey || strings.HasPrefix(k, "PLUGIN_") {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
 }
 
 // goPluginErrors are parts of go-plugin's start errors, compiled on first

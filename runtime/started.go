@@ -84,7 +84,7 @@ var ErrNotStarted = errors.New("not started")
 
 // Files of a started plugin in the home's run/ directory.
 func stateFile(home store.Paths, name, version string) string {
-	return filepath.Join(home.Run(), name+"@"+version+".json")
+	return layout.StartedFile(home.Home, name, version)
 }
 
 // LogFile is where a started plugin's stderr goes, its logs included:

@@ -43,13 +43,13 @@ func (p Paths) Plugins() string                { return filepath.Join(p.Home, "p
 func (p Paths) PluginDir(name string) string   { return layout.PluginDir(p.Home, name) }
 func (p Paths) CurrentFile(name string) string { return layout.CurrentFile(p.Home, name) }
 func (p Paths) VersionDir(name, version string) string {
-	return filepath.Join(p.PluginDir(name), version)
+	return layout.VersionDir(p.Home, name, version)
 }
 func (p Paths) PkgDir(name, version string) string {
 	return filepath.Join(p.VersionDir(name, version), "pkg")
 }
 func (p Paths) ReceiptFile(name, version string) string {
-	return filepath.Join(p.VersionDir(name, version), "receipt.json")
+	return layout.ReceiptFile(p.Home, name, version)
 }
 func (p Paths) Indexes() string             { return filepath.Join(p.Home, "indexes") }
 func (p Paths) IndexDir(name string) string { return filepath.Join(p.Indexes(), name) }
@@ -62,7 +62,7 @@ func (p Paths) TrustFile(index string) string {
 func (p Paths) Run() string    { return layout.Run(p.Home) }
 func (p Paths) Tmp() string    { return filepath.Join(p.Home, "tmp") }
 func (p Paths) Locks() string  { return filepath.Join(p.Home, "locks") }
-func (p Paths) Config() string { return filepath.Join(p.Home, "config.yaml") }
+func (p Paths) Config() string { return layout.ConfigFile(p.Home) }
 func (p Paths) LockFile(name, version string) string {
 	return filepath.Join(p.Locks(), name+"@"+version+".lock")
 }

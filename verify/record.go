@@ -3,27 +3,13 @@ package verify
 import (
 	"fmt"
 	"os"
-)
 
-// identity is what the kernel says about a file that its content cannot
-// change without changing too: an unprivileged user can set mtime back but
-// not ctime, and a replaced file has a new inode.
-type identity struct {
-	Dev   uint64 `json:"dev"`
-	Ino   uint64 `json:"ino"`
-	Size  int64  `json:"size"`
-	Mtime int64  `json:"mtimeNs"`
-	Ctime int64  `json:"ctimeNs"`
-}
+	"github.com/plugctl/plugctl/internal/exerecord"
+)
 
 // RecordFile is the name, inside a version directory, of the identity
 // record of its executable (written by install, checked at every launch).
-const RecordFile = ".verified"
-
-type record struct {
-	identity
-	SHA256 string `json:"sha256"`
-}
+const RecordFile = exerecord.File
 
 // CheckExecutable verifies that the file at path hashes to want (hex).
 // A full hash costs about as much as the rest of a cold plugin call, so the

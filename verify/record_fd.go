@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/plugctl/plugctl/store"
+	"github.com/plugctl/plugctl/internal/exerecord"
 )
 
 // CheckOpenExecutable is CheckExecutable for a file already opened by the
@@ -23,14 +23,9 @@ func CheckOpenExecutable(f *os.File, want, recordPath string) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("executable %s: not a regular file", f.Name())
 	}
-	id, ok := identityOf(fi)
-	if ok {
-		if b, err := store.ReadFileMax(recordPath, store.MaxRecordBytes); err == nil {
-			var rec record
-			if json.Unmarshal(b, &rec) == nil && rec.identity == id && strings.EqualFold(rec.SHA256, want) {
-				return nil
-			}
-		}
+	id, ok := exerecord.Of(fi)
+	if ok && exerecord.Matches(recordPath, id, want) {
+		return nil
 	}
 	got, err := ReaderSHA256(io.NewSectionReader(f, 0, 1<<62))
 	if err != nil {
@@ -64,7 +59,7 @@ func HashExecutable(path, recordPath string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("hash executable: %w", err)
 	}
-	if id, ok := identityOf(fi); ok {
+	if id, ok := exerecord.Of(fi); ok {
 		writeRecord(f, id, got, recordPath)
 	}
 	return got, nil
@@ -73,15 +68,15 @@ func HashExecutable(path, recordPath string) (string, error) {
 // writeRecord keeps id, the identity f had before it was hashed to sum, in
 // recordPath, unless f moved meanwhile (written to while it was hashed).
 // A record that cannot be written only costs a full hash next time.
-func writeRecord(f *os.File, id identity, sum, recordPath string) {
+func writeRecord(f *os.File, id exerecord.Identity, sum, recordPath string) {
 	fi2, err := f.Stat()
 	if err != nil {
 		return
 	}
-	if id2, _ := identityOf(fi2); id2 != id {
+	if id2, _ := exerecord.Of(fi2); id2 != id {
 		return
 	}
-	b, _ := json.Marshal(record{identity: id, SHA256: sum})
+	b, _ := json.Marshal(exerecord.Record{Identity: id, SHA256: sum})
 	tmp := recordPath + fmt.Sprintf(".%d.tmp", os.Getpid())
 	if err := os.WriteFile(tmp, b, 0o644); err == nil {
 		if os.Rename(tmp, recordPath) != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/plugctl/plugctl/internal/keepwire"
+	"github.com/plugctl/plugctl/internal/prestart"
 	"github.com/plugctl/plugctl/store/layout"
 )
 
@@ -148,7 +149,9 @@ func serve(args []string) (why string) {
 	}
 	conn, err := keepwire.Dial(sock)
 	if err != nil {
-		return "no keeper: " + err.Error()
+		// A cold call: start the plugin now, so that its start-up
+		// overlaps plugctl's; runtime.Launch adopts it.
+		return "no keeper: " + err.Error() + "; " + prestart.Start(c.home, c.name, c.version)
 	}
 	defer conn.Close()
 

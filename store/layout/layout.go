@@ -33,6 +33,34 @@ func Join(elem ...string) string {
 func PluginDir(home, name string) string   { return Join(home, "plugins", name) }
 func CurrentFile(home, name string) string { return Join(PluginDir(home, name), "current") }
 func Run(home string) string               { return Join(home, "run") }
+func ConfigFile(home string) string        { return Join(home, "config.yaml") }
+func VersionDir(home, name, version string) string {
+	return Join(PluginDir(home, name), version)
+}
+func ReceiptFile(home, name, version string) string {
+	return Join(VersionDir(home, name, version), "receipt.json")
+}
+
+// StartedFile is the run record of a started name@version (runtime's
+// StartedPlugin): while it exists, a call attaches to that process.
+func StartedFile(home, name, version string) string {
+	return Join(Run(home), name+"@"+version+".json")
+}
+
+// Exe is the path of r's executable in the home, as store.Paths.Exe gives
+// it, when r.Bin is a clean relative slash-separated path (as install
+// writes it); false otherwise.
+func Exe(home string, r *Receipt) (string, bool) {
+	if r.Bin == "" || strings.HasPrefix(r.Bin, "/") || strings.Contains(r.Bin, "\\") {
+		return "", false
+	}
+	for _, e := range strings.Split(r.Bin, "/") {
+		if e == "" || e == "." || e == ".." {
+			return "", false
+		}
+	}
+	return Join(VersionDir(home, r.Name, r.Version), "pkg", r.Bin), true
+}
 
 // KeeperSocket is where the keeper of a started name@version listens, in
 // run/ (mode 0700), or "" when that path is too long for a unix socket

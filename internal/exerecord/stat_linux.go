@@ -1,16 +1,16 @@
-package verify
+package exerecord
 
 import (
 	"os"
 	"syscall"
 )
 
-func identityOf(fi os.FileInfo) (identity, bool) {
+func identityOf(fi os.FileInfo) (Identity, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return identity{}, false
+		return Identity{}, false
 	}
-	return identity{
+	return Identity{
 		Dev:   uint64(st.Dev),
 		Ino:   st.Ino,
 		Size:  st.Size,

@@ -1,8 +1,8 @@
 //go:build !linux && !darwin
 
-package verify
+package exerecord
 
 import "os"
 
 // identityOf has no trustworthy identity to offer here: hash every time.
-func identityOf(fi os.FileInfo) (identity, bool) { return identity{}, false }
+func identityOf(fi os.FileInfo) (Identity, bool) { return Identity{}, false }

@@ -1,0 +1,189 @@
+package layout
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ReceiptSchema is the receipt format written by this version of plugctl.
+const ReceiptSchema = 1
+
+// Protocol defaults, as PRODUCT.md fixes them.
+const (
+	DefaultCookieKey   = "PLUGCTL_PLUGIN"
+	DefaultCookieValue = "plugctl"
+)
+
+// Protocol says how go-plugin launches a plugin: the handshake it expects and
+// the transport. Every field is optional in an index; WithDefaults fills them.
+type Protocol struct {
+	Kind        string           `json:"kind,omitempty"` // auto | grpc | netrpc
+	Versions    ProtocolVersions `json:"version,omitempty"`
+	CookieKey   string           `json:"cookieKey,omitempty"`
+	CookieValue string           `json:"cookieValue,omitempty"`
+	Dispense    string           `json:"dispense,omitempty"`
+	Schema      *Schema          `json:"schema,omitempty"`
+	MTLS        MTLSMode         `json:"mtls,omitempty"`
+}
+
+// Schema is a gRPC schema (a FileDescriptorSet, "protoset") for a plugin
+// without server reflection. In an index URL is relative to the index; in a
+// receipt Path names the verified copy inside the version directory.
+type Schema struct {
+	URL    string `json:"url,omitempty"`
+	SHA256 string `json:"sha256"`
+	Path   string `json:"path,omitempty"`
+}
+
+// Protocol kinds.
+const (
+	KindAuto   = "auto"
+	KindGRPC   = "grpc"
+	KindNetRPC = "netrpc"
+)
+
+// WithDefaults returns p with every unset field set to PRODUCT.md's default
+// for a plugin called name.
+func (p Protocol) WithDefaults(name string) Protocol {
+	if p.Kind == "" {
+		p.Kind = KindAuto
+	}
+	if len(p.Versions) == 0 {
+		p.Versions = ProtocolVersions{1}
+	}
+	if p.CookieKey == "" {
+		p.CookieKey = DefaultCookieKey
+	}
+	if p.CookieValue == "" {
+		p.CookieValue = DefaultCookieValue
+	}
+	if p.Dispense == "" {
+		p.Dispense = name
+	}
+	if p.MTLS == "" {
+		p.MTLS = MTLSAuto
+	}
+	return p
+}
+
+// Validate reports the first field that go-plugin could not use.
+func (p Protocol) Validate() error {
+	switch p.Kind {
+	case "", KindAuto, KindGRPC, KindNetRPC:
+	default:
+		return fmt.Errorf("protocol kind %q: want auto, grpc or netrpc", p.Kind)
+	}
+	switch p.MTLS {
+	case "", MTLSAuto, MTLSTrue, MTLSFalse:
+	default:
+		return fmt.Errorf("protocol mtls %q: want auto, true or false", p.MTLS)
+	}
+	for _, v := range p.Versions {
+		if v < 1 {
+			return fmt.Errorf("protocol version %d: must be 1 or more", v)
+		}
+	}
+	return nil
+}
+
+// ProtocolVersions is the handshake ProtocolVersion(s) offered. In an index
+// it is a number or a list of numbers.
+type ProtocolVersions []int
+
+func (v *ProtocolVersions) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '[' {
+		var list []int
+		if err := json.Unmarshal(b, &list); err != nil {
+			return fmt.Errorf("protocol version: want a number or a list of numbers: %w", err)
+		}
+		*v = list
+		return nil
+	}
+	var n int
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("protocol version: want a number or a list of numbers: %w", err)
+	}
+	*v = ProtocolVersions{n}
+	return nil
+}
+
+func (v ProtocolVersions) MarshalJSON() ([]byte, error) {
+	if len(v) == 1 {
+		return json.Marshal(v[0])
+	}
+	return json.Marshal([]int(v))
+}
+
+// String renders the versions as the index would: "1" or "2,3".
+func (v ProtocolVersions) String() string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+// MTLSMode is auto, true or false; an index may write it as a YAML boolean.
+type MTLSMode string
+
+const (
+	MTLSAuto  MTLSMode = "auto"
+	MTLSTrue  MTLSMode = "true"
+	MTLSFalse MTLSMode = "false"
+)
+
+func (m *MTLSMode) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case bool:
+		*m = MTLSFalse
+		if v {
+			*m = MTLSTrue
+		}
+	case string:
+		*m = MTLSMode(v)
+	default:
+		return fmt.Errorf("protocol mtls: want auto, true or false")
+	}
+	return nil
+}
+
+// Receipt records one installed version. It is written last, so a version
+// directory without a readable receipt is a leftover, not an install.
+type Receipt struct {
+	Schema         int       `json:"schema"`
+	Name           string    `json:"name"`
+	Version        string    `json:"version"`
+	Constraint     string    `json:"constraint,omitempty"`
+	Index          string    `json:"index,omitempty"`
+	Source         string    `json:"source"`
+	ArtifactSHA256 string    `json:"artifactSha256"`
+	Bin            string    `json:"bin"` // slash-separated, relative to pkg/
+	BinSHA256      string    `json:"binSha256"`
+	TreeHash       string    `json:"treeHash"`
+	Platform       string    `json:"platform"`
+	Protocol       Protocol  `json:"protocol"`
+	InstalledAt    time.Time `json:"installedAt"`
+}
+
+// ErrBadReceipt is returned by ParseReceipt for a receipt that is not one
+// of name@version in this format.
+var ErrBadReceipt = errors.New("receipt unreadable or corrupt")
+
+// ParseReceipt decodes the receipt of name@version, as read from its file.
+func ParseReceipt(b []byte, name, version string) (*Receipt, error) {
+	var r Receipt
+	if err := json.Unmarshal(b, &r); err != nil || r.Schema != ReceiptSchema || r.Name != name || r.Version != version {
+		return nil, ErrBadReceipt
+	}
+	return &r, nil
+}
