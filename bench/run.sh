@@ -74,6 +74,10 @@ ab -n "$N" -name "cold call net/rpc vs seed host" -target 1.0 \
 	-a "$plugctl --home $H call hello Greet" -b "$work/bin/seedhost $pl/greeter-netrpc"
 ab -n "$N" -name "cold call gRPC vs hand-written host" -target 1.0 \
 	-a "$plugctl --home $H call kv Put {\"key\":\"a\",\"value\":\"1\"}" -b "$work/bin/grpchost $pl/kv"
+# No target: what starting the plugin during plugctl's initialisation
+# (internal/prestart) saves a cold call, for the record.
+ab -n "$N" -name "cold call vs cold, no prestart" \
+	-a "$plugctl --home $H call hello Greet" -b "PLUGCTL_FASTPATH=off $plugctl --home $H call hello Greet"
 ab -n "$N" -name "cold call net/rpc mtls vs AutoMTLS host" -target 1.0 \
 	-a "$plugctl --home $H call hellotls Greet" -b "$work/bin/seedhost -mtls $pl/greeter-netrpc"
 ab -n "$N" -name "cold call gRPC mtls vs AutoMTLS host" -target 1.0 \

@@ -41,7 +41,7 @@ func TestFrontEnd(t *testing.T) {
 	var files []string
 	// call_netrpc is left out: its gob conversions are the same code in both
 	// builds, and under -race each script here costs CI about half a minute.
-	for _, f := range []string{"call_grpc", "call_failures", "warm", "fastpath"} {
+	for _, f := range []string{"call_grpc", "call_failures", "warm", "fastpath", "prestart"} {
 		files = append(files, filepath.Join("..", "testdata", "script", f+".txtar"))
 	}
 	front, err := filepath.Glob(filepath.Join("..", "testdata", "script", "front", "*.txtar"))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -38,6 +39,12 @@ var (
 func TestMain(m *testing.M) {
 	if os.Getenv("RUNTIME_TEST_HELPER") != "" {
 		os.Exit(helperMain())
+	}
+	if signal.Ignored(os.Interrupt) {
+		// Started as a shell's background job: handle SIGINT (by dropping
+		// it), or the fast path's prestart declines by design and
+		// prestart_test.go tests nothing.
+		signal.Notify(make(chan os.Signal, 1), os.Interrupt)
 	}
 	dir, err := os.MkdirTemp("", "runtime-test-plugins")
 	if err != nil {

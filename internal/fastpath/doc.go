@@ -26,6 +26,11 @@
 // errors, hints and exit codes stay in one place and the call is never made
 // twice.
 //
-// PLUGCTL_FASTPATH=off turns it off; PLUGCTL_FASTPATH=trace says on stderr
-// why it did not serve a call.
+// When no keeper answers, the call is a cold one: the fast path then
+// starts the plugin's process (internal/prestart), whose start-up overlaps
+// the rest of plugctl's, and runtime.Launch adopts it.
+//
+// PLUGCTL_FASTPATH=off turns both off; PLUGCTL_FASTPATH=trace says on
+// stderr why it did not serve a call, and what became of a process it
+// started.
 package fastpath

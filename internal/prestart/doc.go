@@ -13,7 +13,7 @@
 //   - StrictModes: the executable, its identity record and every directory
 //     from the executable's up to the home are owned by the user (or root)
 //     and writable by nobody else. Stricter than runtime: a symbolic link
-//     anywhere below the home, or a group-writable path, means no prestart.
+//     at or below the home, or a group-writable path, means no prestart.
 //   - The executable, opened once, is the file the identity record names
 //     with the receipt's SHA-256 (internal/exerecord). Stricter: without a
 //     matching record (the hash would have to be computed) no prestart.
@@ -23,7 +23,9 @@
 // It does not prestart when the call would not launch a process exactly as
 // Start would: the plugin is started (plugctl start; a call attaches),
 // config.yaml may hold plugin settings (it is YAML, which cannot be read
-// that early), or the receipt asks for mTLS (the host's certificate). The
+// that early: any mention of "plugins" in any case, an escape, or a byte
+// that is not ASCII), the receipt asks for mTLS (the host's certificate),
+// or SIGINT is ignored (the plugin would inherit that). The
 // environment is built as runtime builds it for a call without --env, and
 // go-plugin's variables as go-plugin's client sets them.
 //

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/plugctl/plugctl/internal/exerecord"
 	"github.com/plugctl/plugctl/store/layout"
@@ -20,6 +21,9 @@ const (
 	minPort = "10000"
 	maxPort = "25000"
 )
+
+// reapGrace bounds Kill's wait for the killed process (runtime's reapGrace).
+const reapGrace = 2 * time.Second
 
 // socketRest is what go-plugin adds to the socket directory's path for the
 // plugin's socket (runtime's socketFits).
@@ -105,7 +109,7 @@ func Report() string {
 func (p *Proc) Matches(exe string, id exerecord.Identity, env []string) string {
 	switch {
 	case exe != p.Exe:
-		return "another executable path (" + exe + ")"
+		return "another executable: " + exe
 	case id != p.ID:
 		return "another executable file"
 	case !sameEnv(env, p.Env):
@@ -153,9 +157,12 @@ func (p *Proc) Kill(why string) {
 	}
 	p.outcome = "not adopted (" + why + "), killed"
 	_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
-	for {
+	// Reaped within a bound, as runtime reaps (a process stuck in the
+	// kernel may take its time to die; init reaps it once plugctl exits).
+	for deadline := time.Now().Add(reapGrace); ; time.Sleep(time.Millisecond) {
 		var ws syscall.WaitStatus
-		if _, err := syscall.Wait4(p.Pid, &ws, 0, nil); err != syscall.EINTR {
+		pid, err := syscall.Wait4(p.Pid, &ws, syscall.WNOHANG, nil)
+		if pid == p.Pid || (err != nil && err != syscall.EINTR) || time.Now().After(deadline) {
 			break
 		}
 	}
@@ -175,9 +182,10 @@ func start(home, name, version string) (p *Proc, why string) {
 		return nil, "the plugin is started, or its run record unreadable"
 	}
 	if b, err := layout.ReadFileMax(layout.ConfigFile(home), layout.MaxRecordBytes); err == nil {
-		// sigs.k8s.io/yaml matches keys without regard to case, and a
-		// quoted key may spell them with escapes.
-		if s := strings.ToLower(string(b)); strings.Contains(s, "plugins") || strings.Contains(s, `\`) {
+		// sigs.k8s.io/yaml matches keys as encoding/json does, without
+		// regard to case (Unicode folding: "pluginſ" is "plugins"); a quoted
+		// key may spell them with escapes, and the file may be UTF-16.
+		if s := strings.ToLower(string(b)); strings.Contains(s, "plugins") || strings.ContainsAny(s, "\\\x00") || !ascii(b) {
 			return nil, "config.yaml may hold plugin settings"
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -234,11 +242,12 @@ func start(home, name, version string) (p *Proc, why string) {
 		return nil, "no /proc"
 	}
 
-	if signal.Ignored(os.Interrupt) || signal.Ignored(syscall.SIGTERM) {
+	if signal.Ignored(os.Interrupt) {
 		// Started in the background by a shell: the plugin would inherit
-		// the ignored signals, where a launch after the call command's
-		// signal.NotifyContext gives it their default action.
-		return nil, "SIGINT or SIGTERM is ignored"
+		// the ignored SIGINT, where a launch after the call command's
+		// signal.NotifyContext gives it the default action. (Go handles
+		// SIGTERM whatever it inherited, and SIGHUP the same either way.)
+		return nil, "SIGINT is ignored"
 	}
 	host, why := hostEnv(os.Environ())
 	if why != "" {
@@ -287,7 +296,7 @@ func hostEnv(environ []string) ([]string, string) {
 // strictModes is runtime's StrictModes check (checkOwnership), stricter:
 // exe and record are regular files and every directory from exe's up to
 // home a directory, none a symbolic link, each owned by euid or root and
-// writable by neither group nor others; run/ is the user's, mode 0700.
+// writable by neither group nor others; run/ is made the user's, mode 0700.
 func strictModes(home, exe, record, run string, euid uint32) string {
 	check := func(path string, kind uint32) string {
 		var st syscall.Stat_t
@@ -318,9 +327,38 @@ func strictModes(home, exe, record, run string, euid uint32) string {
 			break
 		}
 	}
+	return ensureRun(run, euid)
+}
+
+// ensureRun makes run/ the user's private directory, as
+// store.Paths.EnsureRun does before every launch.
+func ensureRun(run string, euid uint32) string {
 	var st syscall.Stat_t
-	if err := syscall.Lstat(run, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFDIR || st.Uid != euid || st.Mode&0o777 != 0o700 {
-		return "run/ is missing, or not the user's with mode 0700"
+	err := syscall.Lstat(run, &st)
+	if err == syscall.ENOENT {
+		if err := syscall.Mkdir(run, 0o700); err != nil && err != syscall.EEXIST {
+			return "run/: " + err.Error()
+		}
+		err = syscall.Lstat(run, &st)
+	}
+	switch {
+	case err != nil:
+		return "run/: " + err.Error()
+	case st.Mode&syscall.S_IFMT != syscall.S_IFDIR || st.Uid != euid:
+		return "run/ is not the user's directory"
+	case st.Mode&0o777 != 0o700:
+		if err := syscall.Chmod(run, 0o700); err != nil {
+			return "run/: " + err.Error()
+		}
 	}
 	return ""
+}
+
+func ascii(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

@@ -18,8 +18,9 @@
 //	             on stdout and stderr before and during the call and returns "ok"
 //	grandchild   starts `sleep 300` with its own stdout and stderr (so the
 //	             pipes stay open after rogue dies), then serves
-//	marker       creates the file named by $PLUGCTL_TEST_MARKER (when set)
-//	             at start, then serves: proves that a binary ran
+//	marker       creates the file named by $PLUGCTL_TEST_MARKER, or else by
+//	             $LC_PLUGCTL_TEST_MARKER (which plugins get without --env),
+//	             when set, at start, then serves: proves that a binary ran
 //
 // Every serving mode uses plugctl's default handshake except wrongcookie,
 // plugin map name "rogue", service plugctl.sdk.rogue.Rogue with methods
@@ -101,7 +102,12 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "rogue: started grandchild %d\n", cmd.Process.Pid)
 	case "marker":
-		if path := os.Getenv("PLUGCTL_TEST_MARKER"); path != "" {
+		path := os.Getenv("PLUGCTL_TEST_MARKER")
+		if path == "" {
+			// LC_* reaches a plugin without --env (runtime.CleanEnv).
+			path = os.Getenv("LC_PLUGCTL_TEST_MARKER")
+		}
+		if path != "" {
 			if err := os.WriteFile(path, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
 				fmt.Fprintln(os.Stderr, "rogue:", err)
 				os.Exit(1)

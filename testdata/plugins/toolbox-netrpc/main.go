@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -114,6 +115,26 @@ func (t *Toolbox) Print(s string, resp *bool) error {
 	fmt.Fprintln(os.Stdout, "stdout: "+s)
 	fmt.Fprintln(os.Stderr, "stderr: "+s)
 	*resp = true
+	return nil
+}
+
+// Process describes the plugin's own process, as Self returns it: what
+// plugctl started it with.
+type Process struct {
+	Pid, Pgid int
+	Args      []string
+	Env       []string // sorted
+	Dir       string
+}
+
+// Self returns the plugin's process id, arguments, environment and working
+// directory, so that tests can compare how plugctl starts a plugin.
+func (t *Toolbox) Self(args interface{}, resp *Process) error {
+	pgid, _ := syscall.Getpgid(0)
+	dir, _ := os.Getwd()
+	env := os.Environ()
+	sort.Strings(env)
+	*resp = Process{Pid: os.Getpid(), Pgid: pgid, Args: os.Args, Env: env, Dir: dir}
 	return nil
 }
 
