@@ -1,11 +1,13 @@
 package runtime
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,5 +113,30 @@ func TestDiscardPrestarted(t *testing.T) {
 	}
 	if _, err := os.Stat(home.Run()); err != nil {
 		t.Errorf("run/: %v", err)
+	}
+}
+
+// A launch cancelled between taking the process and starting its runner
+// kills it rather than leave it to run until plugctl exits.
+func TestCancelledAdoptionKills(t *testing.T) {
+	home := exampleHome(t)
+	pid := prestarted(t, home, "kv")
+	pre := prestart.Take()
+	if pre == nil || pre.Pid != pid {
+		t.Fatalf("Take: %+v", pre)
+	}
+	r := adoptRunner("kv", pre)
+	r.killed = new(atomic.Bool)
+	r.killed.Store(true)
+	if err := r.Start(context.Background()); err != context.Canceled {
+		t.Fatalf("Start: %v, want context.Canceled", err)
+	}
+	assertGone(t, pid)
+	if rep := prestart.Report(); !strings.HasSuffix(rep, "not adopted (cancelled), killed") {
+		t.Errorf("report: %s", rep)
+	}
+	left, _ := filepath.Glob(filepath.Join(home.Run(), "plugin-dir*"))
+	if len(left) > 0 {
+		t.Errorf("left in run/: %v", left)
 	}
 }

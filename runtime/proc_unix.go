@@ -79,7 +79,6 @@ func newProcRunner(name string, cmd *exec.Cmd) (*procRunner, error) {
 // start (prestart.Proc.Matches).
 func adoptRunner(name string, pre *prestart.Proc) *procRunner {
 	stdout, stderr := pre.Pipes()
-	pre.Adopted()
 	return &procRunner{name: name, pre: pre, stdout: stdout, stderr: stderr, exited: make(chan struct{}), leaderGone: make(chan struct{})}
 }
 
@@ -182,6 +181,7 @@ func (r *procRunner) adopt() error {
 		return err
 	}
 	r.proc, r.pid = proc, r.pre.Pid
+	r.pre.Adopted()
 	return nil
 }
 
