@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -261,7 +262,7 @@ func start(home, name, version string) (p *Proc, why string) {
 		proto.CookieKey+"="+proto.CookieValue,
 		"PLUGIN_MIN_PORT="+minPort,
 		"PLUGIN_MAX_PORT="+maxPort,
-		envVersions+"="+proto.Versions.String(),
+		envVersions+"="+versions(proto.Versions),
 		envSocketDir+"="+socketDir,
 		"PLUGIN_CLIENT_CERT=",
 	)
@@ -361,4 +362,18 @@ func ascii(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// versions lists the protocol versions as go-plugin's client does, each
+// once (it collects them in a map; their order does not matter, Matches
+// compares them as a set).
+func versions(vs layout.ProtocolVersions) string {
+	var out []string
+	for _, v := range vs {
+		s := strconv.Itoa(v)
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, ",")
 }

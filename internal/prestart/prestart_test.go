@@ -864,3 +864,19 @@ func TestAdopted(t *testing.T) {
 		t.Errorf("Report = %q, want adopted", r)
 	}
 }
+
+// go-plugin's client offers each protocol version once.
+func TestVersions(t *testing.T) {
+	for _, tc := range []struct {
+		in   layout.ProtocolVersions
+		want string
+	}{
+		{layout.ProtocolVersions{1}, "1"},
+		{layout.ProtocolVersions{2, 1, 2}, "2,1"},
+		{layout.ProtocolVersions{3, 3, 3}, "3"},
+	} {
+		if got := versions(tc.in); got != tc.want {
+			t.Errorf("versions(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
