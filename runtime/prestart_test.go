@@ -39,6 +39,16 @@ func prestarted(t *testing.T, home store.Paths, name string) int {
 	return pid
 }
 
+// assertNoSocketDirs checks that no plugin socket directory is left in
+// home's run/.
+func assertNoSocketDirs(t testing.TB, home store.Paths) {
+	t.Helper()
+	left, _ := filepath.Glob(filepath.Join(home.Run(), "plugin-dir*"))
+	if len(left) > 0 {
+		t.Errorf("left in run/: %v", left)
+	}
+}
+
 func specOf(t *testing.T, home store.Paths, name string) Spec {
 	t.Helper()
 	r, err := home.ReadReceipt(name, "1.0.0")
@@ -107,10 +117,7 @@ func TestDiscardPrestarted(t *testing.T) {
 	if r := prestart.Report(); !strings.HasSuffix(r, "not adopted (not launched), killed") {
 		t.Errorf("report: %s", r)
 	}
-	left, _ := filepath.Glob(filepath.Join(home.Run(), "plugin-dir*"))
-	if len(left) > 0 {
-		t.Errorf("left in run/: %v", left)
-	}
+	assertNoSocketDirs(t, home)
 	if _, err := os.Stat(home.Run()); err != nil {
 		t.Errorf("run/: %v", err)
 	}
@@ -135,8 +142,5 @@ func TestCancelledAdoptionKills(t *testing.T) {
 	if rep := prestart.Report(); !strings.HasSuffix(rep, "not adopted (cancelled), killed") {
 		t.Errorf("report: %s", rep)
 	}
-	left, _ := filepath.Glob(filepath.Join(home.Run(), "plugin-dir*"))
-	if len(left) > 0 {
-		t.Errorf("left in run/: %v", left)
-	}
+	assertNoSocketDirs(t, home)
 }

@@ -120,10 +120,7 @@ func launch(t testing.TB, ctx context.Context, spec Spec, opt Options) *Plugin {
 		assertGone(t, pid)
 		// go-plugin's socket directory is gone too.
 		if opt.Home.Home != "" {
-			left, _ := filepath.Glob(filepath.Join(opt.Home.Run(), "plugin-dir*"))
-			if len(left) > 0 {
-				t.Errorf("left in run/: %v", left)
-			}
+			assertNoSocketDirs(t, opt.Home)
 		}
 	})
 	return p
