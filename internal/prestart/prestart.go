@@ -305,11 +305,11 @@ func strictModes(home, exe, record, run string, euid uint32) string {
 			return path + ": " + err.Error()
 		}
 		switch {
-		case st.Mode&syscall.S_IFMT != kind:
+		case uint32(st.Mode)&syscall.S_IFMT != kind:
 			return path + " is not a plain file or directory"
 		case st.Uid != euid && st.Uid != 0:
 			return path + " is another user's"
-		case st.Mode&0o022 != 0:
+		case uint32(st.Mode)&0o022 != 0:
 			return path + " is writable by group or others"
 		}
 		return ""
@@ -345,9 +345,9 @@ func ensureRun(run string, euid uint32) string {
 	switch {
 	case err != nil:
 		return "run/: " + err.Error()
-	case st.Mode&syscall.S_IFMT != syscall.S_IFDIR || st.Uid != euid:
+	case uint32(st.Mode)&syscall.S_IFMT != syscall.S_IFDIR || st.Uid != euid:
 		return "run/ is not the user's directory"
-	case st.Mode&0o777 != 0o700:
+	case uint32(st.Mode)&0o777 != 0o700:
 		if err := syscall.Chmod(run, 0o700); err != nil {
 			return "run/: " + err.Error()
 		}
