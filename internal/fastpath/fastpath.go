@@ -91,11 +91,12 @@ func parse(args []string) (c call, why string) {
 	if len(rest) < 2 || len(rest) > 3 {
 		return c, "not a plain call"
 	}
-	name, version, _ := strings.Cut(rest[0], "@")
-	if !layout.ValidName(name) || (version != "" && !layout.ValidVersion(version)) {
+	name, version, at := strings.Cut(rest[0], "@")
+	version = strings.TrimPrefix(version, "v") // the command's splitExact does the same
+	if !layout.ValidName(name) || (at && !layout.ValidVersion(version)) {
 		return c, "not a plugin name"
 	}
-	c.name, c.version, c.method = name, strings.TrimPrefix(version, "v"), rest[1]
+	c.name, c.version, c.method = name, version, rest[1]
 	if len(rest) == 3 {
 		c.args = []byte(rest[2])
 	}

@@ -30,6 +30,11 @@ func TestParse(t *testing.T) {
 		{args: nil, why: "not a plain call"},
 		{args: []string{"call", "KV", "Get"}, why: "not a plugin name"},
 		{args: []string{"call", "kv@..", "Get"}, why: "not a plugin name"},
+		// The v is stripped before the check: kv@v.. names no version.
+		{args: []string{"call", "kv@v..", "Get"}, why: "not a plugin name"},
+		{args: []string{"call", "kv@v.", "Get"}, why: "not a plugin name"},
+		{args: []string{"call", "kv@v", "Get"}, why: "not a plugin name"},
+		{args: []string{"call", "kv@", "Get"}, why: "not a plugin name"},
 		{args: []string{"call", "kv@1/2", "Get"}, why: "not a plugin name"},
 		{args: []string{"call", "../kv", "Get"}, why: "not a plugin name"},
 	} {

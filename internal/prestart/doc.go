@@ -23,9 +23,9 @@
 // It does not prestart when the call would not launch a process exactly as
 // Start would: the plugin is started (plugctl start; a call attaches),
 // config.yaml may hold plugin settings (it is YAML, which cannot be read
-// that early: any mention of "plugins" in any case, an escape, or a byte
-// that is not ASCII), the receipt asks for mTLS (the host's certificate),
-// or SIGINT is ignored (the plugin would inherit that). The
+// that early: any mention of "plugins" in any case, an escape, a tag, or a
+// byte that is not ASCII), the receipt asks for mTLS (the host's
+// certificate), or SIGINT is ignored (the plugin would inherit that). The
 // environment is built as runtime builds it for a call without --env, and
 // go-plugin's variables as go-plugin's client sets them.
 //
@@ -33,6 +33,8 @@
 // what Launch would have started itself: the same verified file, argv and
 // environment (Matches). Otherwise, and when the command never launches,
 // the process is killed and reaped (Proc.Kill, Discard), and its socket
-// directory removed. The process is started with Pdeathsig from the main
+// directory removed. So a command that fails before it launches (a
+// config.yaml that does not parse, say) has run, for nothing, a plugin it
+// would have run had it not failed: never one a launch would refuse. The process is started with Pdeathsig from the main
 // thread, so a plugctl killed outright takes it along.
 package prestart

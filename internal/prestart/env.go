@@ -52,7 +52,9 @@ const (
 // value of PLUGIN_UNIX_SOCKET_DIR (each start makes its own directory) and
 // the order of PLUGIN_PROTOCOL_VERSIONS (go-plugin lists them from a map).
 func sameEnv(a, b []string) bool {
-	if len(a) != len(b) {
+	if len(a) != len(b) || duplicate(a) != "" || duplicate(b) != "" {
+		// With a name twice, exec.Cmd would pass one copy and ForkExec
+		// both: never the same.
 		return false
 	}
 	for i := range a {
@@ -87,4 +89,17 @@ func sameSet(a, b string) bool {
 		}
 	}
 	return true
+}
+
+// duplicate returns a variable name that env sets more than once, or "".
+func duplicate(env []string) string {
+	seen := make(map[string]bool, len(env))
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if seen[k] {
+			return k
+		}
+		seen[k] = true
+	}
+	return ""
 }

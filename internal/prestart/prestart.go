@@ -178,6 +178,10 @@ func (p *Proc) Kill(why string) {
 
 // start makes every check and starts the process; why says what stopped it.
 func start(home, name, version string) (p *Proc, why string) {
+	if !layout.ValidName(name) || !layout.ValidVersion(version) {
+		// Paths are built from both: "greeter@.." names no version.
+		return nil, "not a plugin name and version"
+	}
 	euid := uint32(os.Geteuid())
 	if _, err := os.Lstat(layout.StartedFile(home, name, version)); !errors.Is(err, fs.ErrNotExist) {
 		return nil, "the plugin is started, or its run record unreadable"
@@ -186,7 +190,8 @@ func start(home, name, version string) (p *Proc, why string) {
 		// sigs.k8s.io/yaml matches keys as encoding/json does, without
 		// regard to case (Unicode folding: "pluginſ" is "plugins"); a quoted
 		// key may spell them with escapes, and the file may be UTF-16.
-		if s := strings.ToLower(string(b)); strings.Contains(s, "plugins") || strings.ContainsAny(s, "\\\x00") || !ascii(b) {
+		// A tag (!!binary) can make a key of bytes that do not spell it.
+		if s := strings.ToLower(string(b)); strings.Contains(s, "plugins") || strings.ContainsAny(s, "\\!\x00") || !ascii(b) {
 			return nil, "config.yaml may hold plugin settings"
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -266,6 +271,11 @@ func start(home, name, version string) (p *Proc, why string) {
 		envSocketDir+"="+socketDir,
 		"PLUGIN_CLIENT_CERT=",
 	)
+	if dup := duplicate(env); dup != "" {
+		// exec.Cmd would keep only the last of them; ForkExec passes both.
+		os.RemoveAll(socketDir)
+		return nil, "the plugin's environment would set " + dup + " twice (protocol.cookieKey)"
+	}
 	p = &Proc{Name: name, Version: version, Exe: exe, ID: id, Env: env, SocketDir: socketDir, stdout: -1, stderr: -1}
 	if why := p.fork(execPath); why != "" {
 		os.RemoveAll(socketDir)

@@ -365,6 +365,14 @@ func TestStart(t *testing.T) {
 			want:   "config.yaml",
 		},
 		{
+			name: "config with a tag",
+			mutate: func(t *testing.T, h *testHome) {
+				// go-yaml decodes the base64 key to "plugins".
+				writeFile(t, layout.ConfigFile(h.home), "? !!binary cGx1Z2lucw==\n: {demo: {env: [X=1]}}\n")
+			},
+			want: "config.yaml",
+		},
+		{
 			name:   "config backslash",
 			mutate: func(t *testing.T, h *testHome) { writeFile(t, layout.ConfigFile(h.home), "\"\\x70lugins\": {}\n") },
 			want:   "config.yaml",
@@ -693,6 +701,8 @@ func TestSameEnv(t *testing.T) {
 		{"reordered", base, []string{base[1], base[0], base[2], base[3], base[4]}, false},
 		{"longer", base, append(slices.Clone(base), "TZ=UTC"), false},
 		{"shorter", base, base[:4], false},
+		// exec.Cmd passes one copy of a variable set twice, ForkExec both.
+		{"a name twice, both sides", append(slices.Clone(base), "PATH=/x"), append(slices.Clone(base), "PATH=/x"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -877,6 +887,36 @@ func TestVersions(t *testing.T) {
 	} {
 		if got := versions(tc.in); got != tc.want {
 			t.Errorf("versions(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// Paths are built from the name and version: start refuses any that does
+// not name one directory, before it reads anything.
+func TestStartRefusesPathsForVersions(t *testing.T) {
+	h := newHome(t, "")
+	for _, nv := range [][2]string{{testName, ".."}, {testName, "."}, {testName, ""}, {testName, "a/b"}, {"..", testVersion}, {"Demo", testVersion}} {
+		if p, why := start(h.home, nv[0], nv[1]); p != nil || !strings.Contains(why, "not a plugin name and version") {
+			if p != nil {
+				p.Kill("test")
+			}
+			t.Errorf("start(%q, %q): %v, %q", nv[0], nv[1], p, why)
+		}
+	}
+}
+
+func TestDuplicate(t *testing.T) {
+	for _, tc := range []struct {
+		env  []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"A=1", "B=2"}, ""},
+		{[]string{"A=1", "B=2", "A=3"}, "A"},
+		{[]string{"PLUGIN_MIN_PORT=cookie", "PLUGIN_MIN_PORT=10000"}, "PLUGIN_MIN_PORT"},
+	} {
+		if got := duplicate(tc.env); got != tc.want {
+			t.Errorf("duplicate(%q) = %q, want %q", tc.env, got, tc.want)
 		}
 	}
 }

@@ -88,6 +88,14 @@ func (p Protocol) Validate() error {
 			return fmt.Errorf("protocol version %d: must be 1 or more", v)
 		}
 	}
+	// The cookie is an environment variable of the plugin's, beside
+	// go-plugin's own PLUGIN_* ones, which would override it.
+	if k := p.CookieKey; strings.ContainsAny(k, "=\x00") || strings.HasPrefix(k, "PLUGIN_") {
+		return fmt.Errorf("protocol cookieKey %q: want an environment variable name without '=' and not starting with PLUGIN_ (go-plugin's own)", k)
+	}
+	if strings.ContainsRune(p.CookieValue, 0) {
+		return fmt.Errorf("protocol cookieValue: contains a NUL byte")
+	}
 	return nil
 }
 

@@ -1,0 +1,33 @@
+package layout
+
+import (
+	"strings"
+	"testing"
+)
+
+// The cookie is one variable of the plugin's environment: a key that is
+// not a name, or that is one of go-plugin's own, would be set twice or
+// overridden.
+func TestProtocolValidateCookie(t *testing.T) {
+	for _, tc := range []struct {
+		key, value string
+		bad        string
+	}{
+		{"", "", ""},
+		{"BASIC_PLUGIN", "hello", ""},
+		{"PLUGCTL_PLUGIN", "a=b c", ""},
+		{"PLUGIN_MIN_PORT", "x", "cookieKey"},
+		{"PLUGIN_", "x", "cookieKey"},
+		{"LANG=x", "y", "cookieKey"},
+		{"A\x00B", "y", "cookieKey"},
+		{"KEY", "a\x00b", "cookieValue"},
+	} {
+		err := Protocol{CookieKey: tc.key, CookieValue: tc.value}.Validate()
+		switch {
+		case tc.bad == "" && err != nil:
+			t.Errorf("%q=%q: %v", tc.key, tc.value, err)
+		case tc.bad != "" && (err == nil || !strings.Contains(err.Error(), tc.bad)):
+			t.Errorf("%q=%q: %v, want an error about %s", tc.key, tc.value, err, tc.bad)
+		}
+	}
+}
