@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/internal/fastpath"
+	"github.com/plugctl/plugctl/internal/prestart"
 	"github.com/plugctl/plugctl/store"
 )
 
@@ -297,6 +298,7 @@ func Run(g *Global, args []string) int {
 	defer endPrestart(g)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	prestart.SignalsHandled()
 	only := commandIn(args)
 	if code, handed := handOff(g, only, args); handed {
 		return code

@@ -276,7 +276,9 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 	logger, stdio := pluginOutput(spec.Name, opt, hclog.Debug)
 	var rn atomic.Pointer[procRunner]
 	killed := new(atomic.Bool)
-	runnerFunc := func(_ hclog.Logger, cmd *exec.Cmd, _ string) (runner.Runner, error) {
+	var socketDir atomic.Pointer[string]
+	runnerFunc := func(_ hclog.Logger, cmd *exec.Cmd, dir string) (runner.Runner, error) {
+		socketDir.Store(&dir)
 		// cmd.Env holds go-plugin's variables only (SkipHostEnv).
 		env := pluginEnv(proto, opt, cmd.Env, clientCertPEM)
 		r := adoptPrestarted(spec, exeFile, opt, env)
@@ -341,6 +343,10 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 	p.runner = rn.Load()
 	if res.err != nil {
 		p.reap()
+		if dir := socketDir.Load(); dir != nil {
+			// go-plugin's Kill removes it only if a process started.
+			_ = os.RemoveAll(*dir)
+		}
 		return nil, p.startError(res.err, proto)
 	}
 

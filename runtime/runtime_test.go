@@ -912,3 +912,20 @@ func TestWouldNotStart(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// A launch cancelled before its process starts leaves no socket directory:
+// go-plugin's Kill removes it only once a process has started.
+func TestCancelBeforeStartLeavesNoSocketDir(t *testing.T) {
+	opt, _ := optsFor(t)
+	for i := 0; i < 20; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		afterCheckHook = cancel // between the checks and go-plugin's start
+		_, err := Launch(ctx, specFor(t, goodBin), opt)
+		afterCheckHook = nil
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Launch: %v, want context.Canceled", err)
+		}
+	}
+	assertNoSocketDirs(t, opt.Home)
+}

@@ -68,7 +68,59 @@ func Start(home, name, version string) string {
 	mu.Lock()
 	pending, last = p, p
 	mu.Unlock()
+	guardSignals()
 	return "started " + name + "@" + version + " early (pid " + strconv.Itoa(p.Pid) + ")"
+}
+
+// Until the command handles SIGINT and SIGTERM itself (SignalsHandled),
+// one of them, or SIGHUP, would end plugctl without its deferred cleanup:
+// Pdeathsig ends the process, but its socket directory would stay in run/.
+// So from the start until then they discard the process and are raised
+// again.
+var (
+	sigMu      sync.Mutex
+	sigHandled bool
+	sigCh      chan os.Signal
+)
+
+func guardSignals() {
+	sigMu.Lock()
+	defer sigMu.Unlock()
+	if sigHandled || sigCh != nil {
+		return
+	}
+	sigCh = make(chan os.Signal, 1)
+	signal.Notify(sigCh, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	go func(ch chan os.Signal) {
+		sig, ok := <-ch
+		if !ok {
+			return
+		}
+		sigMu.Lock()
+		defer sigMu.Unlock()
+		if sigHandled {
+			return
+		}
+		Discard()
+		// As if nobody had caught it: the default action, or nothing for
+		// a signal ignored from the start.
+		signal.Reset(sig)
+		_ = syscall.Kill(os.Getpid(), sig.(syscall.Signal))
+	}(sigCh)
+}
+
+// SignalsHandled tells prestart that the command now handles SIGINT and
+// SIGTERM (and ends a process it has not adopted on its way out), so the
+// signals no longer discard it here.
+func SignalsHandled() {
+	sigMu.Lock()
+	defer sigMu.Unlock()
+	sigHandled = true
+	if sigCh != nil {
+		signal.Stop(sigCh)
+		close(sigCh)
+		sigCh = nil
+	}
 }
 
 // Take returns the process Start started and that nobody took yet, or nil.

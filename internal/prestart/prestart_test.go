@@ -1,12 +1,14 @@
 package prestart
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
@@ -170,6 +172,13 @@ func requireSIGINT(t *testing.T) {
 func TestMain(m *testing.M) {
 	if signal.Ignored(os.Interrupt) {
 		signal.Notify(make(chan os.Signal, 1), os.Interrupt)
+	}
+	if home := os.Getenv("PRESTART_TEST_HOME"); home != "" {
+		// TestSignalBeforeHandled's plugctl: started a plugin, and not
+		// yet handling signals itself.
+		os.Stdout.WriteString(Start(home, testName, testVersion) + "\n")
+		time.Sleep(time.Minute)
+		os.Exit(3)
 	}
 	os.Exit(m.Run())
 }
@@ -918,5 +927,50 @@ func TestDuplicate(t *testing.T) {
 		if got := duplicate(tc.env); got != tc.want {
 			t.Errorf("duplicate(%q) = %q, want %q", tc.env, got, tc.want)
 		}
+	}
+}
+
+// A signal that ends plugctl before the command handles signals itself
+// (between the fast path's init and cmd.Run) leaves nothing behind: the
+// process is killed and reaped, its socket directory removed, and the
+// signal then ends plugctl as it would have.
+func TestSignalBeforeHandled(t *testing.T) {
+	requireSIGINT(t)
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			h := newHome(t, "")
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), "PRESTART_TEST_HOME="+h.home)
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			line, err := bufio.NewReader(out).ReadString('\n')
+			m := regexp.MustCompile(`^started .* early \(pid (\d+)\)$`).FindStringSubmatch(strings.TrimSpace(line))
+			if m == nil {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("helper: %q, %v", line, err)
+			}
+			pid, _ := strconv.Atoi(m[1])
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			err = cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != sig {
+				t.Errorf("helper: %v, want killed by %v", err, sig)
+			}
+			if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+				t.Errorf("plugin %d: kill 0: %v (state %q)", pid, err, procState(pid))
+			}
+			left, _ := filepath.Glob(filepath.Join(h.run, "plugin-dir*"))
+			if len(left) > 0 {
+				t.Errorf("left in run/: %v", left)
+			}
+		})
 	}
 }
