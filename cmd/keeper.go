@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"syscall"
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/internal/fastpath"
+	"github.com/plugctl/plugctl/internal/keepwire"
 	"github.com/plugctl/plugctl/internal/prestart"
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
@@ -100,7 +100,7 @@ func answeringKeeper(p store.Paths, s *runtime.StartedPlugin) string {
 }
 
 func keeperAnswers(sock string) bool {
-	c, err := net.DialTimeout("unix", sock, 100*time.Millisecond)
+	c, err := keepwire.Dial(sock)
 	if err != nil {
 		return false
 	}

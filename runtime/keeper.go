@@ -157,7 +157,7 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 	defer p.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if c, err := net.DialTimeout("unix", sock, 100*time.Millisecond); err == nil {
+	if c, err := keepwire.Dial(sock); err == nil {
 		// Two starts at once each ran a keeper: one is enough.
 		c.Close()
 		return nil

@@ -149,14 +149,7 @@ func hostEnv(environ []string, opt Options) []string {
 	if opt.InheritEnv {
 		return environ
 	}
-	var out []string
-	for _, kv := range environ {
-		k, _, _ := strings.Cut(kv, "=")
-		if prestart.EnvAllowed(k, CleanEnv) || prestart.EnvAllowed(k, opt.AllowEnv) {
-			out = append(out, kv)
-		}
-	}
-	return out
+	return prestart.HostEnv(environ, CleanEnv, opt.AllowEnv)
 }
 
 // afterCheckHook, when set by a test, runs between the executable's check

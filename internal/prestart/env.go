@@ -12,6 +12,20 @@ import (
 // runtime.CleanEnv is this list.
 var CleanEnv = []string{"PATH", "HOME", "TMPDIR", "LANG", "LC_*", "TZ"}
 
+// HostEnv is the part of environ that a plugin gets unless it inherits
+// the whole environment: the variables that clean (CleanEnv, or
+// runtime.CleanEnv) or allow names, in environ's order.
+func HostEnv(environ, clean, allow []string) []string {
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if EnvAllowed(k, clean) || EnvAllowed(k, allow) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
 // EnvAllowed reports whether the variable called name matches one of
 // patterns (a name, or a prefix followed by *).
 func EnvAllowed(name string, patterns []string) bool {

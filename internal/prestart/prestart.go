@@ -341,7 +341,6 @@ func start(home, name, version string) (p *Proc, why string) {
 // that is not NAME=VALUE, is refused: exec.Cmd would tidy it, and
 // Matches compares environments as they are.
 func hostEnv(environ []string) ([]string, string) {
-	var out []string
 	seen := make(map[string]bool, len(environ))
 	for _, kv := range environ {
 		k, _, ok := strings.Cut(kv, "=")
@@ -349,11 +348,8 @@ func hostEnv(environ []string) ([]string, string) {
 			return nil, "the environment has an entry twice, or one that is not NAME=VALUE"
 		}
 		seen[k] = true
-		if EnvAllowed(k, CleanEnv) {
-			out = append(out, kv)
-		}
 	}
-	return out, ""
+	return HostEnv(environ, CleanEnv, nil), ""
 }
 
 // strictModes is runtime's StrictModes check (checkOwnership), stricter:
