@@ -27,7 +27,7 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 		return ExitUsage, "name the method as SERVICE/METHOD", true
 	case errors.As(err, &ae):
 		if strings.Contains(ae.Error(), "gob") {
-			return ExitUsage, `net/rpc needs the receiving Go type: see "JSON and gob" in README.md for {"$gob": …}`, true
+			return ExitUsage, `net/rpc needs the receiving Go type: wrap the value as {"$gob": "TYPE", "value": VALUE} (plugctl call --help shows the forms)`, true
 		}
 		return ExitUsage, "plugctl describe NAME shows the request's fields", true
 	case errors.As(err, &me):

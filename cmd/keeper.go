@@ -20,7 +20,7 @@ import (
 // keeperCmd is the name of the hidden command that `start` runs detached
 // beside a started plugin: runtime.Keep, which holds a session with the
 // plugin so that each call makes one round trip on a unix socket instead of
-// a new go-plugin session (README.md, Warm plugins and health).
+// a new go-plugin session (docs/commands.md, "The keeper").
 const keeperCmd = "__keep"
 
 func newKeepCmd(g *Global) *cobra.Command {

@@ -121,8 +121,8 @@ func initPluginsDir(t *testing.T) {
 
 func runtimeOSArch() string { return cmd.Platform() }
 
-// exits N PROG ARGS...: run PROG and require exit code N (the codes
-// PRODUCT.md fixes are part of the contract, not just "non-zero").
+// exits N PROG ARGS...: run PROG and require exit code N (the documented
+// exit codes are part of the interface, not just "non-zero").
 func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
 		ts.Fatalf("usage: exits N PROG [ARGS...]")

@@ -313,8 +313,9 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 	ch := make(chan result, 1)
 	go func() {
 		defer func() {
-			// go-plugin dereferences a nil TLSConfig when a plugin sends a
-			// certificate nobody asked for (PITFALLS.md).
+			// go-plugin's client dereferences its nil TLSConfig when a
+			// plugin's handshake line carries a certificate although the
+			// host asked for no TLS: a panic in Start, not an error.
 			if r := recover(); r != nil {
 				ch <- result{err: errUnaskedCert}
 			}
