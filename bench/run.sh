@@ -54,7 +54,7 @@ done
 ab -n "$N" -name "list (200 plugins) vs --help" -target 2.0 \
 	-a "$plugctl --home $work/h200 list" -b "$plugctl --help"
 
-# --- cold call vs the seed's hand-written host, same plugin binary ----------
+# --- cold call vs go-plugin's examples/basic host, same plugin binary -------
 H=$work/hcall
 pl=$work/plugins
 inst() { # name file protocol-flags...
@@ -83,7 +83,7 @@ ab -n "$N" -name "cold call net/rpc mtls vs AutoMTLS host" -target 1.0 \
 ab -n "$N" -name "cold call gRPC mtls vs AutoMTLS host" -target 1.0 \
 	-a "$plugctl --home $H call kvtls Put {\"key\":\"a\",\"value\":\"1\"}" -b "$work/bin/grpchost -mtls $pl/kv"
 
-# --- warm call (plugctl start) vs cold call and vs the seed's host ----------
+# --- warm call (plugctl start) vs cold call and vs the examples/basic host --
 # hello is started once and every call reattaches to it; hellocold is the
 # same binary installed under another name and never started, so each of its
 # calls launches a fresh process.
