@@ -8,16 +8,10 @@ export GOFLAGS
 
 all: build
 
-# Two executables from one main package (README.md, "Two executables"):
-# bin/plugctl, the front end, serves the commands that run plugins and is
-# linked without the code that installs them (-tags plugctl_lean: a warm call
-# starts in about half the time); every other command it hands, by exec, to
-# bin/plugctl-core, the whole CLI, which also works alone. Both are pure Go
-# and static: no libc to load at every start (measured: --help 0.88x, a cold
-# call 0.96x of the cgo build).
+# One executable, the whole tool (go build . gives the same). Pure Go and
+# static: no libc to load at every start.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -tags plugctl_lean -o $(BIN)/plugctl .
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/plugctl-core .
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/plugctl .
 
 # The example plugins in testdata/plugins (see testdata/plugins/README.md).
 plugins:
@@ -36,7 +30,6 @@ PKGS := ./... ./testdata/plugins/...
 
 vet:
 	$(GO) vet $(PKGS)
-	$(GO) vet -tags plugctl_lean . ./cmd ./runtime
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -232,8 +232,7 @@ func callRun(cmd *cobra.Command, o *callOptions) error {
 		// --protoset are schemas for this call only, and --mtls may ask
 		// for another process than the started one: they attach). The
 		// plugin runs with the environment it was started with, so
-		// config.yaml is not read (nor is it by the fast path, which
-		// makes this call while plugctl initialises: internal/fastpath).
+		// config.yaml is not read.
 		if done, err := g.callKept(ctx, p, r, o, args, emit); done {
 			return err
 		}

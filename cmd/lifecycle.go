@@ -1,5 +1,3 @@
-//go:build !plugctl_lean
-
 package cmd
 
 import (
@@ -334,10 +332,10 @@ func newPruneCmd(g *Global) *cobra.Command {
 						}
 					}
 					if !dryRun {
+						clearDead(cmd.Context(), in.Paths, n, v)
 						if _, err := in.Remove(cmd.Context(), n, v); err != nil {
 							return err
 						}
-						runtime.RemoveRunFiles(in.Paths, n, v)
 					}
 					pj.Removed = append(pj.Removed, v)
 				}

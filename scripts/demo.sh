@@ -63,8 +63,6 @@ run plugctl install greeter@^1 hello kv kv-js
 run plugctl list
 run plugctl call greeter Greet '"demo"'
 run plugctl call hello Greet
-say "A cold call starts its plugin while plugctl initialises, and the launch adopts it (trace says so)"
-run env PLUGCTL_FASTPATH=trace plugctl call hello Greet
 run plugctl describe greeter
 say "A plugin in another language, without reflection: the schema comes from its .proto"
 run plugctl call kv-js Put '{"key": "lang", "value": "javascript"}' --proto "$root/testdata/plugins/kv/proto/kv.proto"
