@@ -146,6 +146,7 @@ type callOptions struct {
 	Method  string
 	Args    string
 	Raw     bool
+	Batch   bool
 	Headers []string
 	Run     runFlags
 }
@@ -175,8 +176,18 @@ needs "name", the name the plugin registered it under with gob.`,
   echo '{"key": "a"}' | plugctl call kv Get -
   plugctl call hello Greet            # go-plugin's examples/basic Greeter (net/rpc)
   plugctl call toolbox Counter '{"$gob": "uint", "value": 5}'`,
-		Args: args(2, 3),
+		Args: args(1, 3),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			if o.Batch {
+				o.Target = a[0]
+				if len(a) > 2 {
+					return usageErrorf("call --batch: wrong number of arguments (usage: plugctl call NAME[@VERSION] --batch [FILE])")
+				}
+				return batchRun(cmd, o, a[1:])
+			}
+			if len(a) < 2 {
+				return usageErrorf("%s: wrong number of arguments (usage: %s)", cmd.CommandPath(), cmd.UseLine())
+			}
 			o.Target, o.Method = a[0], a[1]
 			if len(a) == 3 {
 				o.Args = a[2]
@@ -185,6 +196,7 @@ needs "name", the name the plugin registered it under with gob.`,
 		},
 	}
 	c.Flags().BoolVar(&o.Raw, "raw", false, "print a string result without quotes")
+	c.Flags().BoolVar(&o.Batch, "batch", false, "read one request per line from FILE (default - for stdin) in METHOD's place and answer one JSON line each; --timeout bounds each request")
 	c.Flags().StringArrayVarP(&o.Headers, "header", "H", nil, "gRPC metadata 'key: value' (repeatable)")
 	o.Run.bind(c)
 	return c

@@ -289,9 +289,11 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 	})
 	if err != nil {
 		_ = enc.Encode(keepwire.Reply{Err: encodeKeptError(err)})
-	} else {
-		_ = enc.Encode(keepwire.Reply{End: true})
+		return
 	}
+	// The schema the call used is cached: this costs no round trip.
+	kind, _ := k.plugin.MethodKind(ctx, req.Method, CallOptions{})
+	_ = enc.Encode(keepwire.Reply{End: true, Kind: string(kind)})
 }
 
 // CallKeeper calls method on s, a started plugin of home, through its
@@ -302,14 +304,22 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 // attaches or launches instead. Once the request is sent the call is not
 // retried (it may have run): a keeper lost meanwhile is a *PluginError.
 func (s *StartedPlugin) CallKeeper(ctx context.Context, home store.Paths, r *store.Receipt, method string, args []byte, co CallOptions, emit func(json []byte) error) (used bool, err error) {
+	used, _, err = s.CallKeeperKind(ctx, home, r, method, args, co, emit)
+	return used, err
+}
+
+// CallKeeperKind is CallKeeper that also says, after a call that
+// succeeded, how the method exchanges messages (see Plugin.MethodKind), so
+// that a caller can shape the results without asking for the schema.
+func (s *StartedPlugin) CallKeeperKind(ctx context.Context, home store.Paths, r *store.Receipt, method string, args []byte, co CallOptions, emit func(json []byte) error) (used bool, kind MethodKind, err error) {
 	sock := keeperSocket(home, s)
 	if sock == "" || !strings.EqualFold(s.SHA256, r.BinSHA256) || !s.Alive() || len(args) > keepwire.MaxRequest/2 {
 		// (Arguments too large for one keeper request go by attaching.)
-		return false, nil
+		return false, "", nil
 	}
 	c, err := keepwire.Dial(sock)
 	if err != nil {
-		return false, nil
+		return false, "", nil
 	}
 	defer c.Close()
 	req := keepwire.Request{Target: s.Name + "@" + s.Version, Method: method, Metadata: co.Metadata}
@@ -317,12 +327,12 @@ func (s *StartedPlugin) CallKeeper(ctx context.Context, home store.Paths, r *sto
 		raw := json.RawMessage(args)
 		req.Args = &raw
 	}
-	err = keepwire.Call(ctx, c, req, emit)
+	end, err := keepwire.CallEnd(ctx, c, req, emit)
 	var declined *keepwire.DeclinedError
 	if errors.As(err, &declined) {
-		return false, nil
+		return false, "", nil
 	}
-	return true, keptError(s.Name, err)
+	return true, MethodKind(end.Kind), keptError(s.Name, err)
 }
 
 // Keeper is the socket of s's keeper when one answers there, else "" (none

@@ -32,6 +32,9 @@ type Reply struct {
 	Doc json.RawMessage `json:"doc,omitempty"`
 	Err *Error          `json:"error,omitempty"`
 	End bool            `json:"end,omitempty"`
+	// Kind, on the End reply, is how the method exchanges messages
+	// (runtime.MethodKind), so that a caller can shape its results.
+	Kind string `json:"kind,omitempty"`
 	// Declined says why the keeper did not serve the call; nothing ran.
 	Declined string `json:"declined,omitempty"`
 }
@@ -71,6 +74,12 @@ func (e *LostError) Unwrap() error { return e.Err }
 // emit's. ctx ending makes the pending read fail, which hangs up and so
 // cancels the call; the *LostError then wraps ctx's error.
 func Call(ctx context.Context, c *os.File, req Request, emit func(doc []byte) error) error {
+	_, err := CallEnd(ctx, c, req, emit)
+	return err
+}
+
+// CallEnd is Call that also returns the keeper's End reply.
+func CallEnd(ctx context.Context, c *os.File, req Request, emit func(doc []byte) error) (Reply, error) {
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if dl, ok := ctx.Deadline(); ok {
@@ -78,10 +87,10 @@ func Call(ctx context.Context, c *os.File, req Request, emit func(doc []byte) er
 	}
 	b, err := json.Marshal(req)
 	if err != nil {
-		return fmt.Errorf("keeper request: %w", err)
+		return Reply{}, fmt.Errorf("keeper request: %w", err)
 	}
 	if _, err := c.Write(append(b, '\n')); err != nil {
-		return &DeclinedError{Reason: err.Error()}
+		return Reply{}, &DeclinedError{Reason: err.Error()}
 	}
 	dec := json.NewDecoder(bufio.NewReader(c))
 	for first := true; ; first = false {
@@ -92,20 +101,20 @@ func Call(ctx context.Context, c *os.File, req Request, emit func(doc []byte) er
 			} else if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return &LostError{Err: err}
+			return Reply{}, &LostError{Err: err}
 		}
 		switch {
 		case rep.Declined != "" && first:
-			return &DeclinedError{Reason: rep.Declined}
+			return Reply{}, &DeclinedError{Reason: rep.Declined}
 		case rep.Declined != "":
-			return &LostError{Err: fmt.Errorf("the keeper declined the call after it began: %s", rep.Declined)}
+			return Reply{}, &LostError{Err: fmt.Errorf("the keeper declined the call after it began: %s", rep.Declined)}
 		case rep.Err != nil:
-			return rep.Err
+			return Reply{}, rep.Err
 		case rep.End:
-			return nil
+			return rep, nil
 		case rep.Doc != nil:
 			if err := emit(rep.Doc); err != nil {
-				return err
+				return Reply{}, err
 			}
 		}
 	}
