@@ -330,7 +330,7 @@ func printDescription(g *Global, d *runtime.Description) {
 			if m.ServerStreaming {
 				resp = "stream " + resp
 			}
-			g.Printf("  %s(%s) returns (%s)\n", m.Name, req, resp)
+			g.Printf("  %s(%s) returns (%s)  [%s]\n", m.Name, req, resp, m.Kind)
 		}
 	}
 	names := make([]string, 0, len(d.Messages))

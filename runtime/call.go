@@ -32,6 +32,11 @@ type CallOptions struct {
 	ImportPaths []string
 	// Protoset is a FileDescriptorSet file for the schema (--protoset).
 	Protoset string
+	// Requests, when set (and args empty), supplies the request messages
+	// instead of args: all of them, sent as they come, for a client- or
+	// bidirectional-streaming method; exactly one (or none: an empty
+	// request) for the other kinds. See Requests.
+	Requests Requests
 }
 
 // crashGrace is how long a failed call waits for the plugin's exit, so that
@@ -40,8 +45,13 @@ const crashGrace = time.Second
 
 // Call calls method with args, a JSON document (empty means an empty
 // request), and hands each result to emit as one compact JSON document:
-// once for a unary method, once per message for a server-streaming one. An
-// error from emit ends the call and is returned as is.
+// once for a unary or client-streaming method, once per message, as it
+// arrives, for a server-streaming or bidirectional one. An error from emit
+// ends the call and is returned as is.
+//
+// A client- or bidirectional-streaming method takes its request messages
+// from co.Requests, or else from args as a JSON array of messages (empty:
+// none); the send side is closed after the last one.
 //
 // gRPC methods are named "Get" (when only one of the plugin's own services
 // has it), "KV/Get", "proto.KV/Get" or "proto.KV.Get". Results use
@@ -56,7 +66,7 @@ func (p *Plugin) Call(ctx context.Context, method string, args []byte, co CallOp
 	case ProtocolGRPC:
 		return p.callGRPC(ctx, method, args, co, emit)
 	case ProtocolNetRPC:
-		return p.callNetRPC(ctx, method, args, emit)
+		return p.callNetRPC(ctx, method, args, co, emit)
 	}
 	return fmt.Errorf("plugin %s: protocol %q: %w", p.spec.Name, p.proto, ErrUnsupported)
 }
@@ -75,12 +85,14 @@ func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co Ca
 		return err
 	}
 	full := string(m.Parent().FullName()) + "/" + string(m.Name())
+	if md != nil {
+		ctx = metadata.NewOutgoingContext(ctx, md)
+	}
 	if m.IsStreamingClient() {
-		kind := "client-streaming"
-		if m.IsStreamingServer() {
-			kind = "bidirectional-streaming"
-		}
-		return fmt.Errorf("%s is %s: %w (plugctl calls unary and server-streaming methods)", full, kind, ErrUnsupported)
+		return p.callClientStreaming(ctx, m, s, args, co, emit)
+	}
+	if args, err = co.oneRequest(full, args); err != nil {
+		return err
 	}
 	req := dynamicpb.NewMessage(m.Input())
 	if len(bytes.TrimSpace(args)) > 0 {
@@ -88,9 +100,6 @@ func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co Ca
 		if err := uo.Unmarshal(args, req); err != nil {
 			return &ArgError{Method: full, Type: string(m.Input().FullName()), Err: err}
 		}
-	}
-	if md != nil {
-		ctx = metadata.NewOutgoingContext(ctx, md)
 	}
 	path := "/" + full
 	if !m.IsStreamingServer() {

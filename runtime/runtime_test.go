@@ -259,10 +259,6 @@ func TestMethodNames(t *testing.T) {
 			t.Errorf("%s: want ErrMethodNotFound, got %v", name, err)
 		}
 	}
-	_, err = call(context.Background(), p, "Chat", `{}`, CallOptions{})
-	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "bidirectional-streaming") {
-		t.Errorf("bidi: %v", err)
-	}
 }
 
 func TestMetadataAndErrors(t *testing.T) {
@@ -314,7 +310,9 @@ func TestDescribe(t *testing.T) {
 	b, _ := json.Marshal(d)
 	for _, s := range []string{
 		`"name":"test","version":"1.0.0","protocol":"grpc","schema":"reflection"`,
-		`{"name":"Count","fullName":"test.v1.Echo/Count","request":"test.v1.CountRequest","response":"test.v1.EchoReply","clientStreaming":false,"serverStreaming":true}`,
+		`{"name":"Count","fullName":"test.v1.Echo/Count","request":"test.v1.CountRequest","response":"test.v1.EchoReply","clientStreaming":false,"serverStreaming":true,"kind":"server-streaming"}`,
+		`{"name":"Chat","fullName":"test.v1.Echo/Chat","request":"test.v1.EchoRequest","response":"test.v1.EchoReply","clientStreaming":true,"serverStreaming":true,"kind":"bidirectional"}`,
+		`{"name":"Collect","fullName":"test.v1.Echo/Collect","request":"test.v1.EchoRequest","response":"test.v1.EchoReply","clientStreaming":true,"serverStreaming":false,"kind":"client-streaming"}`,
 		`{"name":"labels","jsonName":"labels","number":2,"type":"map","map":{"key":"string","value":"string"}}`,
 		`{"name":"color","jsonName":"color","number":3,"type":"enum","enum":"test.v1.Color"}`,
 		`{"name":"tags","jsonName":"tags","number":4,"type":"string","repeated":true}`,
