@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 
@@ -154,14 +153,30 @@ type callOptions struct {
 func newCallCmd(g *Global) *cobra.Command {
 	o := &callOptions{g: g}
 	c := &cobra.Command{
-		Use:   "call NAME[@VERSION] METHOD [ARGS]",
+		Use:   "call NAME[@VERSION] (METHOD [ARGS] | --batch [FILE])",
 		Short: "Launch an installed plugin and call one of its methods",
 		Long: `Launch the active (or given) version of an installed plugin through go-plugin,
 call METHOD with ARGS (JSON; - reads it from stdin) and print the result as
 JSON on stdout. gRPC plugins are called through server reflection, or a
-schema from --proto, --protoset or the index. A server-streaming method
-prints one JSON document per line. METHOD may be Get when unique, or
-proto.KV/Get.
+schema from --proto, --protoset or the index. METHOD may be Get when
+unique, or proto.KV/Get.
+
+All four kinds of gRPC method are called (describe shows each one's kind).
+A unary or client-streaming method prints one JSON line; a server-streaming
+or bidirectional one prints one line per message, as each arrives. A
+client-streaming or bidirectional method takes a stream of request
+messages: with ARGS -, each JSON document on stdin is one message, sent as
+it is read, and the end of stdin closes the send side; inline, ARGS is a
+JSON array of the messages.
+
+With --batch, FILE (default -, stdin) takes METHOD's place and holds one
+request per line, {"id": ANY, "method": "M", "args": JSON, "metadata":
+{"k": "v" or ["v1", "v2"]}}; each is answered on one line of stdout, in
+order: {"id": ..., "result": JSON} or {"id": ..., "error": {"code": N,
+"message": "...", "hint": "..."}}. One plugin process serves the whole
+batch (a crash fails the request in flight, and the next one starts it
+again); --timeout bounds each request. The exit code is 0 when every
+request succeeded, else the first failure's.
 
 net/rpc plugins exchange gob, which is typed: ARGS is sent as the Go type
 its JSON suggests (a string as string, true as bool, 42 as int, 1.5 as
@@ -175,7 +190,10 @@ needs "name", the name the plugin registered it under with gob.`,
   plugctl call kv proto.KV/Put '{"key": "a", "value": "1"}'
   echo '{"key": "a"}' | plugctl call kv Get -
   plugctl call hello Greet            # go-plugin's examples/basic Greeter (net/rpc)
-  plugctl call toolbox Counter '{"$gob": "uint", "value": 5}'`,
+  plugctl call toolbox Counter '{"$gob": "uint", "value": 5}'
+  printf '{"bytesToWrite": "aGk="}\n{"bytesToWrite": "IQ=="}\n' | plugctl call streamer Write -
+  plugctl call chat Echo '[{"text": "a"}, {"text": "b"}]'
+  plugctl call kv --batch requests.jsonl`,
 		Args: args(1, 3),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if o.Batch {
@@ -205,12 +223,12 @@ needs "name", the name the plugin registered it under with gob.`,
 func callRun(cmd *cobra.Command, o *callOptions) error {
 	g := o.g
 	args := []byte(o.Args)
+	co := o.Run.callOptions(o.Headers)
 	if o.Args == "-" {
-		b, err := io.ReadAll(g.IO.In)
-		if err != nil {
-			return fmt.Errorf("read arguments from stdin: %w", err)
-		}
-		args = b
+		// Each JSON document on stdin is a request message, sent as it
+		// is read (a method that takes one request takes exactly one).
+		args = nil
+		co.Requests = runtime.JSONRequests(g.IO.In)
 	}
 	if len(bytes.TrimSpace(args)) > 0 && !json.Valid(args) {
 		return usageErrorf("ARGS is not valid JSON: %s (a string needs quotes: '\"text\"')", truncateArg(string(args)))
@@ -245,7 +263,7 @@ func callRun(cmd *cobra.Command, o *callOptions) error {
 		// for another process than the started one: they attach). The
 		// plugin runs with the environment it was started with, so
 		// config.yaml is not read.
-		if done, err := g.callKept(ctx, p, r, o, args, emit); done {
+		if done, err := g.callKept(ctx, p, r, o, args, co, emit); done {
 			return err
 		}
 	}
@@ -258,7 +276,7 @@ func callRun(cmd *cobra.Command, o *callOptions) error {
 		return err
 	}
 	defer pl.Close()
-	return pl.Call(ctx, o.Method, args, o.Run.callOptions(o.Headers), emit)
+	return pl.Call(ctx, o.Method, args, co, emit)
 }
 
 func truncateArg(s string) string {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -247,8 +246,8 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 	// A caller that connects and sends nothing is dropped rather than held
 	// (with a goroutine) for the keeper's life.
 	_ = c.SetReadDeadline(time.Now().Add(k.requestTimeout))
-	br := bufio.NewReader(io.LimitReader(c, keepwire.MaxRequest))
-	line, err := br.ReadBytes('\n')
+	br := bufio.NewReader(c)
+	line, err := readKeptLine(br)
 	if err != nil {
 		return
 	}
@@ -272,16 +271,25 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 		ctx, dcancel = context.WithDeadline(ctx, time.Unix(0, req.Deadline))
 		defer dcancel()
 	}
-	// The caller hangs up (Ctrl-C, its own timeout): the call is cancelled.
-	go func() {
-		_, _ = br.ReadByte()
-		cancel()
-	}()
+	// The caller hangs up (Ctrl-C, its own timeout): the call is
+	// cancelled. A request's message stream is read first.
+	watchHangUp := func() {
+		go func() {
+			_, _ = br.ReadByte()
+			cancel()
+		}()
+	}
+	co := CallOptions{Metadata: req.Metadata}
+	if req.Stream {
+		co.Requests = keptRequests(br, watchHangUp)
+	} else {
+		watchHangUp()
+	}
 	var args []byte
 	if req.Args != nil {
 		args = *req.Args
 	}
-	err = k.plugin.Call(ctx, req.Method, args, CallOptions{Metadata: req.Metadata}, func(doc []byte) error {
+	err = k.plugin.Call(ctx, req.Method, args, co, func(doc []byte) error {
 		if err := enc.Encode(keepwire.Reply{Doc: doc}); err != nil {
 			return err
 		}
@@ -294,6 +302,46 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 	// The schema the call used is cached: this costs no round trip.
 	kind, _ := k.plugin.MethodKind(ctx, req.Method, CallOptions{})
 	_ = enc.Encode(keepwire.Reply{End: true, Kind: string(kind)})
+}
+
+// readKeptLine reads one line of a caller, at most keepwire.MaxRequest
+// long.
+func readKeptLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > keepwire.MaxRequest {
+			return nil, fmt.Errorf("a line longer than %d bytes", keepwire.MaxRequest)
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return line, err
+		}
+	}
+}
+
+// keptRequests supplies the request messages a caller streams after its
+// request (keepwire.Message lines), then watches for the caller hanging up.
+func keptRequests(br *bufio.Reader, then func()) Requests {
+	return func(send func([]byte) error) error {
+		for {
+			line, err := readKeptLine(br)
+			if err != nil {
+				return fmt.Errorf("the caller left before its last request message: %w", err)
+			}
+			var m keepwire.Message
+			if err := json.Unmarshal(line, &m); err != nil {
+				return fmt.Errorf("unreadable request message: %w", err)
+			}
+			if m.End {
+				then()
+				return nil
+			}
+			if err := send(m.Doc); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // CallKeeper calls method on s, a started plugin of home, through its
@@ -327,7 +375,11 @@ func (s *StartedPlugin) CallKeeperKind(ctx context.Context, home store.Paths, r 
 		raw := json.RawMessage(args)
 		req.Args = &raw
 	}
-	end, err := keepwire.CallEnd(ctx, c, req, emit)
+	var requests func(func([]byte) error) error
+	if co.Requests != nil && req.Args == nil {
+		requests = co.Requests
+	}
+	end, err := keepwire.CallStream(ctx, c, req, requests, emit)
 	var declined *keepwire.DeclinedError
 	if errors.As(err, &declined) {
 		return false, "", nil

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
@@ -121,7 +122,11 @@ func (p *Plugin) callClientStreaming(ctx context.Context, m protoreflect.MethodD
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st, err := p.conn.NewStream(sctx, &grpc.StreamDesc{ClientStreams: true, ServerStreams: m.IsStreamingServer()}, "/"+full)
+	// Received as a stream whatever the kind: a client-streaming method
+	// that ends with OK and no message (go-plugin's streaming example's
+	// Write does) then answers its empty message rather than a
+	// cardinality error, as older gRPC clients saw it.
+	st, err := p.conn.NewStream(sctx, &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, "/"+full)
 	if err != nil {
 		return p.grpcError(ctx, full, err)
 	}
@@ -175,11 +180,20 @@ func (p *Plugin) callClientStreaming(ctx context.Context, m protoreflect.MethodD
 		}
 		return err
 	}
-	for {
+	var only []byte // a client-streaming method's answer, emitted at its end
+	for n := 0; ; n++ {
 		resp := dynamicpb.NewMessage(m.Output())
 		err := st.RecvMsg(resp)
 		if errors.Is(err, io.EOF) {
-			return finish(nil)
+			if m.IsStreamingServer() {
+				return finish(nil)
+			}
+			if only == nil {
+				if only, err = marshalJSON(dynamicpb.NewMessage(m.Output()), s); err != nil {
+					return finish(err)
+				}
+			}
+			return finish(emit(only))
 		}
 		if err != nil {
 			// A sender's error cancelled the stream (it is set before
@@ -193,13 +207,15 @@ func (p *Plugin) callClientStreaming(ctx context.Context, m protoreflect.MethodD
 		if err != nil {
 			return finish(err)
 		}
+		if !m.IsStreamingServer() {
+			if n > 0 {
+				return finish(&MethodError{Method: full, Code: codes.Internal, Message: "a client-streaming method answered more than one message"})
+			}
+			only = out
+			continue
+		}
 		if err := emit(out); err != nil {
 			return finish(err)
-		}
-		if !m.IsStreamingServer() {
-			// Client-streaming: one answer; RecvMsg has read the
-			// status after it.
-			return finish(nil)
 		}
 	}
 }
