@@ -275,7 +275,9 @@ func callRun(cmd *cobra.Command, o *callOptions) error {
 	if err != nil {
 		return err
 	}
-	defer pl.Close()
+	// plugctl exits right after: the plugin's process group is killed
+	// rather than asked to exit and waited for (see CloseAtExit).
+	defer pl.CloseAtExit()
 	return pl.Call(ctx, o.Method, args, co, emit)
 }
 

@@ -141,6 +141,7 @@ type Plugin struct {
 
 	stopWatch func() bool
 	closeOnce sync.Once
+	socketDir string // go-plugin's directory for the plugin's socket, when Launch made one
 
 	schemaMu    sync.Mutex
 	refl        *schema // discovered through reflection (or its cache), kept for the plugin's life
@@ -297,6 +298,9 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 		res.err = ctx.Err()
 	}
 	p.runner = rn.Load()
+	if dir := socketDir.Load(); dir != nil {
+		p.socketDir = *dir
+	}
 	if res.err != nil {
 		p.reap()
 		if dir := socketDir.Load(); dir != nil {
@@ -632,6 +636,29 @@ func (p *Plugin) Close() error {
 		p.reap()
 	})
 	return nil
+}
+
+// CloseAtExit ends a launched plugin at once, for a host that exits right
+// after: its process group is killed and its socket directory removed, but
+// the plugin is neither asked to exit first nor waited for (the process
+// left behind is reaped once the host is gone). A plugin that must clean up
+// when it stops needs Close, which asks it to exit and waits. On a started
+// plugin that Attach returned, CloseAtExit is Close: the connection is
+// dropped, the plugin keeps running.
+func (p *Plugin) CloseAtExit() {
+	if p.runner == nil {
+		_ = p.Close()
+		return
+	}
+	p.closeOnce.Do(func() {
+		if p.stopWatch != nil {
+			p.stopWatch()
+		}
+		_ = p.runner.Kill(context.Background())
+		if p.socketDir != "" {
+			_ = os.RemoveAll(p.socketDir)
+		}
+	})
 }
 
 // exited is closed once the plugin's process is known to be gone.

@@ -930,3 +930,31 @@ func assertNoSocketDirs(t testing.TB, home store.Paths) {
 		t.Errorf("left in run/: %v", left)
 	}
 }
+
+// CloseAtExit kills the whole group and removes the socket directory
+// without asking the plugin to exit: a grandchild in the group dies too,
+// and a second Close does nothing more.
+func TestCloseAtExit(t *testing.T) {
+	t.Parallel()
+	pidfile := filepath.Join(t.TempDir(), "pid")
+	opt, _ := optsFor(t, "TESTPLUGIN_MODE=grandchild", "TESTPLUGIN_PIDFILE="+pidfile)
+	p, err := Launch(ctxT(t, 30*time.Second), specFor(t, goodBin), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCall(t, p, "Ping", "", CallOptions{})
+	if p.socketDir == "" {
+		t.Fatal("Launch recorded no socket directory")
+	}
+	p.CloseAtExit()
+	if _, err := os.Stat(p.socketDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket directory %s: %v", p.socketDir, err)
+	}
+	assertNoSocketDirs(t, opt.Home)
+	assertDead(t, p.Pid())
+	assertDead(t, readPid(t, pidfile))
+	_ = p.Close()
+	if _, err := call(context.Background(), p, "Ping", "", CallOptions{}); err == nil {
+		t.Error("a call after CloseAtExit succeeded")
+	}
+}
