@@ -268,6 +268,11 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 	}
 	client := plugin.NewClient(cfg)
 	p := &Plugin{spec: spec, client: client, stderr: stderr}
+	if proto.Kind != store.KindNetRPC {
+		// While the plugin starts (its runtime, its handshake: most of a
+		// cold call), load the schema a call would read next.
+		p.preloadSchema()
+	}
 
 	type result struct {
 		addr net.Addr
