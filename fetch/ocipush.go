@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -286,4 +287,47 @@ func (f *Fetcher) OCIHasBlob(ctx context.Context, repository, sum string) (bool,
 		return false, 0, f.ociError(tctx, reg, err)
 	}
 	return true, d.Size, nil
+}
+
+// PushPlatforms publishes one plugin file to repository
+// (oci://REGISTRY/REPOSITORY): a manifest per platform (artifact type
+// ArtifactTypePlugin, the file its one layer titled with its base name, the
+// platform in its config), all added to the image index tagged tag. It
+// returns each platform's manifest address (…@sha256:…) and the file's
+// SHA-256.
+func (f *Fetcher) PushPlatforms(ctx context.Context, repository, file, tag string, platforms []string) (map[string]string, string, error) {
+	urls := map[string]string{}
+	var pushed []*OCIPushed
+	sum := ""
+	for _, p := range platforms {
+		res, err := f.PushOCI(ctx, OCIPush{
+			Repository: repository, ArtifactType: ArtifactTypePlugin, Platform: p,
+			Files: []OCIFile{{Path: file, Title: filepath.Base(file)}},
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		urls[p] = res.Address
+		sum = res.Files[0].SHA256
+		pushed = append(pushed, res)
+	}
+	if tag != "" && len(pushed) > 0 {
+		if _, err := f.TagOCIPlatforms(ctx, repository, tag, pushed); err != nil {
+			return nil, "", err
+		}
+	}
+	return urls, sum, nil
+}
+
+// SplitOCITag checks a tagged registry address, oci://REGISTRY/REPOSITORY:TAG,
+// and returns oci://REGISTRY/REPOSITORY and TAG.
+func SplitOCITag(addr string) (string, string, error) {
+	s, err := parse(addr, "")
+	if err != nil {
+		return "", "", err
+	}
+	if s.kind != kindOCI || s.oci.pinned() {
+		return "", "", fmt.Errorf("%s: want a tagged registry address, oci://REGISTRY/REPOSITORY:TAG", addr)
+	}
+	return "oci://" + s.oci.ref.Registry + "/" + s.oci.ref.Repository, s.oci.ref.Reference, nil
 }

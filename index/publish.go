@@ -213,6 +213,12 @@ type PublishRequest struct {
 	Checksums string
 	URLPrefix string
 
+	// Push, when set, uploads an artifact file for its platforms before
+	// anything is written, and returns the URL to write for each platform
+	// and the SHA-256 of the bytes it pushed (which must match a checksums
+	// file's line).
+	Push func(file string, platforms []string) (urls map[string]string, sha256 string, err error)
+
 	// Signed: the index will be signed, so it gets a version (1 when it has
 	// none) and expires Expires after Now.
 	Signed  bool
@@ -239,6 +245,20 @@ func Publish(req PublishRequest) ([]Publication, error) {
 			pubs = append(pubs, Publication{Name: req.Name, Version: req.Version, Platform: p, URL: url, SHA256: sum, Bin: req.Bin})
 		}
 	}
+	// push uploads file and writes its pushed URL per platform.
+	push := func(file string, platforms []string, sum string) error {
+		urls, got, err := req.Push(file, platforms)
+		if err != nil {
+			return err
+		}
+		if got != sum {
+			return &verify.MismatchError{What: filepath.Base(file), Source: file, Want: sum, Got: got}
+		}
+		for _, p := range platforms {
+			add([]string{p}, urls[p], sum)
+		}
+		return nil
+	}
 	if req.Checksums != "" {
 		sums, err := ReadChecksums(req.Checksums)
 		if err != nil {
@@ -249,9 +269,16 @@ func Publish(req PublishRequest) ([]Publication, error) {
 			if len(plats) == 0 {
 				continue // checksums.txt also lists sources, SBOMs, …
 			}
+			file := filepath.Join(filepath.Dir(req.Checksums), s.File)
+			if req.Push != nil {
+				if err := push(file, plats, s.SHA256); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			u := req.URLPrefix + s.File
 			if req.URLPrefix == "" {
-				u = relURL(indexDir, filepath.Join(filepath.Dir(req.Checksums), s.File))
+				u = relURL(indexDir, file)
 			}
 			add(plats, u, s.SHA256)
 		}
@@ -270,11 +297,17 @@ func Publish(req PublishRequest) ([]Publication, error) {
 		if len(plats) == 0 {
 			plats = []string{req.DefaultPlatform}
 		}
-		u := req.URL
-		if u == "" {
-			u = relURL(indexDir, req.Artifact)
+		if req.Push != nil {
+			if err := push(req.Artifact, plats, sum); err != nil {
+				return nil, err
+			}
+		} else {
+			u := req.URL
+			if u == "" {
+				u = relURL(indexDir, req.Artifact)
+			}
+			add(plats, u, sum)
 		}
-		add(plats, u, sum)
 	}
 	for _, p := range pubs {
 		if err := idx.Add(p, req.Description, req.Protocol); err != nil {
