@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -207,4 +208,19 @@ func cmdSetVar(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: setvar VAR FILE")
 	}
 	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
+}
+
+var httpServers sync.Map // $WORK + " " + VAR → *http.Server of httpserve
+
+// httpstop VAR: stop the server httpserve started as $VAR; its address
+// then refuses connections.
+func cmdHTTPStop(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: httpstop VAR")
+	}
+	v, ok := httpServers.Load(ts.Getenv("WORK") + " " + args[0])
+	if !ok {
+		ts.Fatalf("no server %s", args[0])
+	}
+	ts.Check(v.(*http.Server).Close())
 }
