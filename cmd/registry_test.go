@@ -224,3 +224,17 @@ func cmdHTTPStop(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(v.(*http.Server).Close())
 }
+
+// corruptblob VAR SHA256: flip the first byte of the blob SHA256 in the
+// storage of the registry started as VAR, as a failing disk or a hostile
+// registry would serve it.
+func cmdCorruptBlob(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 || len(args[1]) != 64 {
+		ts.Fatalf("usage: corruptblob VAR SHA256")
+	}
+	p := filepath.Join(ts.MkAbs("registry-"+args[0]), "storage", "docker", "registry", "v2", "blobs", "sha256", args[1][:2], args[1], "data")
+	b, err := os.ReadFile(p)
+	ts.Check(err)
+	b[0] ^= 0xff
+	ts.Check(os.WriteFile(p, b, 0o644))
+}
