@@ -364,6 +364,11 @@ func artifactFileName(addr string) string {
 		p = p[:i]
 	}
 	base := path.Base(strings.ReplaceAll(p, "\\", "/"))
+	if fetch.IsOCI(addr) {
+		// REPOSITORY:TAG or REPOSITORY@DIGEST: the repository's last name.
+		base, _, _ = strings.Cut(base, "@")
+		base, _, _ = strings.Cut(base, ":")
+	}
 	if base == "." || base == "/" || base == "" || base == ".." {
 		return "artifact"
 	}
