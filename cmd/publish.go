@@ -16,7 +16,7 @@ import (
 type publishOptions struct {
 	g           *Global
 	Index       string
-	Artifact    string
+	Artifacts   []string
 	Checksums   string
 	Name        string
 	Version     string
@@ -34,8 +34,8 @@ type publishOptions struct {
 func newPublishCmd(g *Global) *cobra.Command {
 	o := &publishOptions{g: g}
 	c := &cobra.Command{
-		Use:   "publish INDEX [ARTIFACT] --name N --version V",
-		Short: "Add an artifact (or a goreleaser checksums.txt) to an index file",
+		Use:   "publish INDEX [ARTIFACT...] --name N --version V",
+		Short: "Add artifacts (or a goreleaser checksums.txt) to an index file",
 		Long: `Add or replace an artifact entry in the index file INDEX (created when missing),
 with the SHA-256 computed from the artifact. The URL defaults to the artifact's
 path relative to the index; the platform to the one in a goreleaser-style name
@@ -49,12 +49,9 @@ version's tag, '+' written '_') and writes its manifest address
 		Example: `  plugctl publish dist/index.yaml dist/greeter_1.2.0_linux_amd64.tar.gz --name greeter --version 1.2.0 --bin greeter
   plugctl publish dist/index.yaml --checksums dist/checksums.txt --name greeter --version 1.2.0 --bin greeter
   plugctl publish dist/index.yaml --checksums dist/checksums.txt --name greeter --version 1.2.0 --bin greeter --push oci://ghcr.io/acme/greeter`,
-		Args: args(1, 2),
+		Args: args(1, -1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			o.Index = a[0]
-			if len(a) == 2 {
-				o.Artifact = a[1]
-			}
+			o.Index, o.Artifacts = a[0], a[1:]
 			return publishRun(cmd, o)
 		},
 	}
@@ -92,8 +89,11 @@ func publishRun(cmd *cobra.Command, o *publishOptions) error {
 	if o.Name == "" || o.Version == "" {
 		return usageErrorf("publish needs --name and --version")
 	}
-	if (o.Artifact == "") == (o.Checksums == "") {
-		return usageErrorf("publish takes one ARTIFACT or --checksums FILE")
+	if (len(o.Artifacts) == 0) == (o.Checksums == "") {
+		return usageErrorf("publish takes ARTIFACT... or --checksums FILE")
+	}
+	if len(o.Artifacts) > 1 && (o.URL != "" || len(o.Platforms) > 0) {
+		return usageErrorf("--url and --platform go with one ARTIFACT (with several, each one's platform comes from its name)")
 	}
 	proto, err := o.Protocol.protocol()
 	if err != nil {
@@ -129,7 +129,7 @@ func publishRun(cmd *cobra.Command, o *publishOptions) error {
 	pubs, err := index.Publish(index.PublishRequest{
 		Push:      push,
 		IndexFile: o.Index, Name: o.Name, Version: o.Version, Description: o.Description, Bin: o.Bin, Protocol: proto,
-		Artifact: o.Artifact, Platforms: o.Platforms, URL: o.URL, DefaultPlatform: Platform(),
+		Artifacts: o.Artifacts, Platforms: o.Platforms, URL: o.URL, DefaultPlatform: Platform(),
 		Checksums: o.Checksums, URLPrefix: o.URLPrefix,
 		Signed: o.Key != "", Expires: ttl, Now: time.Now(),
 	})

@@ -203,7 +203,10 @@ type PublishRequest struct {
 
 	// One artifact: its platforms (default: from its file name, else
 	// DefaultPlatform) and URL (default: its path relative to the index).
+	// Artifacts are more, each published like Artifact (their platforms
+	// from their names: Platforms and URL go with one artifact).
 	Artifact        string
+	Artifacts       []string
 	Platforms       []string
 	URL             string
 	DefaultPlatform string
@@ -231,6 +234,9 @@ type PublishRequest struct {
 // one, renews its expiry when it is to be signed, and writes it. It returns
 // what was published. The index file is unchanged on any error.
 func Publish(req PublishRequest) ([]Publication, error) {
+	if err := store.ValidName(req.Name); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
 	idx, err := LoadFile(req.IndexFile)
 	if err != nil {
 		return nil, err
@@ -286,25 +292,51 @@ func Publish(req PublishRequest) ([]Publication, error) {
 			return nil, fmt.Errorf("%w: %s lists no file whose name carries an os and arch (name_1.2.0_linux_amd64.tar.gz)", ErrUsage, req.Checksums)
 		}
 	} else {
-		sum, err := verify.FileSHA256(req.Artifact)
-		if err != nil {
-			return nil, fmt.Errorf("publish: %w", err)
+		arts := req.Artifacts
+		if req.Artifact != "" {
+			arts = append([]string{req.Artifact}, arts...)
 		}
-		plats := req.Platforms
-		if len(plats) == 0 {
-			plats = PlatformsFromName(req.Artifact)
+		if len(arts) > 1 && (req.URL != "" || len(req.Platforms) > 0) {
+			return nil, fmt.Errorf("%w: a URL and platforms name one artifact, not %d", ErrUsage, len(arts))
 		}
-		if len(plats) == 0 {
-			plats = []string{req.DefaultPlatform}
-		}
-		if req.Push != nil {
-			if err := push(req.Artifact, plats, sum); err != nil {
-				return nil, err
+		// Every artifact's platforms first: nothing is pushed when two
+		// artifacts claim one platform.
+		platsOf := make([][]string, len(arts))
+		seen := map[string]string{}
+		for i, art := range arts {
+			plats := req.Platforms
+			if len(plats) == 0 {
+				plats = PlatformsFromName(art)
 			}
-		} else {
+			if len(plats) == 0 {
+				plats = []string{req.DefaultPlatform}
+			}
+			for _, p := range plats {
+				if !KnownPlatform(p) {
+					return nil, fmt.Errorf("%w: platform %q: want os/arch from Go's known list (go tool dist list)", ErrUsage, p)
+				}
+				if other, ok := seen[p]; ok && other != art {
+					return nil, fmt.Errorf("%w: %s and %s are both for %s", ErrUsage, other, art, p)
+				}
+				seen[p] = art
+			}
+			platsOf[i] = plats
+		}
+		for i, art := range arts {
+			plats := platsOf[i]
+			sum, err := verify.FileSHA256(art)
+			if err != nil {
+				return nil, fmt.Errorf("publish: %w", err)
+			}
+			if req.Push != nil {
+				if err := push(art, plats, sum); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			u := req.URL
 			if u == "" {
-				u = relURL(indexDir, req.Artifact)
+				u = relURL(indexDir, art)
 			}
 			add(plats, u, sum)
 		}
