@@ -14,6 +14,8 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,18 +28,23 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// registry [-tls] [-auth USER:PASS] VAR: start Debian's docker-registry
-// (the CNCF distribution registry) on 127.0.0.1 with its own storage
-// under $WORK, and set $VAR to its host:port. With -tls it serves HTTPS
-// with a fresh self-signed certificate that $SSL_CERT_FILE then trusts;
-// with -auth it asks for those credentials (htpasswd), which
-// $DOCKER_CONFIG/config.json then holds, as docker login writes them.
+// registry [-tls] [-auth USER:PASS] [-token T] VAR: start Debian's
+// docker-registry (the CNCF distribution registry) on 127.0.0.1 with its
+// own storage under $WORK, and set $VAR to its host:port. With -tls it
+// serves HTTPS with a fresh self-signed certificate that $SSL_CERT_FILE then
+// trusts; with -auth it asks for those credentials (htpasswd), which
+// $DOCKER_CONFIG/config.json then holds, as docker login writes them. With
+// -token, $VAR is a proxy in front of it that wants "Authorization: Bearer
+// T" (a registry's token authentication, the token already issued) and
+// $VAR_TOKENVAR names the variable that carries a token for it.
 func cmdRegistry(ts *testscript.TestScript, neg bool, args []string) {
-	useTLS, user, pass := false, "", ""
+	useTLS, user, pass, token := false, "", "", ""
 	for len(args) > 1 {
 		switch args[0] {
 		case "-tls":
 			useTLS, args = true, args[1:]
+		case "-token":
+			token, args = args[1], args[2:]
 		case "-auth":
 			var ok bool
 			if user, pass, ok = strings.Cut(args[1], ":"); !ok {
@@ -45,11 +52,11 @@ func cmdRegistry(ts *testscript.TestScript, neg bool, args []string) {
 			}
 			args = args[2:]
 		default:
-			ts.Fatalf("usage: registry [-tls] [-auth USER:PASS] VAR")
+			ts.Fatalf("usage: registry [-tls] [-auth USER:PASS] [-token T] VAR")
 		}
 	}
 	if neg || len(args) != 1 {
-		ts.Fatalf("usage: registry [-tls] [-auth USER:PASS] VAR")
+		ts.Fatalf("usage: registry [-tls] [-auth USER:PASS] [-token T] VAR")
 	}
 	name := args[0]
 	dir := ts.MkAbs("registry-" + name)
@@ -118,7 +125,33 @@ func cmdRegistry(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(os.WriteFile(filepath.Join(cfgDir, "config.json"), b, 0o600))
 		ts.Setenv("DOCKER_CONFIG", cfgDir)
 	}
+	if token != "" {
+		addr = bearerProxy(ts, addr, token)
+		ts.Setenv(name+"_TOKENVAR", "PLUGCTL_TOKEN_"+strings.NewReplacer(".", "_", ":", "_").Replace(addr))
+	}
 	ts.Setenv(name, addr)
+}
+
+// bearerProxy serves on 127.0.0.1 what the plain-HTTP registry at backend
+// serves, to requests bearing the token; others get the 401 challenge of
+// a registry with token authentication, whose realm is on the same host.
+func bearerProxy(ts *testscript.TestScript, backend, token string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	target := &url.URL{Scheme: "http", Host: backend}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/token",service="test"`, ln.Addr()))
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+			return
+		}
+		r.Header.Del("Authorization")
+		rp.ServeHTTP(w, r)
+	})}
+	go srv.Serve(ln)
+	ts.Defer(func() { srv.Close() })
+	return ln.Addr().String()
 }
 
 // waitRegistry polls url until the registry answers (any status: 401 is
