@@ -353,6 +353,16 @@ func (f *Fetcher) ociManifest(ctx context.Context, repo *remote.Repository, r oc
 	if err != nil {
 		return desc, nil, err
 	}
+	if !oneOf(desc.MediaType, indexTypes) && !oneOf(desc.MediaType, manifestTypes) {
+		// Some registries answer with a generic content type: the
+		// document says what it is.
+		var probe struct {
+			MediaType string `json:"mediaType"`
+		}
+		if json.Unmarshal(b, &probe) == nil && (oneOf(probe.MediaType, indexTypes) || oneOf(probe.MediaType, manifestTypes)) {
+			desc.MediaType = probe.MediaType
+		}
+	}
 	if oneOf(desc.MediaType, indexTypes) {
 		var idx ocispec.Index
 		if err := json.Unmarshal(b, &idx); err != nil {
