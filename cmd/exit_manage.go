@@ -13,7 +13,10 @@ func classifyManage(err error) (code int, hint string, ok bool) {
 	var nf *index.NotFoundError
 	var he *fetch.HTTPError
 	var nk *install.NeedsKeyError
+	var ra *fetch.RegistryAuthError
 	switch {
+	case errors.As(err, &ra):
+		return ExitError, "log in to the registry: docker login " + ra.Registry + " (or oras login " + ra.Registry + "); plugctl reads the credentials they store in Docker's config ($DOCKER_CONFIG or ~/.docker/config.json), or a token from " + fetch.TokenEnv(ra.Registry), true
 	case errors.Is(err, index.ErrUsage):
 		return ExitUsage, "", true
 	case errors.As(err, &nk):

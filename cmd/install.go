@@ -8,6 +8,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/install"
 	"github.com/plugctl/plugctl/store"
@@ -66,7 +67,8 @@ version of a plugin installed becomes active; later ones do not (see use, upgrad
 		Example: `  plugctl install greeter
   plugctl install greeter@^1.2 kv@1.0.0
   plugctl install team/greeter@~1.4
-  plugctl install --from https://example.com/greeter_linux_amd64 --sha256 9f86d0… --name greeter --version 1.0.0`,
+  plugctl install --from https://example.com/greeter_linux_amd64 --sha256 9f86d0… --name greeter --version 1.0.0
+  plugctl install --from oci://ghcr.io/acme/greeter@sha256:4c1e… --name greeter --version 1.0.0`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			o.Queries = a
 			return installRun(cmd, o)
@@ -74,8 +76,8 @@ version of a plugin installed becomes active; later ones do not (see use, upgrad
 	}
 	f := c.Flags()
 	f.StringVar(&o.Index, "index", "", "install from this index SOURCE instead of the configured ones")
-	f.StringVar(&o.From, "from", "", "install one artifact from SOURCE (URL, path or git address), outside any index")
-	f.StringVar(&o.SHA256, "sha256", "", "with --from: the artifact's SHA-256 (required)")
+	f.StringVar(&o.From, "from", "", "install one artifact from SOURCE (URL, path, git or oci:// registry address), outside any index")
+	f.StringVar(&o.SHA256, "sha256", "", "with --from: the artifact's SHA-256 (required, unless SOURCE is oci://…@sha256:DIGEST)")
 	f.StringVar(&o.Name, "name", "", "with --from: the plugin's name")
 	f.StringVar(&o.Version, "version", "", "with --from: the version (semver)")
 	f.StringVar(&o.Bin, "bin", "", "with --from: the executable's path inside an archive or repository")
@@ -229,13 +231,19 @@ func lockFromRequest(req install.Request) install.LockedPlugin {
 }
 
 func (o *installOptions) fromRequest() (install.Request, error) {
-	if o.SHA256 == "" || o.Name == "" || o.Version == "" {
+	if o.Name == "" || o.Version == "" {
+		return install.Request{}, usageErrorf("install --from needs --sha256, --name and --version")
+	}
+	if o.SHA256 == "" && !fetch.OCIPinned(o.From) {
+		if fetch.IsOCI(o.From) {
+			return install.Request{}, usageErrorf("install --from %s needs --sha256, or a registry address pinned by digest (oci://REGISTRY/REPOSITORY@sha256:DIGEST)", o.From)
+		}
 		return install.Request{}, usageErrorf("install --from needs --sha256, --name and --version")
 	}
 	if err := store.ValidName(o.Name); err != nil {
 		return install.Request{}, err
 	}
-	if !verify.ValidSHA256(o.SHA256) {
+	if o.SHA256 != "" && !verify.ValidSHA256(o.SHA256) {
 		return install.Request{}, usageErrorf("--sha256 %q: want 64 hex digits", o.SHA256)
 	}
 	v, err := semver.StrictNewVersion(strings.TrimPrefix(o.Version, "v"))

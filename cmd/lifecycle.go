@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 
 	"github.com/spf13/cobra"
 
@@ -209,7 +210,15 @@ func (s *lockSaver) record(results []planResult) error {
 	}
 	for _, r := range results {
 		if r.Res != nil {
-			s.lock.Plugins[r.Plan.Req.Name] = r.Plan.Lock
+			lp := r.Plan.Lock
+			// An install pinned by a registry digest names no sha256: the
+			// lock file records the one the bytes had.
+			if a, ok := lp.Platforms[r.Plan.Req.Platform]; ok && a.SHA256 == "" {
+				a.SHA256 = r.Res.Receipt.ArtifactSHA256
+				lp.Platforms = maps.Clone(lp.Platforms)
+				lp.Platforms[r.Plan.Req.Platform] = a
+			}
+			s.lock.Plugins[r.Plan.Req.Name] = lp
 		}
 	}
 	return s.lock.Write(install.LockFileName)

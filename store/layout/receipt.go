@@ -183,6 +183,10 @@ type Receipt struct {
 	Platform       string    `json:"platform"`
 	Protocol       Protocol  `json:"protocol"`
 	InstalledAt    time.Time `json:"installedAt"`
+	// From a registry: the digests of the manifest the artifact was taken
+	// from and of its layer.
+	OCIManifest string `json:"ociManifest,omitempty"`
+	OCILayer    string `json:"ociLayer,omitempty"`
 }
 
 // ErrBadReceipt is returned by ParseReceipt for a receipt that is not one
