@@ -22,7 +22,9 @@ func classifyManage(err error) (code int, hint string, ok bool) {
 	case errors.As(err, &nk):
 		return ExitUsage, "pass --key PREFIX.key (plugctl index keygen PREFIX makes a pair) and have the mirror's clients trust PREFIX.pub (plugctl index add NAME DIR/index.yaml --key PREFIX.pub)", true
 	case errors.Is(err, install.ErrTampered):
-		return ExitIntegrity, "reinstall it: plugctl remove NAME@VERSION && plugctl install NAME@VERSION", true
+		return ExitIntegrity, "plugctl reinstall NAME@VERSION fetches it again from its recorded source (plugctl doctor --reinstall does it for every changed version)", true
+	case errors.Is(err, install.ErrNoSource):
+		return ExitError, "install it again with plugctl install --from SOURCE --sha256 HEX --name N --version V --force", true
 	case errors.As(err, &nf):
 		switch nf.What {
 		case "index":

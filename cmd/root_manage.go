@@ -32,6 +32,7 @@ var commands = slices.Insert(manageCommands, slices.IndexFunc(manageCommands, fu
 var manageCommands = []command{
 	{[]string{"index"}, newIndexCmd},
 	{[]string{"install"}, newInstallCmd},
+	{[]string{"reinstall"}, newReinstallCmd},
 	{[]string{"list"}, newListCmd},
 	{[]string{"info"}, newInfoCmd},
 	{[]string{"search"}, newSearchCmd},
