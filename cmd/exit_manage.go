@@ -16,7 +16,10 @@ func classifyManage(err error) (code int, hint string, ok bool) {
 	var nf *index.NotFoundError
 	var he *fetch.HTTPError
 	var nk *install.NeedsKeyError
+	var pc *index.ProtocolChangeError
 	switch {
+	case errors.As(err, &pc):
+		return ExitUsage, "publish the new protocol under a new plugin name, or pass --force to change it for those versions too (clients that installed them keep the old settings in their receipts)", true
 	case errors.Is(err, index.ErrUsage):
 		return ExitUsage, "", true
 	case errors.As(err, &nk):

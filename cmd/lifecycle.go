@@ -239,7 +239,9 @@ func newOutdatedCmd(g *Global) *cobra.Command {
 		Long: `For each installed plugin: the active version, the newest the recorded constraint
 allows (what plugctl upgrade would install), and the newest release overall.
 Only outdated plugins are listed unless --all. With --exit-code, exit 7 when
-anything is outdated, so CI can gate on it.`,
+plugctl upgrade, with the recorded constraints, would install or activate a
+newer version (a newer release outside the constraint is listed, not
+counted), so CI can gate on it; 0 otherwise.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			ctx, cancel := g.withTimeout(cmd.Context())
 			defer cancel()
@@ -248,12 +250,12 @@ anything is outdated, so CI can gate on it.`,
 				return err
 			}
 			out := []outdatedJSON{}
-			outdated := 0
+			upgradable := 0
 			for _, st := range sts {
 				o := outdatedJSON{Name: st.Name, Active: st.Active, Constraint: st.Constraint, Allowed: st.Allowed,
 					Latest: st.Latest, Index: st.Index, Outdated: st.Outdated(), Upgradable: st.Upgradable(), Reason: st.Reason}
-				if o.Outdated {
-					outdated++
+				if o.Upgradable {
+					upgradable++
 				}
 				if o.Outdated || all {
 					out = append(out, o)
@@ -272,13 +274,13 @@ anything is outdated, so CI can gate on it.`,
 			}); err != nil {
 				return err
 			}
-			if exitCode && outdated > 0 {
+			if exitCode && upgradable > 0 {
 				return &exitError{code: ExitOutdated}
 			}
 			return nil
 		},
 	}
-	c.Flags().BoolVar(&exitCode, "exit-code", false, "exit 7 when anything is outdated")
+	c.Flags().BoolVar(&exitCode, "exit-code", false, "exit 7 when plugctl upgrade would install or activate a newer version")
 	c.Flags().BoolVar(&all, "all", false, "list up-to-date plugins too")
 	return c
 }

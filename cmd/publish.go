@@ -26,6 +26,7 @@ type publishOptions struct {
 	Key         string
 	Expires     time.Duration
 	Protocol    protocolFlags
+	Force       bool
 }
 
 func newPublishCmd(g *Global) *cobra.Command {
@@ -38,7 +39,12 @@ with the SHA-256 computed from the artifact. The URL defaults to the artifact's
 path relative to the index; the platform to the one in a goreleaser-style name
 (name_1.2.0_linux_amd64.tar.gz) or this machine's. Entries are written in a
 stable order, so a publish changes only the new entry's lines. The index's
-"version" is raised when it has one. Artifacts are never copied.`,
+"version" is raised when it has one. Artifacts are never copied.
+
+The protocol flags (--kind, --cookie-value, …) set the plugin's protocol,
+which applies to every version of it in the index: a publish whose flags
+would change it for versions already published is refused (exit 2, naming
+them) unless --force.`,
 		Example: `  plugctl publish dist/index.yaml dist/greeter_1.2.0_linux_amd64.tar.gz --name greeter --version 1.2.0 --bin greeter
   plugctl publish dist/index.yaml --checksums dist/checksums.txt --name greeter --version 1.2.0 --bin greeter`,
 		Args: args(1, 2),
@@ -61,6 +67,7 @@ stable order, so a publish changes only the new entry's lines. The index's
 	f.StringVar(&o.Checksums, "checksums", "", "add every os/arch artifact listed in a goreleaser checksums file")
 	f.StringVar(&o.Key, "key", "", "minisign secret key: sign the index after publishing (writes INDEX.minisig)")
 	f.DurationVar(&o.Expires, "expires", 0, "with --key: the signed index expires after this long (default 720h, 30 days)")
+	f.BoolVar(&o.Force, "force", false, "change the protocol although other published versions get it too")
 	o.Protocol.bind(c)
 	return c
 }
@@ -101,7 +108,7 @@ func publishRun(o *publishOptions) error {
 		IndexFile: o.Index, Name: o.Name, Version: o.Version, Description: o.Description, Bin: o.Bin, Protocol: proto,
 		Artifact: o.Artifact, Platforms: o.Platforms, URL: o.URL, DefaultPlatform: Platform(),
 		Checksums: o.Checksums, URLPrefix: o.URLPrefix,
-		Signed: o.Key != "", Expires: ttl, Now: time.Now(),
+		Signed: o.Key != "", Expires: ttl, Now: time.Now(), Force: o.Force,
 	})
 	if err != nil {
 		return err

@@ -497,6 +497,9 @@ func (g *Global) checkHealth(ctx context.Context, p store.Paths, target string, 
 	}
 	h.Version = r.Version
 	opt, err := g.runOptions(p, r.Name, rf)
+	if err == nil {
+		err = g.checkStartedEnv(p, r, rf)
+	}
 	if err != nil {
 		h.Status, h.Error = statusUnhealthy, err.Error()
 		return h
