@@ -17,7 +17,10 @@ func classifyManage(err error) (code int, hint string, ok bool) {
 	var he *fetch.HTTPError
 	var nk *install.NeedsKeyError
 	var pc *index.ProtocolChangeError
+	var ds *fetch.DoubleSlashError
 	switch {
+	case errors.As(err, &ds):
+		return ExitUsage, "write the URL with single slashes: " + ds.Fixed(), true
 	case errors.As(err, &pc):
 		return ExitUsage, "publish the new protocol under a new plugin name, or pass --force to change it for those versions too (clients that installed them keep the old settings in their receipts)", true
 	case errors.Is(err, index.ErrUsage):
@@ -44,6 +47,8 @@ func classifyManage(err error) (code int, hint string, ok bool) {
 		return ExitNotFound, "run plugctl index update", true
 	case errors.As(err, &he) && he.Status == 404, errors.Is(err, fetch.ErrNotFound):
 		return ExitNotFound, "check the address", true
+	case errors.Is(err, index.ErrUnquotedHash):
+		return ExitError, `quote the hash in the index: sha256: "0123…" (plugctl publish writes hashes quoted; plugctl index lint finds every unquoted one)`, true
 	case errors.Is(err, index.ErrMalformed):
 		return ExitError, "fix the index file (plugctl index lint checks it)", true
 	}

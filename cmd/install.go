@@ -220,8 +220,6 @@ func installAll(ctx context.Context, g *Global, in *install.Installer, plans []p
 	results := make([]planResult, len(plans))
 	errs := make([]error, len(plans))
 	prog := newProgress(g)
-	inst := *in
-	inst.Fetcher = g.fetcherWithProgress(prog)
 	sem := make(chan struct{}, maxParallelInstalls)
 	var wg sync.WaitGroup
 	for i, p := range plans {
@@ -230,6 +228,12 @@ func installAll(ctx context.Context, g *Global, in *install.Installer, plans []p
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			inst := *in
+			bar, done := prog.artifact(p.Req.Name + "@" + p.Req.Version)
+			defer done()
+			if bar != nil {
+				inst.Fetcher = g.fetcher(bar)
+			}
 			var res *install.Result
 			var err error
 			switch {

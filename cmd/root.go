@@ -257,6 +257,19 @@ func newRootCmd(g *Global, only string) *cobra.Command {
 			return nil
 		},
 	}
+	var showVersion bool
+	root.Flags().BoolVar(&showVersion, "version", false, "print plugctl's version (as plugctl version)")
+	root.RunE = func(cmd *cobra.Command, a []string) error {
+		if !showVersion {
+			return cmd.Help()
+		}
+		v := readVersion()
+		if g.JSON() {
+			return g.PrintJSON(v)
+		}
+		g.Printf("%s\n", v)
+		return nil
+	}
 	root.SetIn(g.IO.In)
 	root.SetOut(g.IO.Out)
 	root.SetErr(g.IO.ErrOut)

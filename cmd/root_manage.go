@@ -47,6 +47,7 @@ var manageCommands = []command{
 	{[]string{"mirror"}, newMirrorCmd},
 	{[]string{"publish"}, newPublishCmd},
 	{[]string{"serve"}, newServeCmd},
+	{[]string{"version"}, newVersionCmd},
 }
 
 // Fetcher returns the fetcher every network-facing command uses.
