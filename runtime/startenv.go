@@ -78,4 +78,3 @@ func (s *StartedPlugin) CheckEnv(opt Options, environ []string) error {
 	slices.Sort(diff)
 	return &EnvMismatchError{Name: s.Name, Version: s.Version, Names: slices.Compact(diff)}
 }
-
