@@ -91,6 +91,13 @@ nothing and says so. The executable is hash-checked before it starts.`,
 				if err != nil {
 					return err
 				}
+				if !started && len(rf.Env) > 0 {
+					// It runs already, with the environment it was started
+					// with: --env cannot reach it.
+					if err := st.CheckEnv(opt, os.Environ()); err != nil {
+						return err
+					}
+				}
 				g.ensureKeeper(p, st)
 				j := toStartedJSON(p, st)
 				j.Started = &started
