@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # make bench: every comparison side by side in one run (A and B alternate),
-# printing medians and the ratio A/B, for the bin/plugctl (the front end,
-# which hands commands other than call and the like to bin/plugctl-core) and
-# bin/plugins that make builds first. bench/check.sh also fails on a missed target.
+# printing medians and the ratio A/B, for the bin/plugctl (the one
+# executable, go build .) and bin/plugins that make builds first. bench/check.sh also fails on a missed target.
 # Loopback only; everything in a temporary directory.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +17,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/plugctl-bench.XXXXXX")
 # and plugctl runs plugins from the copy install wrote. Plugins and both
 # hosts get the same treatment, so no side has the advantage.
 mkdir -p "$work/bin" "$work/plugins"
-cp "$root/bin/plugctl" "$root/bin/plugctl-core" "$root/bin/seedhost" "$root/bin/grpchost" "$work/bin/"
+cp "$root/bin/plugctl" "$root/bin/seedhost" "$root/bin/grpchost" "$work/bin/"
 cp "$root"/bin/plugins/greeter-netrpc "$root"/bin/plugins/kv "$work/plugins/"
 plugctl=$work/bin/plugctl
 pids=()
@@ -54,7 +53,7 @@ done
 ab -n "$N" -name "list (200 plugins) vs --help" -target 2.0 \
 	-a "$plugctl --home $work/h200 list" -b "$plugctl --help"
 
-# --- cold call vs the seed's hand-written host, same plugin binary ----------
+# --- cold call vs go-plugin's examples/basic host, same plugin binary -------
 H=$work/hcall
 pl=$work/plugins
 inst() { # name file protocol-flags...
@@ -74,16 +73,12 @@ ab -n "$N" -name "cold call net/rpc vs seed host" -target 1.0 \
 	-a "$plugctl --home $H call hello Greet" -b "$work/bin/seedhost $pl/greeter-netrpc"
 ab -n "$N" -name "cold call gRPC vs hand-written host" -target 1.0 \
 	-a "$plugctl --home $H call kv Put {\"key\":\"a\",\"value\":\"1\"}" -b "$work/bin/grpchost $pl/kv"
-# No target: what starting the plugin during plugctl's initialisation
-# (internal/prestart) saves a cold call, for the record.
-ab -n "$N" -name "cold call vs cold, no prestart" \
-	-a "$plugctl --home $H call hello Greet" -b "PLUGCTL_FASTPATH=off $plugctl --home $H call hello Greet"
 ab -n "$N" -name "cold call net/rpc mtls vs AutoMTLS host" -target 1.0 \
 	-a "$plugctl --home $H call hellotls Greet" -b "$work/bin/seedhost -mtls $pl/greeter-netrpc"
 ab -n "$N" -name "cold call gRPC mtls vs AutoMTLS host" -target 1.0 \
 	-a "$plugctl --home $H call kvtls Put {\"key\":\"a\",\"value\":\"1\"}" -b "$work/bin/grpchost -mtls $pl/kv"
 
-# --- warm call (plugctl start) vs cold call and vs the seed's host ----------
+# --- warm call (plugctl start) vs cold call and vs the examples/basic host --
 # hello is started once and every call reattaches to it; hellocold is the
 # same binary installed under another name and never started, so each of its
 # calls launches a fresh process.
@@ -95,9 +90,6 @@ ab -n "$N" -name "warm call vs cold call" -target 0.5 \
 	-a "$plugctl --home $H call hello Greet" -b "$plugctl --home $H call hellocold Greet"
 ab -n "$N" -name "warm call vs seed host" -target 0.45 \
 	-a "$plugctl --home $H call hello Greet" -b "$work/bin/seedhost $pl/greeter-netrpc"
-# No target: what the fast path (internal/fastpath) saves, for the record.
-ab -n "$N" -name "warm call vs warm, no fast path" \
-	-a "$plugctl --home $H call hello Greet" -b "PLUGCTL_FASTPATH=off $plugctl --home $H call hello Greet"
 stopwarm
 
 # --- resolution in a 10,000-version index vs --help ---------------------------
@@ -112,11 +104,10 @@ ab -n "$N" -name "resolve in 10,000 versions vs --help" -target 3.0 \
 	-a "$plugctl --home $work/hbig install big@^5 -q" -b "$plugctl --help"
 
 # --- binary size and Go benchmarks -------------------------------------------
-for exe in "$root/bin/plugctl" "$root/bin/plugctl-core"; do
-	size=$(stat -c %s "$exe")
-	printf '%-40s %d bytes (%.1f MB)  target <= 30 MB: %s\n' "$(basename "$exe") binary" "$size" "$(awk "BEGIN{print $size/1000000}")" "$([ "$size" -le 30000000 ] && echo ok || echo MISSED)"
-	[ "$size" -le 30000000 ] || misses=$((misses + 1))
-done
+exe=$root/bin/plugctl
+size=$(stat -c %s "$exe")
+printf '%-40s %d bytes (%.1f MB)  target <= 30 MB: %s\n' "$(basename "$exe") binary" "$size" "$(awk "BEGIN{print $size/1000000}")" "$([ "$size" -le 30000000 ] && echo ok || echo MISSED)"
+[ "$size" -le 30000000 ] || misses=$((misses + 1))
 echo
 go test -run '^$' -bench . -benchtime "${BENCHTIME:-20x}" ./index ./runtime/... 2>/dev/null | grep -E '^(Benchmark|ok|FAIL)'
 echo

@@ -182,24 +182,22 @@ func newCallCmd(g *Global) *cobra.Command {
 		Long: `Launch the active (or given) version of an installed plugin through go-plugin,
 call METHOD with ARGS (JSON; - reads it from stdin) and print the result as
 JSON on stdout. gRPC plugins are called through server reflection, or a
-schema from --proto, --protoset or the index; net/rpc plugins through gob.
-A server-streaming method prints one JSON document per line. METHOD may be
-Get when unique, or proto.KV/Get.
+schema from --proto, --protoset or the index. A server-streaming method
+prints one JSON document per line. METHOD may be Get when unique, or
+proto.KV/Get.
 
-JSON and gob (net/rpc): gob is typed, JSON is not, so an argument's Go type
-is inferred: "text" is a string, true a bool, 42 an int, 1.5 a float64, a
-list a typed slice when its elements agree, an object a struct whose keys
-are the exported field names, null or nothing a nil interface{}. When the
-plugin expects another type, state it, anywhere a value may stand:
-{"$gob": "TYPE", "value": VALUE}, TYPE in Go syntax (uint, int64, []byte
-from base64, map[string]interface{}, ...); a struct in an interface{}
-position also needs "name": the name it was registered with in gob. Replies
-print as JSON: []byte as base64, NaN and ±Inf as strings, maps with other
-than string keys as sorted [{"key": k, "value": v}].`,
+net/rpc plugins exchange gob, which is typed: ARGS is sent as the Go type
+its JSON suggests (a string as string, true as bool, 42 as int, 1.5 as
+float64, an array as a slice, an object as a struct whose exported fields
+are its keys, null or no ARGS as a nil interface{}). When the plugin expects
+another type, state it wherever a value stands: {"$gob": "TYPE", "value":
+VALUE}, TYPE in Go syntax (uint, int64, float32, []byte from base64,
+[]string, map[string]int, interface{}); a struct inside an interface{} also
+needs "name", the name the plugin registered it under with gob.`,
 		Example: `  plugctl call greeter Greet '"world"'
   plugctl call kv proto.KV/Put '{"key": "a", "value": "1"}'
   echo '{"key": "a"}' | plugctl call kv Get -
-  plugctl call hello Greet            # the seed article's net/rpc Greeter
+  plugctl call hello Greet            # go-plugin's examples/basic Greeter (net/rpc)
   plugctl call toolbox Counter '{"$gob": "uint", "value": 5}'`,
 		Args: args(2, 3),
 		RunE: func(cmd *cobra.Command, a []string) error {
@@ -261,8 +259,7 @@ func callRun(cmd *cobra.Command, o *callOptions) error {
 		// --protoset are schemas for this call only, and --mtls may ask
 		// for another process than the started one: they attach). The
 		// plugin runs with the environment it was started with, so
-		// config.yaml is not read (nor is it by the fast path, which
-		// makes this call while plugctl initialises: internal/fastpath).
+		// config.yaml is not read.
 		if done, err := g.callKept(ctx, p, r, o, args, emit); done {
 			return err
 		}

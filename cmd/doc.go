@@ -1,7 +1,7 @@
 // Package cmd is plugctl's command line: one constructor per command binds
 // flags into an options struct, a run function does the work through
 // install/, index/, verify/ and runtime/, and Main maps typed errors to the
-// exit codes PRODUCT.md fixes (exit.go), in one place.
+// documented exit codes (exit.go), in one place.
 //
 // Nothing here builds store paths or talks to the network by itself.
 package cmd

@@ -11,7 +11,8 @@ import (
 	"github.com/plugctl/plugctl/verify"
 )
 
-// Exit codes, as PRODUCT.md fixes them.
+// Exit codes. They are part of plugctl's interface: scripts branch on them,
+// so a code's meaning never changes (docs/scripting.md lists them).
 const (
 	ExitOK        = 0
 	ExitError     = 1

@@ -1,5 +1,3 @@
-//go:build !plugctl_lean
-
 package cmd
 
 import (
@@ -10,8 +8,7 @@ import (
 	"github.com/plugctl/plugctl/install"
 )
 
-// classifyManage maps errors of installing, indexes and downloads (the
-// commands plugctl-core serves).
+// classifyManage maps errors of installing, indexes and downloads.
 func classifyManage(err error) (code int, hint string, ok bool) {
 	var nf *index.NotFoundError
 	var he *fetch.HTTPError

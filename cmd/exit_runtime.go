@@ -31,7 +31,7 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 		return ExitUsage, "name the method as SERVICE/METHOD", true
 	case errors.As(err, &ae):
 		if strings.Contains(ae.Error(), "gob") {
-			return ExitUsage, `net/rpc needs the receiving Go type: state it as {"$gob": "TYPE", "value": VALUE}, TYPE in Go syntax (plugctl call --help shows how)`, true
+			return ExitUsage, `net/rpc needs the receiving Go type: wrap the value as {"$gob": "TYPE", "value": VALUE} (plugctl call --help shows the forms)`, true
 		}
 		return ExitUsage, "plugctl describe NAME shows the request's fields", true
 	case errors.As(err, &me):

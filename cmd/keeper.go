@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"syscall"
@@ -10,9 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/plugctl/plugctl/internal/fastpath"
-	"github.com/plugctl/plugctl/internal/keepwire"
-	"github.com/plugctl/plugctl/internal/prestart"
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
 )
@@ -20,7 +16,7 @@ import (
 // keeperCmd is the name of the hidden command that `start` runs detached
 // beside a started plugin: runtime.Keep, which holds a session with the
 // plugin so that each call makes one round trip on a unix socket instead of
-// a new go-plugin session (README.md, Warm plugins and health).
+// a new go-plugin session (docs/commands.md, "The keeper").
 const keeperCmd = "__keep"
 
 func newKeepCmd(g *Global) *cobra.Command {
@@ -51,8 +47,8 @@ func newKeepCmd(g *Global) *cobra.Command {
 // answers, and waits a moment for it to listen. A keeper that does not come
 // up costs nothing but speed: calls attach to the plugin themselves.
 func (g *Global) ensureKeeper(p store.Paths, st *runtime.StartedPlugin) {
-	sock := runtime.KeeperSocket(p, st)
-	if sock == "" || keeperAnswers(sock) {
+	if st.Network != "unix" || st.Address == "" || st.Keeper(p) != "" {
+		// A plugin on TCP has no keeper (Keep refuses it).
 		return
 	}
 	exe, err := os.Executable()
@@ -77,7 +73,7 @@ func (g *Global) ensureKeeper(p store.Paths, st *runtime.StartedPlugin) {
 	exited := make(chan struct{})
 	go func() { _ = c.Wait(); close(exited) }()
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if keeperAnswers(sock) {
+		if st.Keeper(p) != "" {
 			return
 		}
 		select {
@@ -91,23 +87,6 @@ func (g *Global) ensureKeeper(p store.Paths, st *runtime.StartedPlugin) {
 	}
 }
 
-// answeringKeeper is the socket of s's keeper when one answers, else "".
-func answeringKeeper(p store.Paths, s *runtime.StartedPlugin) string {
-	if sock := runtime.KeeperSocket(p, s); sock != "" && keeperAnswers(sock) {
-		return sock
-	}
-	return ""
-}
-
-func keeperAnswers(sock string) bool {
-	c, err := keepwire.Dial(sock)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
-}
-
 // callKept makes the call through the keeper of the started version r,
 // when it has one; done is false when it has not, and nothing was sent.
 func (g *Global) callKept(ctx context.Context, p store.Paths, r *store.Receipt, o *callOptions, args []byte, emit func([]byte) error) (done bool, err error) {
@@ -115,33 +94,10 @@ func (g *Global) callKept(ctx context.Context, p store.Paths, r *store.Receipt, 
 	if err != nil {
 		return false, nil
 	}
-	done, err = runtime.CallKept(ctx, p, st, r, o.Method, args, o.Run.callOptions(o.Headers), emit)
+	done, err = st.CallKeeper(ctx, p, r, o.Method, args, o.Run.callOptions(o.Headers), emit)
 	if done && g.Verbose {
 		g.Infof("plugctl: reattached to %s@%s (pid %d)\n", r.Name, r.Version, st.Pid)
-		g.Infof("plugctl: called through its keeper (%s)\n", runtime.KeeperSocket(p, st))
+		g.Infof("plugctl: called through its keeper (%s)\n", st.Keeper(p))
 	}
 	return done, err
-}
-
-// reportFastPath reports a call that the fast path made while plugctl
-// initialised (internal/fastpath), and that failed or was interrupted, as
-// the call command reports its own.
-func reportFastPath(g *Global, res *fastpath.Result) int {
-	if res.Interrupted {
-		fmt.Fprintln(g.IO.ErrOut, "plugctl: interrupted")
-		return ExitInterrupted
-	}
-	return reportError(g, runtime.KeptError(res.Name, res.Err))
-}
-
-// endPrestart kills the plugin that the fast path started early for a cold
-// call if the command did not adopt it, and with PLUGCTL_FASTPATH=trace
-// says what became of it.
-func endPrestart(g *Global) {
-	prestart.Discard()
-	if os.Getenv(fastpath.EnvFastPath) == "trace" {
-		if s := prestart.Report(); s != "" {
-			fmt.Fprintln(g.IO.ErrOut, "plugctl: fast path: "+s)
-		}
-	}
 }

@@ -1,5 +1,3 @@
-//go:build !plugctl_lean
-
 package cmd
 
 import (
@@ -338,10 +336,10 @@ func newPruneCmd(g *Global) *cobra.Command {
 						}
 					}
 					if !dryRun {
+						clearDead(cmd.Context(), in.Paths, n, v)
 						if _, err := in.Remove(cmd.Context(), n, v); err != nil {
 							return err
 						}
-						runtime.RemoveRunFiles(in.Paths, n, v)
 					}
 					pj.Removed = append(pj.Removed, v)
 				}
@@ -499,9 +497,6 @@ a lock without this platform is exit 3 either way.`,
 					rm, err := in.Remove(ctx, n, "")
 					if err != nil {
 						return err
-					}
-					for _, v := range rm.Removed {
-						runtime.RemoveRunFiles(in.Paths, n, v)
 					}
 					out = append(out, syncJSON{Name: n, Removed: rm.Removed})
 				}

@@ -1,5 +1,3 @@
-//go:build !plugctl_lean
-
 package cmd
 
 import (
@@ -91,9 +89,6 @@ runs (plugctl start) is refused unless --force, which stops it first.`,
 				rm, err := in.Remove(cmd.Context(), name, version)
 				if err != nil {
 					return err
-				}
-				for _, v := range rm.Removed {
-					runtime.RemoveRunFiles(in.Paths, rm.Name, v)
 				}
 				out = append(out, removeJSON{Name: rm.Name, Removed: rm.Removed, NewActive: rm.NewActive})
 				if g.JSON() {

@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,8 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/plugctl/plugctl/internal/fastpath"
-	"github.com/plugctl/plugctl/internal/prestart"
+	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
 )
 
@@ -94,7 +93,7 @@ func (g *Global) PrintJSON(v any) error {
 
 // Platform is this machine's os/arch, or PLUGCTL_OS / PLUGCTL_ARCH.
 func Platform() string {
-	goos, goarch := runtime.GOOS, runtime.GOARCH
+	goos, goarch := goruntime.GOOS, goruntime.GOARCH
 	if v := os.Getenv("PLUGCTL_OS"); v != "" {
 		goos = v
 	}
@@ -155,18 +154,42 @@ func parseIdleTimeout() (time.Duration, error) {
 	return d, nil
 }
 
-// envHandedOff is set by the front end in plugctl-core's environment: a
-// front end that gets it hands nothing on (PLUGCTL_CORE names a front end),
-// and plugctl-core removes it from its own.
-const envHandedOff = "PLUGCTL_HANDED_OFF"
-
 // command is one of plugctl's commands: its name and aliases, and how it is
-// built. The table, commands, is in root_manage.go (plugctl-core, every
-// command) or lean.go (the plugctl front end: the commands that run
-// plugins).
+// built.
 type command struct {
 	names []string
 	build func(*Global) *cobra.Command
+}
+
+// commands are plugctl's commands, in the order --help lists them, each
+// with its name and aliases (TestCommandNames keeps the two in step).
+var commands = []command{
+	{[]string{"index"}, newIndexCmd},
+	{[]string{"install"}, newInstallCmd},
+	{[]string{"reinstall"}, newReinstallCmd},
+	{[]string{"list"}, newListCmd},
+	{[]string{"info"}, newInfoCmd},
+	{[]string{"search"}, newSearchCmd},
+	{[]string{"use"}, newUseCmd},
+	{[]string{"remove", "rm", "uninstall"}, newRemoveCmd},
+	{[]string{"verify"}, newVerifyCmd},
+	{[]string{"upgrade"}, newUpgradeCmd},
+	{[]string{"outdated"}, newOutdatedCmd},
+	{[]string{"prune"}, newPruneCmd},
+	{[]string{"sync"}, newSyncCmd},
+	{[]string{"call"}, newCallCmd},
+	{[]string{"describe"}, newDescribeCmd},
+	{[]string{"start"}, newStartCmd},
+	{[]string{"stop"}, newStopCmd},
+	{[]string{"ps"}, newPsCmd},
+	{[]string{"logs"}, newLogsCmd},
+	{[]string{"health"}, newHealthCmd},
+	{[]string{keeperCmd}, newKeepCmd},
+	{[]string{"doctor"}, newDoctorCmd},
+	{[]string{"mirror"}, newMirrorCmd},
+	{[]string{"publish"}, newPublishCmd},
+	{[]string{"serve"}, newServeCmd},
+	{[]string{"version"}, newVersionCmd},
 }
 
 // NewRootCmd builds the whole command tree.
@@ -283,7 +306,7 @@ func newRootCmd(g *Global, only string) *cobra.Command {
 	pf.StringVar(&g.LogLevel, "log-level", "", "log level: trace, debug, info, warn, error, off (debug and more imply -v)")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print nothing but errors")
 	pf.BoolVar(&g.Offline, "offline", false, "use cached indexes only; never fetch an index")
-	pf.BoolVar(&g.InheritEnv, "inherit-env", false, "give plugins plugctl's whole environment instead of a clean one (PATH, HOME, TMPDIR, LANG, LC_*, TZ and --env)")
+	pf.BoolVar(&g.InheritEnv, "inherit-env", false, "give plugins plugctl's whole environment instead of a clean one ("+strings.Join(runtime.CleanEnv(), ", ")+" and --env)")
 	pf.DurationVar(&g.Timeout, "timeout", 0, "bound the whole command (default: 60s for commands that run plugins; none for downloads, which fail after 30s without data)")
 
 	for _, c := range commands {
@@ -303,19 +326,9 @@ func Main() int {
 
 // Run runs plugctl with args and returns the exit code.
 func Run(g *Global, args []string) int {
-	if res := fastpath.Outcome(args); res != nil {
-		return reportFastPath(g, res)
-	}
-	// The plugin the fast path started for a cold call (internal/prestart)
-	// is the launch's to adopt; if the command never launched, it ends here.
-	defer endPrestart(g)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	prestart.SignalsHandled()
 	only := commandIn(args)
-	if code, handed := handOff(g, only, args); handed {
-		return code
-	}
 	root := newRootCmd(g, only)
 	if only == "" {
 		// cobra adds its completion command at Execute; add it now to make
@@ -379,7 +392,7 @@ func outputJSONIn(args []string) bool {
 
 // DefaultRunTimeout bounds commands that launch plugins when --timeout is
 // not given.
-const DefaultRunTimeout = fastpath.DefaultTimeout
+const DefaultRunTimeout = 60 * time.Second
 
 // withTimeout bounds a command by --timeout; downloads have no deadline by
 // default (the fetcher's idle timeout catches a stalled server).

@@ -1,5 +1,3 @@
-//go:build !plugctl_lean
-
 package cmd
 
 import (
@@ -7,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/plugctl/plugctl/fetch"
@@ -15,40 +12,6 @@ import (
 	"github.com/plugctl/plugctl/install"
 	"github.com/plugctl/plugctl/store"
 )
-
-// handOff is the front end's (lean.go): plugctl-core serves every command
-// itself.
-func handOff(*Global, string, []string) (int, bool) {
-	_ = os.Unsetenv(envHandedOff)
-	return 0, false
-}
-
-// commands are plugctl's commands, in the order --help lists them, each
-// with its name and aliases (TestCommandNames keeps the two in step): the
-// run commands after sync.
-var commands = slices.Insert(manageCommands, slices.IndexFunc(manageCommands, func(c command) bool { return c.names[0] == "doctor" }), runCommands...)
-
-// manageCommands are plugctl-core's own commands.
-var manageCommands = []command{
-	{[]string{"index"}, newIndexCmd},
-	{[]string{"install"}, newInstallCmd},
-	{[]string{"reinstall"}, newReinstallCmd},
-	{[]string{"list"}, newListCmd},
-	{[]string{"info"}, newInfoCmd},
-	{[]string{"search"}, newSearchCmd},
-	{[]string{"use"}, newUseCmd},
-	{[]string{"remove", "rm", "uninstall"}, newRemoveCmd},
-	{[]string{"verify"}, newVerifyCmd},
-	{[]string{"upgrade"}, newUpgradeCmd},
-	{[]string{"outdated"}, newOutdatedCmd},
-	{[]string{"prune"}, newPruneCmd},
-	{[]string{"sync"}, newSyncCmd},
-	{[]string{"doctor"}, newDoctorCmd},
-	{[]string{"mirror"}, newMirrorCmd},
-	{[]string{"publish"}, newPublishCmd},
-	{[]string{"serve"}, newServeCmd},
-	{[]string{"version"}, newVersionCmd},
-}
 
 // Fetcher returns the fetcher every network-facing command uses.
 func (g *Global) Fetcher() *fetch.Fetcher { return g.fetcher(nil) }
@@ -78,7 +41,7 @@ func (g *Global) Installer() (*install.Installer, error) {
 // "committed") at which a test build of plugctl prints "paused at STAGE"
 // on stderr, creates the file named by PLUGCTL_TEST_PAUSE_AT_FILE if set,
 // and sleeps, so that a test can kill it there. testHooks is set
-// only in the test binary (testhooks_test.go): plugctl as users build it
+// only in the test binary (EnableTestHooks): plugctl as users build it
 // ignores the variable.
 const EnvTestPauseAt = "PLUGCTL_TEST_PAUSE_AT"
 

@@ -30,21 +30,21 @@ import (
 var pluginsDir string
 
 func TestMain(m *testing.M) {
+	cmd.EnableTestHooks()
 	testscript.Main(removePlugins{m}, map[string]func(){
 		"plugctl": func() { os.Exit(cmd.Main()) },
 	})
 }
 
 // removePlugins removes the example plugins built for the tests once they
-// have all run (TestScripts and TestFrontEnd share them).
+// have all run.
 type removePlugins struct{ *testing.M }
 
 func (m removePlugins) Run() int {
 	if signal.Ignored(os.Interrupt) {
-		// Started as a shell's background job: the plugctl processes the
-		// scripts run would inherit the ignored SIGINT, and their fast path
-		// then starts nothing early, by design (prestart.txtar would fail).
-		// Handled here (by dropping it), SIGINT is at its default in them.
+		// Started as a shell's background job: the processes the scripts
+		// run would inherit the ignored SIGINT. Handled here (by dropping
+		// it), SIGINT is at its default in them, as from a terminal.
 		signal.Notify(make(chan os.Signal, 1), os.Interrupt)
 	}
 	code := m.M.Run()
@@ -121,8 +121,8 @@ func initPluginsDir(t *testing.T) {
 
 func runtimeOSArch() string { return cmd.Platform() }
 
-// exits N PROG ARGS...: run PROG and require exit code N (the codes
-// PRODUCT.md fixes are part of the contract, not just "non-zero").
+// exits N PROG ARGS...: run PROG and require exit code N (the documented
+// exit codes are part of the interface, not just "non-zero").
 func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
 		ts.Fatalf("usage: exits N PROG [ARGS...]")

@@ -14,21 +14,6 @@ import (
 	"github.com/plugctl/plugctl/verify"
 )
 
-// Helpers of the commands of both builds (lean.go, root_manage.go).
-
-// runCommands are the commands that run plugins, which the front end
-// serves itself, in --help order.
-var runCommands = []command{
-	{[]string{"call"}, newCallCmd},
-	{[]string{"describe"}, newDescribeCmd},
-	{[]string{"start"}, newStartCmd},
-	{[]string{"stop"}, newStopCmd},
-	{[]string{"ps"}, newPsCmd},
-	{[]string{"logs"}, newLogsCmd},
-	{[]string{"health"}, newHealthCmd},
-	{[]string{keeperCmd}, newKeepCmd},
-}
-
 // args checks the number of positional arguments as a usage error.
 func args(min, max int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, a []string) error {

@@ -34,7 +34,7 @@ type startedJSON struct {
 	MTLS            bool      `json:"mtls"`
 	Active          bool      `json:"active"`
 	// Keeper is the socket of its keeper when one answers: calls go
-	// through it (and the fast path); absent, calls attach themselves.
+	// through it; absent, calls attach themselves.
 	Keeper  string `json:"keeper,omitempty"`
 	Started *bool  `json:"started,omitempty"` // start: false when it already ran
 }
@@ -44,7 +44,7 @@ func toStartedJSON(p store.Paths, s *runtime.StartedPlugin) startedJSON {
 	return startedJSON{
 		Name: s.Name, Version: s.Version, Pid: s.Pid, Protocol: s.Protocol, ProtocolVersion: s.ProtocolVersion,
 		Network: s.Network, Address: s.Address, StartedAt: s.StartedAt, Log: s.Log, Stdout: s.Stdout, Dir: s.Dir, MTLS: s.MTLS,
-		Active: active == s.Version, Keeper: answeringKeeper(p, s),
+		Active: active == s.Version, Keeper: s.Keeper(p),
 	}
 }
 
@@ -616,5 +616,26 @@ func (g *Global) stopRunning(ctx context.Context, p store.Paths, name, version s
 		}
 		g.Infof("stopped %s@%s (pid %d)\n", s.Name, s.Version, s.Pid)
 	}
+	clearDead(ctx, p, name, version)
 	return nil
+}
+
+// clearDead removes the run records of name's installed versions (version
+// "" means all of them) whose process died, so that removing a version
+// leaves nothing of it in run/ (install removes the rest once no record
+// says it runs).
+func clearDead(ctx context.Context, p store.Paths, name, version string) {
+	versions := []string{version}
+	if version == "" {
+		rs, _ := p.Versions(name)
+		versions = versions[:0]
+		for _, r := range rs {
+			versions = append(versions, r.Version)
+		}
+	}
+	for _, v := range versions {
+		if st, err := runtime.ReadStarted(p, name, v); err == nil && !st.Alive() {
+			_, _ = runtime.Stop(ctx, p, name, v)
+		}
+	}
 }

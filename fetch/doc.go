@@ -1,6 +1,8 @@
 // Package fetch is plugctl's one way to bring bytes from an address onto
 // disk: an index file, an artifact, a schema, or a directory source. It
-// wraps go-getter/v2 with the defences PITFALLS.md asks for: its own HTTP
+// wraps go-getter/v2 with the defences go-getter leaves to its callers
+// (its defaults follow X-Terraform-Get, decompress by file name, link local
+// files into place and follow redirects from https to http): its own HTTP
 // client (proxy and CA from the environment, no https→http redirects, a
 // redirect limit, per-host bearer tokens and ~/.netrc credentials), no
 // X-Terraform-Get, no go-getter decompression, no symlinks into place, a

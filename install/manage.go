@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
 	"github.com/plugctl/plugctl/store"
+	"github.com/plugctl/plugctl/store/layout"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -83,6 +85,7 @@ func (in *Installer) remove(name, version string) (*Removal, error) {
 		if err := in.discard(in.Paths.VersionDir(name, v), name); err != nil {
 			return rm, fmt.Errorf("remove %s@%s: %w", name, v, err)
 		}
+		in.removeRunFiles(name, v)
 		rm.Removed = append(rm.Removed, v)
 		if v == active {
 			rm.WasActive = true
@@ -165,4 +168,26 @@ func (in *Installer) PruneVersions(name string, keep int) ([]PruneChoice, error)
 		out[i] = PruneChoice{Version: r.Version, Keep: i < keep || r.Version == active}
 	}
 	return out, nil
+}
+
+// removeRunFiles removes what run/ holds for a removed name@version: its
+// log and stdout, its lock and its keeper's socket. While a run record
+// says it was started they stay, for its process may still run: whoever
+// removes a version stops it first (runtime.Stop, which also clears the
+// record of one that died).
+func (in *Installer) removeRunFiles(name, version string) {
+	home := in.Paths.Home
+	if _, err := os.Lstat(layout.StartedFile(home, name, version)); !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	for _, f := range []string{
+		layout.LogFile(home, name, version),
+		layout.OutFile(home, name, version),
+		layout.LockFile(home, name, version),
+		layout.KeeperSocket(home, name, version),
+	} {
+		if f != "" {
+			os.Remove(f)
+		}
+	}
 }

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/plugctl/plugctl/internal/prestart"
 )
 
 func TestHostEnv(t *testing.T) {
@@ -44,6 +42,45 @@ func TestHostEnv(t *testing.T) {
 		if ValidEnvName(s) {
 			t.Errorf("ValidEnvName(%q) = true", s)
 		}
+	}
+}
+
+func TestEnvAllowed(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]bool{
+		"PATH": true, "HOME": true, "TMPDIR": true, "LANG": true, "LC_ALL": true, "LC_": true, "TZ": true,
+		"SECRET": false, "PLUGIN_X": false, "PATHX": false, "LC": false, "path": false, "": false,
+	} {
+		if got := envAllowed(name, CleanEnv()); got != want {
+			t.Errorf("envAllowed(%q, CleanEnv()) = %v, want %v", name, got, want)
+		}
+	}
+	if !envAllowed("GIT_DIR", []string{"GIT_*"}) || envAllowed("GIT_DIR", nil) {
+		t.Error("envAllowed with other patterns")
+	}
+}
+
+func TestFilterEnv(t *testing.T) {
+	t.Parallel()
+	in := []string{"PATH=/bin", "MY_COOKIE=x", "PLUGIN_MIN_PORT=1", "PLUGCTL_PLUGIN=plugctl", "=odd", "PLUGINS=keep", "TZ=UTC"}
+	want := []string{"PATH=/bin", "PLUGCTL_PLUGIN=plugctl", "PLUGINS=keep", "TZ=UTC"}
+	if got := filterEnv(in, "MY_COOKIE"); !slices.Equal(got, want) {
+		t.Errorf("filterEnv = %q, want %q", got, want)
+	}
+}
+
+// CleanEnv's result is the caller's: changing it changes no rule.
+func TestCleanEnvIsACopy(t *testing.T) {
+	t.Parallel()
+	a := CleanEnv()
+	want := slices.Clone(a)
+	a[0] = "SECRET"
+	_ = append(a[:1], "SECRET_*")
+	if got := CleanEnv(); !slices.Equal(got, want) {
+		t.Errorf("CleanEnv() after changing an earlier result = %q, want %q", got, want)
+	}
+	if got := hostEnv([]string{"SECRET=x", "SECRET_B=y", "PATH=/bin"}, Options{}); !slices.Equal(got, []string{"PATH=/bin"}) {
+		t.Errorf("hostEnv after changing CleanEnv's result = %q", got)
 	}
 }
 
@@ -85,7 +122,7 @@ func TestCleanEnvironment(t *testing.T) {
 			if tc.name == "clean" {
 				for _, kv := range env {
 					k, _, _ := strings.Cut(kv, "=")
-					if !prestart.EnvAllowed(k, CleanEnv) && k != "PLUGCTL_PLUGIN" && k != "TESTPLUGIN_MARKER" && !strings.HasPrefix(k, "PLUGIN_") {
+					if !envAllowed(k, CleanEnv()) && k != "PLUGCTL_PLUGIN" && k != "TESTPLUGIN_MARKER" && !strings.HasPrefix(k, "PLUGIN_") {
 						t.Errorf("unexpected variable %s in a clean environment", k)
 					}
 				}

@@ -26,19 +26,19 @@ import (
 // for a new session, and go-plugin's net/rpc server spends about 1.2 ms on
 // each (a new rpc.Server, gob types compiled for the control and the
 // dispensed streams, its broker's accept), gRPC a new HTTP/2 connection and
-// the schema. Keep runs one; CallKept calls through it in one round trip on
-// a unix socket in run/ (the protocol is internal/keepwire's). It is an
-// optimisation only: with no keeper, or a dead one, callers attach to the
-// plugin themselves. The keeper checks each call as a caller attaching would
-// (the plugin still runs, and runs the binary the receipt names) and
-// declines one that fails, so that a caller that knows only the socket's
-// path (plugctl's fast path) cannot be served by a stale plugin.
+// the schema. Keep runs one; StartedPlugin.CallKeeper calls through it in
+// one round trip on a unix socket in run/ (the protocol is
+// internal/keepwire's). It is an optimisation only: with no keeper, or a
+// dead one, callers attach to the plugin themselves. The keeper checks each
+// call as a caller attaching would (the plugin still runs, and runs the
+// binary the receipt names) and declines one that fails, so that a caller
+// is never served by a stale plugin whatever it checked itself.
 
-// KeeperSocket is where the keeper of the started plugin st of home
+// keeperSocket is where the keeper of the started plugin st of home
 // listens: run/NAME@VERSION.sock, or k<pid> beside the plugin's own socket
 // when that path is too long for a unix socket address; "" for a plugin
 // that listens on TCP.
-func KeeperSocket(home store.Paths, st *StartedPlugin) string {
+func keeperSocket(home store.Paths, st *StartedPlugin) string {
 	if st.Network != "unix" || st.Address == "" {
 		return ""
 	}
@@ -116,13 +116,13 @@ func decodeKeptError(ke *keepwire.Error) error {
 	return &keptErr{ke.Message, is}
 }
 
-// KeptError turns the error of a call through the keeper of plugin name
+// keptError turns the error of a call through the keeper of plugin name
 // (keepwire.Call's) into what Plugin.Call would have returned: the
 // keeper's *keepwire.Error into the error it stands for (*PluginError,
 // *MethodError, *ArgError, with the same text and sentinels), a connection
 // lost after the request into a *PluginError. Other errors are returned as
 // they are.
-func KeptError(name string, err error) error {
+func keptError(name string, err error) error {
 	var ke *keepwire.Error
 	var lost *keepwire.LostError
 	switch {
@@ -135,15 +135,16 @@ func KeptError(name string, err error) error {
 }
 
 // Keep attaches to the started plugin that r names and serves calls to it
-// on KeeperSocket until the plugin's process is gone or ctx ends. It
-// returns ErrNotStarted when the plugin does not run, or runs another
-// binary than r's.
+// on its keeper's socket (see StartedPlugin.Keeper) until the plugin's
+// process is gone or ctx ends: this is what a keeper process runs (plugctl
+// start runs one beside each plugin it starts). It returns ErrNotStarted
+// when the plugin does not run, or runs another binary than r's.
 func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) error {
 	st, err := ReadStarted(home, r.Name, r.Version)
 	if err != nil {
 		return err
 	}
-	sock := KeeperSocket(home, st)
+	sock := keeperSocket(home, st)
 	if sock == "" {
 		return fmt.Errorf("plugin %s@%s listens on %s: %w", r.Name, r.Version, st.Network, ErrUnsupported)
 	}
@@ -221,7 +222,8 @@ type keeper struct {
 // decline says why the keeper must not serve a call to target, or "": the
 // checks a caller makes before attaching to a started plugin (its process
 // still runs, and runs the binary that the version's receipt names), made
-// here at every call because the fast path knows only this socket's path.
+// here at every call: the plugin may have died or been reinstalled since the
+// caller read its record.
 func (k *keeper) decline(target string) string {
 	st := k.st
 	switch {
@@ -292,16 +294,16 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 	}
 }
 
-// CallKept calls method on the started plugin st of home through its
-// keeper, as Plugin.Call would (co's schema options aside: callers that give
-// ProtoFiles or Protoset attach themselves). used is false when st has no
-// keeper that answers, or the keeper declines the call (st has exited, or
-// runs another binary than r), and nothing ran: the caller attaches or
-// launches instead. Once the request is sent the call is not retried (it
-// may have run): a keeper lost meanwhile is a *PluginError.
-func CallKept(ctx context.Context, home store.Paths, st *StartedPlugin, r *store.Receipt, method string, args []byte, co CallOptions, emit func(json []byte) error) (used bool, err error) {
-	sock := KeeperSocket(home, st)
-	if sock == "" || !strings.EqualFold(st.SHA256, r.BinSHA256) || !st.Alive() || len(args) > keepwire.MaxRequest/2 {
+// CallKeeper calls method on s, a started plugin of home, through its
+// keeper, as Plugin.Call would (co's schema options aside: callers that
+// give ProtoFiles or Protoset attach themselves). used is false when s has
+// no keeper that answers, or the keeper declines the call (s has exited, or
+// runs another binary than r, its receipt), and nothing ran: the caller
+// attaches or launches instead. Once the request is sent the call is not
+// retried (it may have run): a keeper lost meanwhile is a *PluginError.
+func (s *StartedPlugin) CallKeeper(ctx context.Context, home store.Paths, r *store.Receipt, method string, args []byte, co CallOptions, emit func(json []byte) error) (used bool, err error) {
+	sock := keeperSocket(home, s)
+	if sock == "" || !strings.EqualFold(s.SHA256, r.BinSHA256) || !s.Alive() || len(args) > keepwire.MaxRequest/2 {
 		// (Arguments too large for one keeper request go by attaching.)
 		return false, nil
 	}
@@ -310,7 +312,7 @@ func CallKept(ctx context.Context, home store.Paths, st *StartedPlugin, r *store
 		return false, nil
 	}
 	defer c.Close()
-	req := keepwire.Request{Target: st.Name + "@" + st.Version, Method: method, Metadata: co.Metadata}
+	req := keepwire.Request{Target: s.Name + "@" + s.Version, Method: method, Metadata: co.Metadata}
 	if len(bytes.TrimSpace(args)) > 0 {
 		raw := json.RawMessage(args)
 		req.Args = &raw
@@ -320,5 +322,20 @@ func CallKept(ctx context.Context, home store.Paths, st *StartedPlugin, r *store
 	if errors.As(err, &declined) {
 		return false, nil
 	}
-	return true, KeptError(st.Name, err)
+	return true, keptError(s.Name, err)
+}
+
+// Keeper is the socket of s's keeper when one answers there, else "" (none
+// runs: calls attach to the plugin themselves).
+func (s *StartedPlugin) Keeper(home store.Paths) string {
+	sock := keeperSocket(home, s)
+	if sock == "" {
+		return ""
+	}
+	c, err := keepwire.Dial(sock)
+	if err != nil {
+		return ""
+	}
+	c.Close()
+	return sock
 }

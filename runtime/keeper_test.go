@@ -50,12 +50,12 @@ func keep(t testing.TB, home store.Paths, name string) (*StartedPlugin, *store.R
 	// Ready when it answers: its socket file exists from bind, before
 	// listen, and a busy machine can run a call in between.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if c, err := keepwire.Dial(KeeperSocket(home, st)); err == nil {
+		if c, err := keepwire.Dial(keeperSocket(home, st)); err == nil {
 			c.Close()
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no keeper answers on %s", KeeperSocket(home, st))
+			t.Fatalf("no keeper answers on %s", keeperSocket(home, st))
 		}
 	}
 	return st, r, wait
@@ -69,12 +69,12 @@ type outcome struct {
 func kept(t *testing.T, home store.Paths, st *StartedPlugin, r *store.Receipt, method, args string) outcome {
 	t.Helper()
 	var o outcome
-	used, err := CallKept(ctxT(t, 20*time.Second), home, st, r, method, []byte(args), CallOptions{}, func(doc []byte) error {
+	used, err := st.CallKeeper(ctxT(t, 20*time.Second), home, r, method, []byte(args), CallOptions{}, func(doc []byte) error {
 		o.docs = append(o.docs, string(doc))
 		return nil
 	})
 	if !used {
-		t.Fatalf("CallKept %s: the keeper was not used", method)
+		t.Fatalf("CallKeeper %s: the keeper was not used", method)
 	}
 	o.err = err
 	return o
@@ -151,7 +151,7 @@ func TestKeeperCallsAsAttached(t *testing.T) {
 }
 
 // No keeper, a keeper of another binary's process, and the plugin
-// stopping: CallKept says when it was not used, and the keeper ends with
+// stopping: CallKeeper says when it was not used, and the keeper ends with
 // its plugin, its socket removed.
 func TestKeeperLifecycle(t *testing.T) {
 	t.Parallel()
@@ -161,34 +161,40 @@ func TestKeeperLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if used, err := CallKept(ctxT(t, 5*time.Second), home, st, r, "Greet", nil, CallOptions{}, func([]byte) error { return nil }); used || err != nil {
-		t.Fatalf("CallKept without a keeper = %v, %v; want not used", used, err)
+	if used, err := st.CallKeeper(ctxT(t, 5*time.Second), home, r, "Greet", nil, CallOptions{}, func([]byte) error { return nil }); used || err != nil {
+		t.Fatalf("CallKeeper without a keeper = %v, %v; want not used", used, err)
+	}
+	if k := st.Keeper(home); k != "" {
+		t.Fatalf("Keeper without a keeper = %q, want none", k)
 	}
 
 	st, r, wait := keep(t, home, "kv")
+	if k := st.Keeper(home); k != keeperSocket(home, st) || k == "" {
+		t.Fatalf("Keeper = %q, want %q", k, keeperSocket(home, st))
+	}
 	// A second keeper for the same plugin (two starts at once) steps aside
 	// and leaves the first one's socket in place.
 	if err := Keep(ctxT(t, 5*time.Second), home, r, Options{Home: home}); err != nil {
 		t.Fatalf("second Keep: %v", err)
 	}
-	if used, err := CallKept(ctxT(t, 5*time.Second), home, st, r, "Put", []byte(`{"key": "k", "value": "MQ=="}`), CallOptions{}, func([]byte) error { return nil }); !used || err != nil {
-		t.Fatalf("CallKept after a second keeper = %v, %v; want the first keeper used", used, err)
+	if used, err := st.CallKeeper(ctxT(t, 5*time.Second), home, r, "Put", []byte(`{"key": "k", "value": "MQ=="}`), CallOptions{}, func([]byte) error { return nil }); !used || err != nil {
+		t.Fatalf("CallKeeper after a second keeper = %v, %v; want the first keeper used", used, err)
 	}
 	// Arguments too large for one request go by attaching.
-	if used, _ := CallKept(ctxT(t, 5*time.Second), home, st, r, "Put", make([]byte, keepwire.MaxRequest/2+1), CallOptions{}, func([]byte) error { return nil }); used {
-		t.Fatal("CallKept took arguments larger than a keeper request")
+	if used, _ := st.CallKeeper(ctxT(t, 5*time.Second), home, r, "Put", make([]byte, keepwire.MaxRequest/2+1), CallOptions{}, func([]byte) error { return nil }); used {
+		t.Fatal("CallKeeper took arguments larger than a keeper request")
 	}
 	other := *r
 	other.BinSHA256 = strings.Repeat("0", 64)
-	if used, _ := CallKept(ctxT(t, 5*time.Second), home, st, &other, "Get", nil, CallOptions{}, func([]byte) error { return nil }); used {
-		t.Fatal("CallKept for another binary used the keeper")
+	if used, _ := st.CallKeeper(ctxT(t, 5*time.Second), home, &other, "Get", nil, CallOptions{}, func([]byte) error { return nil }); used {
+		t.Fatal("CallKeeper for another binary used the keeper")
 	}
-	// The keeper makes the same checks itself, for callers that know only
-	// its socket (the fast path): another target, or a receipt that names
-	// another binary, is declined before anything runs.
+	// The keeper makes the same checks itself, whatever a caller checked:
+	// another target, or a receipt that names another binary, is declined
+	// before anything runs.
 	declined := func(target string) bool {
 		t.Helper()
-		c, err := keepwire.Dial(KeeperSocket(home, st))
+		c, err := keepwire.Dial(keeperSocket(home, st))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,8 +237,11 @@ func TestKeeperLifecycle(t *testing.T) {
 	if err != nil {
 		t.Errorf("Keep after its plugin stopped = %v, want nil", err)
 	}
-	if _, err := os.Stat(KeeperSocket(home, st)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(keeperSocket(home, st)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("keeper socket after stop: %v", err)
+	}
+	if k := st.Keeper(home); k != "" {
+		t.Errorf("Keeper after stop = %q, want none", k)
 	}
 }
 
@@ -255,7 +264,7 @@ func TestKeptErrorRoundTrip(t *testing.T) {
 		if jerr := json.Unmarshal(b, &ke); jerr != nil {
 			t.Fatal(jerr)
 		}
-		got := KeptError("kv", &ke)
+		got := keptError("kv", &ke)
 		if got.Error() != err.Error() {
 			t.Errorf("text %q, want %q", got, err)
 		}
@@ -278,14 +287,14 @@ func BenchmarkKeptCall(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			st, r, _ := keep(b, home, tc.name)
 			if tc.name == "kv" {
-				if _, err := CallKept(context.Background(), home, st, r, "Put", []byte(`{"key": "k", "value": "MQ=="}`), CallOptions{}, func([]byte) error { return nil }); err != nil {
+				if _, err := st.CallKeeper(context.Background(), home, r, "Put", []byte(`{"key": "k", "value": "MQ=="}`), CallOptions{}, func([]byte) error { return nil }); err != nil {
 					b.Fatal(err)
 				}
 			}
 			for i := 0; i < b.N; i++ {
-				used, err := CallKept(context.Background(), home, st, r, tc.method, []byte(tc.args), CallOptions{}, func([]byte) error { return nil })
+				used, err := st.CallKeeper(context.Background(), home, r, tc.method, []byte(tc.args), CallOptions{}, func([]byte) error { return nil })
 				if !used || err != nil {
-					b.Fatalf("CallKept: %v %v", used, err)
+					b.Fatalf("CallKeeper: %v %v", used, err)
 				}
 			}
 		})
@@ -297,23 +306,23 @@ func rawJSON(s string) *json.RawMessage {
 	return &r
 }
 
-// The keeper's socket is run/NAME@VERSION.sock, where the fast path looks
-// for it, unless that path is too long for a unix socket: then k<pid>
+// The keeper's socket is run/NAME@VERSION.sock (removed by that name with
+// the version), unless that path is too long for a unix socket: then k<pid>
 // beside the plugin's own socket (which Launch keeps short); none for a
 // plugin on TCP.
 func TestKeeperSocket(t *testing.T) {
 	short := store.Paths{Home: "/h"}
 	long := store.Paths{Home: "/" + strings.Repeat("d", 100)}
 	st := &StartedPlugin{Name: "kv", Version: "1.0.0", Pid: 42, Network: "unix", Address: "/tmp/sock-dir/plugin1"}
-	if got := KeeperSocket(short, st); got != "/h/run/kv@1.0.0.sock" {
+	if got := keeperSocket(short, st); got != "/h/run/kv@1.0.0.sock" {
 		t.Errorf("short home: %q", got)
 	}
-	if got := KeeperSocket(long, st); got != "/tmp/sock-dir/k42" {
+	if got := keeperSocket(long, st); got != "/tmp/sock-dir/k42" {
 		t.Errorf("long home: %q", got)
 	}
 	tcp := *st
 	tcp.Network, tcp.Address = "tcp", "127.0.0.1:1234"
-	if got := KeeperSocket(short, &tcp); got != "" {
+	if got := keeperSocket(short, &tcp); got != "" {
 		t.Errorf("tcp: %q", got)
 	}
 }
@@ -327,7 +336,7 @@ func TestKeeperDropsSilentCaller(t *testing.T) {
 	keptRequestTimeout = 200 * time.Millisecond
 	home := exampleHome(t)
 	st, r, _ := keep(t, home, "hello")
-	c, err := keepwire.Dial(KeeperSocket(home, st))
+	c, err := keepwire.Dial(keeperSocket(home, st))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +345,7 @@ func TestKeeperDropsSilentCaller(t *testing.T) {
 	if n, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("silent caller: read %d, %v; want the keeper to hang up", n, err)
 	}
-	if used, err := CallKept(ctxT(t, 5*time.Second), home, st, r, "Greet", nil, CallOptions{}, func([]byte) error { return nil }); !used || err != nil {
-		t.Fatalf("CallKept after a silent caller: %v, %v", used, err)
+	if used, err := st.CallKeeper(ctxT(t, 5*time.Second), home, r, "Greet", nil, CallOptions{}, func([]byte) error { return nil }); !used || err != nil {
+		t.Fatalf("CallKeeper after a silent caller: %v, %v", used, err)
 	}
 }

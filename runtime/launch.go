@@ -25,8 +25,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
-	"github.com/plugctl/plugctl/internal/exerecord"
-	"github.com/plugctl/plugctl/internal/prestart"
 	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
@@ -117,39 +115,6 @@ type Options struct {
 	AllowEnv []string
 	// InheritEnv passes the caller's whole environment (--inherit-env).
 	InheritEnv bool
-}
-
-// CleanEnv names the variables of the caller's environment that every
-// plugin gets: what programs need to find tools, a home, a temporary
-// directory, a locale and a time zone, and nothing that usually holds a
-// secret. A name ending in * matches every variable it prefixes.
-var CleanEnv = prestart.CleanEnv
-
-// ValidEnvName reports whether s can name a variable in AllowEnv: letters,
-// digits and '_', not starting with a digit, optionally ending in *.
-func ValidEnvName(s string) bool {
-	s = strings.TrimSuffix(s, "*")
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		switch {
-		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
-		case r >= '0' && r <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// hostEnv is the part of environ (the caller's environment) that a plugin
-// gets under opt.
-func hostEnv(environ []string, opt Options) []string {
-	if opt.InheritEnv {
-		return environ
-	}
-	return prestart.HostEnv(environ, CleanEnv, opt.AllowEnv)
 }
 
 // afterCheckHook, when set by a test, runs between the executable's check
@@ -274,12 +239,9 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 		socketDir.Store(&dir)
 		// cmd.Env holds go-plugin's variables only (SkipHostEnv).
 		env := pluginEnv(proto, opt, cmd.Env, clientCertPEM)
-		r := adoptPrestarted(spec, exeFile, opt, env)
-		if r == nil {
-			var err error
-			if r, err = newProcRunner(filepath.Base(spec.Exe), pluginCmd(execPath, spec.Exe, opt.Dir, env)); err != nil {
-				return nil, err
-			}
+		r, err := newProcRunner(filepath.Base(spec.Exe), pluginCmd(execPath, spec.Exe, opt.Dir, env))
+		if err != nil {
+			return nil, err
 		}
 		r.killed = killed
 		rn.Store(r)
@@ -313,8 +275,9 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 	ch := make(chan result, 1)
 	go func() {
 		defer func() {
-			// go-plugin dereferences a nil TLSConfig when a plugin sends a
-			// certificate nobody asked for (PITFALLS.md).
+			// go-plugin's client dereferences its nil TLSConfig when a
+			// plugin's handshake line carries a certificate although the
+			// host asked for no TLS: a panic in Start, not an error.
 			if r := recover(); r != nil {
 				ch <- result{err: errUnaskedCert}
 			}
@@ -357,33 +320,6 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 	}
 	p.stopWatch = context.AfterFunc(ctx, func() { _ = p.runner.Kill(context.Background()) })
 	return p, nil
-}
-
-// adoptPrestarted returns the runner of the process that plugctl's fast
-// path started early (internal/prestart) when it is the very process this
-// launch would start: exeFile, verified, is the file it executed, and its
-// argv, working directory and environment (env, which holds go-plugin's
-// variables) are the launch's. Otherwise it kills that process, and
-// returns nil. Nil too when there is none: any program but plugctl's CLI.
-func adoptPrestarted(spec Spec, exeFile *os.File, opt Options, env []string) *procRunner {
-	pre := prestart.Take()
-	if pre == nil {
-		return nil
-	}
-	why := "another working directory"
-	if opt.Dir == "" {
-		why = "the executable's identity is unknown"
-		if fi, err := exeFile.Stat(); err == nil {
-			if id, ok := exerecord.Of(fi); ok {
-				why = pre.Matches(spec.Exe, id, env)
-			}
-		}
-	}
-	if why != "" {
-		pre.Kill(why)
-		return nil
-	}
-	return adoptRunner(filepath.Base(spec.Exe), pre)
 }
 
 // checkSpec validates what Launch and Start are asked to run, and returns
@@ -444,8 +380,8 @@ func pluginOutput(name string, opt Options, level hclog.Level) (hclog.Logger, io
 // PLUGIN_CLIENT_CERT, always set so that one in our own environment never
 // reaches the plugin (empty: no mTLS).
 func pluginEnv(proto store.Protocol, opt Options, goPlugin []string, certPEM []byte) []string {
-	env := prestart.FilterEnv(hostEnv(os.Environ(), opt), proto.CookieKey)
-	env = append(env, prestart.FilterEnv(opt.Env, proto.CookieKey)...)
+	env := filterEnv(hostEnv(os.Environ(), opt), proto.CookieKey)
+	env = append(env, filterEnv(opt.Env, proto.CookieKey)...)
 	env = append(env, goPlugin...)
 	return append(env, "PLUGIN_CLIENT_CERT="+string(certPEM))
 }

@@ -27,11 +27,11 @@ const HostCertFile = "host-cert.pem"
 // hostCertificate returns the home's host certificate, creating it on first
 // use. Without a home it makes a throwaway one.
 //
-// go-plugin's AutoMTLS makes a fresh P-521 pair on both sides at every start
-// (PITFALLS.md). This one is ECDSA P-256, which go-plugin's plugin side
-// accepts (it only adds our PEM to its ClientCAs pool and requires a
-// certificate for client auth that chains to it), and which is cheaper to
-// load and sign with.
+// go-plugin's AutoMTLS makes a fresh P-521 pair on both sides at every
+// start, so every launch pays for key generation. This one is ECDSA P-256,
+// made once per home, which go-plugin's plugin side accepts (it only adds
+// our PEM to its ClientCAs pool and requires a certificate for client auth
+// that chains to it), and which is cheaper to load and sign with.
 func hostCertificate(home store.Paths) (tls.Certificate, []byte, error) {
 	if home.Home == "" {
 		certPEM, keyPEM, err := newHostCert()

@@ -32,9 +32,9 @@ func waitExitNoReap(pid int) {
 // fdExecPath returns the path that executes the open file f itself
 // (/proc/self/fd/N), for an ELF binary when /proc is mounted. Not for a #!
 // script: the kernel would hand its interpreter that path, which names
-// nothing once the descriptor is closed on exec (PITFALLS.md). f must stay
-// open until the child has exec'd; as it is close-on-exec, it is not
-// inherited by the plugin.
+// nothing once the descriptor is closed on exec, so the script would not
+// run at all. f must stay open until the child has exec'd; as it is
+// close-on-exec, it is not inherited by the plugin.
 func fdExecPath(f *os.File) (string, bool) {
 	var magic [4]byte
 	if _, err := f.ReadAt(magic[:], 0); err != nil || string(magic[:]) != "\x7fELF" {

@@ -6,15 +6,12 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"os/exec"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/plugctl/plugctl/internal/prestart"
 )
 
 // procRunner is go-plugin's runner.Runner for a plugin executable that plugctl
@@ -27,18 +24,12 @@ type procRunner struct {
 	cmd    *exec.Cmd
 	stdout io.ReadCloser
 	stderr io.ReadCloser
-	// pre, instead of cmd, is a process the fast path started while
-	// plugctl initialised (internal/prestart), adopted by Launch: Start
-	// takes it as started, Wait reaps it and removes its socket directory.
-	pre *prestart.Proc
-
 	// killed is set by Launch when ctx ends during the start: a runner
 	// not yet started then refuses to start.
 	killed *atomic.Bool
 
 	mu       sync.Mutex
 	pid      int
-	proc     *os.Process // the adopted process (pre)
 	startErr error
 	reaped   bool
 	// exited is closed once the process has been reaped; waitErr is its
@@ -75,25 +66,12 @@ func newProcRunner(name string, cmd *exec.Cmd) (*procRunner, error) {
 	return &procRunner{name: name, cmd: cmd, stdout: stdout, stderr: stderr, exited: make(chan struct{}), leaderGone: make(chan struct{})}, nil
 }
 
-// adoptRunner is the procRunner of pre, which matches what Launch would
-// start (prestart.Proc.Matches).
-func adoptRunner(name string, pre *prestart.Proc) *procRunner {
-	stdout, stderr := pre.Pipes()
-	return &procRunner{name: name, pre: pre, stdout: stdout, stderr: stderr, exited: make(chan struct{}), leaderGone: make(chan struct{})}
-}
-
 func (r *procRunner) Start(context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// Launch's ctx ended before go-plugin got here: start nothing.
 	err := context.Canceled
-	switch {
-	case r.killed != nil && r.killed.Load():
-		if r.pre != nil {
-			r.pre.Kill("cancelled")
-		}
-	case r.pre != nil:
-		err = r.adopt()
-	default:
+	if r.killed == nil || !r.killed.Load() {
 		err = r.cmd.Start()
 	}
 	if err != nil {
@@ -106,9 +84,7 @@ func (r *procRunner) Start(context.Context) error {
 		r.waitErr = err
 		return err
 	}
-	if r.pre == nil {
-		r.pid = r.cmd.Process.Pid
-	}
+	r.pid = r.cmd.Process.Pid
 	if canWaitNoReap {
 		go r.watch(r.pid)
 	}
@@ -163,42 +139,10 @@ func (r *procRunner) Wait(context.Context) error {
 	// Without the watcher (no waitid), the group is killed once the pipes
 	// are closed, which a plugin does by exiting.
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	if r.pre != nil {
-		r.waitErr = r.waitAdopted()
-	} else {
-		r.waitErr = r.cmd.Wait()
-	}
+	r.waitErr = r.cmd.Wait()
 	r.reaped = true
 	close(r.exited)
 	return r.waitErr
-}
-
-// adopt takes r.pre as the started process.
-func (r *procRunner) adopt() error {
-	proc, err := os.FindProcess(r.pre.Pid)
-	if err != nil {
-		r.pre.Kill("lost: " + err.Error())
-		return err
-	}
-	r.proc, r.pid = proc, r.pre.Pid
-	r.pre.Adopted()
-	return nil
-}
-
-// waitAdopted reaps the adopted process as exec.Cmd.Wait would reap its
-// own: it closes our ends of the pipes, and it removes the socket
-// directory that the process was given.
-func (r *procRunner) waitAdopted() error {
-	state, err := r.proc.Wait()
-	r.closePipes()
-	_ = os.RemoveAll(r.pre.SocketDir)
-	switch {
-	case err != nil:
-		return err
-	case !state.Success():
-		return &exec.ExitError{ProcessState: state}
-	}
-	return nil
 }
 
 // Kill sends SIGKILL to the plugin's whole process group, grandchildren

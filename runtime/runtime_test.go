@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -39,12 +38,6 @@ var (
 func TestMain(m *testing.M) {
 	if os.Getenv("RUNTIME_TEST_HELPER") != "" {
 		os.Exit(helperMain())
-	}
-	if signal.Ignored(os.Interrupt) {
-		// Started as a shell's background job: handle SIGINT (by dropping
-		// it), or the fast path's prestart declines by design and
-		// prestart_test.go tests nothing.
-		signal.Notify(make(chan os.Signal, 1), os.Interrupt)
 	}
 	dir, err := os.MkdirTemp("", "runtime-test-plugins")
 	if err != nil {
@@ -928,4 +921,14 @@ func TestCancelBeforeStartLeavesNoSocketDir(t *testing.T) {
 		}
 	}
 	assertNoSocketDirs(t, opt.Home)
+}
+
+// assertNoSocketDirs checks that no plugin socket directory is left in
+// home's run/.
+func assertNoSocketDirs(t testing.TB, home store.Paths) {
+	t.Helper()
+	left, _ := filepath.Glob(filepath.Join(home.Run(), "plugin-dir*"))
+	if len(left) > 0 {
+		t.Errorf("left in run/: %v", left)
+	}
 }

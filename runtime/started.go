@@ -96,7 +96,7 @@ func stateFile(home store.Paths, name, version string) string {
 // run/<name>@<version>.log. Like OutFile it is kept after the plugin stops
 // (the next start truncates it) and removed with the version.
 func LogFile(home store.Paths, name, version string) string {
-	return filepath.Join(home.Run(), name+"@"+version+".log")
+	return layout.LogFile(home.Home, name, version)
 }
 
 // OutFile is where a started plugin's stdout goes:
@@ -104,11 +104,11 @@ func LogFile(home store.Paths, name, version string) string {
 // reads it there); a Go plugin's later output on stdout goes through
 // go-plugin's stdio stream instead, so little else ever lands in it.
 func OutFile(home store.Paths, name, version string) string {
-	return filepath.Join(home.Run(), name+"@"+version+".out")
+	return layout.OutFile(home.Home, name, version)
 }
 
 func lockFile(home store.Paths, name, version string) string {
-	return filepath.Join(home.Run(), name+"@"+version+".lock")
+	return layout.LockFile(home.Home, name, version)
 }
 
 // ReadStarted returns the record of a started name@version, whether or not
@@ -269,31 +269,11 @@ func removeRunFiles(home store.Paths, s *StartedPlugin) {
 		dir := filepath.Dir(s.Address)
 		if dir == home.Run() || (s.SocketDir != "" && dir == s.SocketDir) {
 			os.Remove(s.Address)
-			os.Remove(KeeperSocket(home, s)) // its keeper exits with the plugin
+			os.Remove(keeperSocket(home, s)) // its keeper exits with the plugin
 		}
 	}
 	if s.SocketDir != "" {
 		os.RemoveAll(s.SocketDir)
 	}
 	os.Remove(stateFile(home, s.Name, s.Version))
-}
-
-// RemoveRunFiles removes everything run/ holds for name@version, log
-// included, once it is not running (for plugctl remove).
-func RemoveRunFiles(home store.Paths, name, version string) {
-	s, err := ReadStarted(home, name, version)
-	switch {
-	case err == nil && s.Alive():
-		return
-	case err == nil:
-		removeRunFiles(home, s)
-	case !errors.Is(err, ErrNotStarted):
-		return // an unreadable record: plugctl doctor's to remove
-	}
-	if sock := layout.KeeperSocket(home.Home, name, version); sock != "" {
-		os.Remove(sock) // a keeper killed with its plugin leaves it
-	}
-	os.Remove(LogFile(home, name, version))
-	os.Remove(OutFile(home, name, version))
-	os.Remove(lockFile(home, name, version))
 }

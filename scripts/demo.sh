@@ -32,7 +32,7 @@ run() {
 }
 cd "$work"
 
-say "A publisher puts two releases of greeter (an SDK plugin) and the seed article's net/rpc Greeter in a directory and publishes them to an index"
+say "A publisher puts two releases of greeter (an SDK plugin) and go-plugin's examples/basic net/rpc Greeter in a directory and publishes them to an index"
 mkdir site
 cp "$plugins/greeter" "site/greeter_1.0.0_$platform"
 cp "$plugins/greeter-v2" "site/greeter_2.0.0_$platform"
@@ -41,7 +41,7 @@ cp "$plugins/kv" "site/kv_1.0.0_$platform"
 cp "$plugins/kv-js.tar.gz" "site/kv-js_1.0.0_$platform.tar.gz"
 run plugctl publish site/index.yaml "site/greeter_1.0.0_$platform" --name greeter --version 1.0.0 --description "Says hello (plugctl SDK, gRPC)"
 run plugctl publish site/index.yaml "site/greeter_2.0.0_$platform" --name greeter --version 2.0.0
-run plugctl publish site/index.yaml "site/hello_1.0.0_$platform" --name hello --version 1.0.0 --description "The seed article's Greeter (net/rpc)" \
+run plugctl publish site/index.yaml "site/hello_1.0.0_$platform" --name hello --version 1.0.0 --description "go-plugin's examples/basic Greeter (net/rpc)" \
 	--kind netrpc --cookie-key BASIC_PLUGIN --cookie-value hello --dispense greeter
 run plugctl publish site/index.yaml "site/kv_1.0.0_$platform" --name kv --version 1.0.0 --description "A key-value store (gRPC, from a .proto)" --kind grpc
 run plugctl publish site/index.yaml "site/kv-js_1.0.0_$platform.tar.gz" --name kv-js --version 1.0.0 --bin kv-js/kv-js \
@@ -63,8 +63,6 @@ run plugctl install greeter@^1 hello kv kv-js
 run plugctl list
 run plugctl call greeter Greet '"demo"'
 run plugctl call hello Greet
-say "A cold call starts its plugin while plugctl initialises, and the launch adopts it (trace says so)"
-run env PLUGCTL_FASTPATH=trace plugctl call hello Greet
 run plugctl describe greeter
 say "A plugin in another language, without reflection: the schema comes from its .proto"
 run plugctl call kv-js Put '{"key": "lang", "value": "javascript"}' --proto "$root/testdata/plugins/kv/proto/kv.proto"

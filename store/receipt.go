@@ -14,8 +14,8 @@ import (
 	"github.com/plugctl/plugctl/store/layout"
 )
 
-// The receipt and its protocol are defined in store/layout, which the fast
-// path reads them with (internal/prestart); these names are the store's.
+// The receipt and its protocol are defined in store/layout, with the rest of
+// the home's layout; these names are the store's.
 const (
 	ReceiptSchema      = layout.ReceiptSchema
 	DefaultCookieKey   = layout.DefaultCookieKey

@@ -42,8 +42,8 @@ func main() {
 		}
 	}
 	// The order alternates, A then B, B then A: each command runs first
-	// half the time. Measured here, with A and B the same command (the
-	// seed's host), the one that ran first was 2–5% slower in three runs
+	// half the time. Measured here, with A and B the same command (go-plugin's
+	// examples/basic host), the one that ran first was 2–5% slower in three runs
 	// of 31, so a fixed order charged A for its position.
 	var ta, tb []time.Duration
 	runA := func() {

@@ -1,10 +1,7 @@
 // Package exerecord is the identity record of an installed executable
 // (<versiondir>/.verified): what the kernel said about the file when its
 // SHA-256 was last checked in full, so that a launch can skip the hash while
-// the file is unchanged. verify writes and checks it; the fast path's
-// prestart (internal/prestart) checks it too, before plugctl has
-// initialised, so this package imports only standard packages that Go
-// initialises early (see internal/fastpath).
+// the file is unchanged. verify writes and checks it.
 package exerecord
 
 import (

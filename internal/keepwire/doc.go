@@ -1,7 +1,6 @@
 // Package keepwire is the protocol between a keeper (runtime.Keep), which
 // holds a session with a started plugin, and the commands that call the
-// plugin through it: runtime.CallKept and plugctl's fast path
-// (internal/fastpath).
+// plugin through it (runtime's StartedPlugin.CallKeeper).
 //
 // One request per connection on a unix socket: the caller writes a Request
 // as one line of JSON; the keeper answers with one Reply per line, a
@@ -9,8 +8,7 @@
 // when it will not serve the call (nothing ran: the caller attaches to the
 // plugin itself). The caller hanging up cancels the call.
 //
-// It dials with syscall, not net, and imports only standard packages that
-// Go initialises early: the fast path uses it while plugctl initialises,
-// before grpc and protobuf do. It knows nothing of plugins or errors' Go
-// types; runtime maps Error back to those.
+// Dial never blocks on a keeper that stopped accepting, so that asking
+// whether a keeper answers (plugctl ps, start) cannot hang. It knows nothing
+// of plugins or errors' Go types; runtime maps Error back to those.
 package keepwire

@@ -146,8 +146,8 @@ func TestCall(t *testing.T) {
 }
 
 // A keeper that stopped accepting (stopped, or its backlog full) must not
-// make Dial block: plugctl's fast path dials before anything else runs,
-// with no timeout and no Ctrl-C handler yet.
+// make Dial block: callers that only ask whether a keeper answers (ps,
+// start) give it no timeout.
 func TestDialDoesNotBlock(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "k.sock")
 	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)

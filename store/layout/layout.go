@@ -47,6 +47,19 @@ func StartedFile(home, name, version string) string {
 	return Join(Run(home), name+"@"+version+".json")
 }
 
+// LogFile, OutFile and LockFile are the files in run/ of a started
+// name@version: its stderr (its logs), its stdout, and the lock that
+// starting and stopping it take.
+func LogFile(home, name, version string) string {
+	return Join(Run(home), name+"@"+version+".log")
+}
+func OutFile(home, name, version string) string {
+	return Join(Run(home), name+"@"+version+".out")
+}
+func LockFile(home, name, version string) string {
+	return Join(Run(home), name+"@"+version+".lock")
+}
+
 // Exe is the path of r's executable in the home, as store.Paths.Exe gives
 // it, when r.Bin is a clean relative slash-separated path (as install
 // writes it); false otherwise.

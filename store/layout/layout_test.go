@@ -7,7 +7,7 @@ import (
 )
 
 // The paths built by hand are filepath.Join's for a clean home and valid
-// names, which is all store and the fast path give them.
+// names, which is all store and runtime give them.
 func TestPathsAreFilepathJoin(t *testing.T) {
 	for _, home := range []string{"/", "/h", "/home/u/.plugins"} {
 		for _, tc := range []struct{ got, want string }{
@@ -15,6 +15,10 @@ func TestPathsAreFilepathJoin(t *testing.T) {
 			{CurrentFile(home, "kv"), filepath.Join(home, "plugins", "kv", "current")},
 			{Run(home), filepath.Join(home, "run")},
 			{KeeperSocket(home, "kv", "1.0.0"), filepath.Join(home, "run", "kv@1.0.0.sock")},
+			{StartedFile(home, "kv", "1.0.0"), filepath.Join(home, "run", "kv@1.0.0.json")},
+			{LogFile(home, "kv", "1.0.0"), filepath.Join(home, "run", "kv@1.0.0.log")},
+			{OutFile(home, "kv", "1.0.0"), filepath.Join(home, "run", "kv@1.0.0.out")},
+			{LockFile(home, "kv", "1.0.0"), filepath.Join(home, "run", "kv@1.0.0.lock")},
 		} {
 			if tc.got != tc.want {
 				t.Errorf("home %q: %q, want %q", home, tc.got, tc.want)

@@ -13,7 +13,9 @@ import (
 // ReceiptSchema is the receipt format written by this version of plugctl.
 const ReceiptSchema = 1
 
-// Protocol defaults, as PRODUCT.md fixes them.
+// Protocol defaults: the handshake of a plugin whose index entry names none,
+// and of every plugin written with sdk. Published indexes rely on them, so
+// they never change.
 const (
 	DefaultCookieKey   = "PLUGCTL_PLUGIN"
 	DefaultCookieValue = "plugctl"
@@ -47,8 +49,8 @@ const (
 	KindNetRPC = "netrpc"
 )
 
-// WithDefaults returns p with every unset field set to PRODUCT.md's default
-// for a plugin called name.
+// WithDefaults returns p with every unset field set to its default for a
+// plugin called name (docs/index-format.md lists them).
 func (p Protocol) WithDefaults(name string) Protocol {
 	if p.Kind == "" {
 		p.Kind = KindAuto

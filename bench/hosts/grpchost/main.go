@@ -1,5 +1,5 @@
-// Command grpchost is a hand-written go-plugin host in the seed article's
-// style for a gRPC plugin: it launches the kv example plugin, calls
+// Command grpchost is a hand-written go-plugin host in the style of
+// go-plugin's examples/basic for a gRPC plugin: it launches the kv example plugin, calls
 // proto.KV/Put through the generated client and exits. -mtls turns on
 // go-plugin's AutoMTLS. It is the gRPC baseline of `plugctl call`.
 package main

@@ -1,5 +1,5 @@
-// Command seedhost is the seed article's host program (go-plugin's
-// examples/basic/main.go), unchanged but for the plugin's path, taken from
+// Command seedhost is the host program of go-plugin's examples/basic
+// (examples/basic/main.go), the one a go-plugin user starts from, unchanged but for the plugin's path, taken from
 // the first argument, and -mtls, which turns on go-plugin's AutoMTLS. It is
 // the baseline that `plugctl call` is measured against.
 package main

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -61,10 +62,13 @@ type HasBin struct {
 	W time.Time
 }
 
-func init() {
+// TestMain registers the types the tests send as interface values, as a
+// program using encoding/gob would before it encodes any.
+func TestMain(m *testing.M) {
 	gob.Register(Person{})
 	gob.Register(map[string]interface{}{})
 	gob.Register([]interface{}{})
+	os.Exit(m.Run())
 }
 
 func stdEncode(t testing.TB, vs ...any) []byte {
@@ -173,7 +177,7 @@ func TestStreamReusesTypes(t *testing.T) {
 	for {
 		j, err := d.DecodeJSON()
 		if err != nil {
-			if !errors.Is(err, errEOF) {
+			if !errors.Is(err, io.EOF) {
 				t.Fatal(err)
 			}
 			break
@@ -190,10 +194,6 @@ func TestStreamReusesTypes(t *testing.T) {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
 }
-
-var errEOF = errors.New("EOF")
-
-func init() { errEOF = io.EOF }
 
 func TestEncodeToStdlib(t *testing.T) {
 	ptr := func(v any) any { return v }

@@ -1,8 +1,8 @@
 // Copyright IBM Corp. 2016, 2025
 // SPDX-License-Identifier: MPL-2.0
 
-// Command greeter-netrpc is go-plugin's examples/basic plugin (the seed
-// article's Greeter), with the shared interface code copied beside it so
+// Command greeter-netrpc is go-plugin's examples/basic plugin (its
+// Greeter, the net/rpc plugin most go-plugin users meet first), with the shared interface code copied beside it so
 // it does not import go-plugin's examples.
 package main
 

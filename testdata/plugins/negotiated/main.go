@@ -2,8 +2,9 @@
 // SPDX-License-Identifier: MPL-2.0
 
 // Command negotiated is go-plugin's examples/negotiated plugin: protocol
-// version 2 serves the KV over net/rpc, version 3 over gRPC. The shared
-// and generated proto code are copied under shared/ and proto/.
+// version 2 serves the KV over net/rpc, version 3 over gRPC. Its interface
+// code and generated proto code are copied into the packages shared and
+// proto beside it.
 package main
 
 import (

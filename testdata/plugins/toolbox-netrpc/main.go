@@ -1,5 +1,5 @@
 // Command toolbox-netrpc is a net/rpc go-plugin plugin written like the
-// seed article's Greeter (cookie PLUGCTL_PLUGIN=plugctl, protocol version
+// examples/basic Greeter of go-plugin (cookie PLUGCTL_PLUGIN=plugctl, protocol version
 // 1, plugin name "toolbox"), with methods covering the argument and reply
 // shapes plugctl's generic caller must handle.
 package main

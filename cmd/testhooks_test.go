@@ -1,7 +1,0 @@
-//go:build !plugctl_lean
-
-package cmd
-
-// The test binary, which testscript also runs as plugctl, honours test-only
-// hooks (PLUGCTL_TEST_PAUSE_AT); a plugctl built for users never does.
-func init() { testHooks = true }
