@@ -36,6 +36,9 @@ func batchRun(cmd *cobra.Command, o *callOptions, a []string) error {
 	if err != nil {
 		return err
 	}
+	if err := g.checkStartedEnv(p, r, &o.Run); err != nil {
+		return err
+	}
 	opt, err := g.runOptions(p, r.Name, &o.Run)
 	if err != nil {
 		return err

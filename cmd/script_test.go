@@ -81,19 +81,24 @@ func scriptParams(t *testing.T, dir string, files []string, setup func(env *test
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"httpserve": cmdHTTPServe,
-			"sha256":    cmdSHA256,
-			"expand":    cmdExpand,
-			"snapshot":  cmdSnapshot,
-			"unchanged": cmdUnchanged,
-			"gitdaemon": cmdGitDaemon,
-			"hits":      cmdHits,
-			"plugins":   cmdPlugins,
-			"exits":     cmdExits,
-			"json":      cmdJSON,
-			"hostile":   cmdHostile,
-			"mkarchive": cmdMkArchive,
-			"waitfile":  cmdWaitFile,
+			"httpserve":   cmdHTTPServe,
+			"sha256":      cmdSHA256,
+			"expand":      cmdExpand,
+			"snapshot":    cmdSnapshot,
+			"unchanged":   cmdUnchanged,
+			"gitdaemon":   cmdGitDaemon,
+			"hits":        cmdHits,
+			"plugins":     cmdPlugins,
+			"exits":       cmdExits,
+			"json":        cmdJSON,
+			"hostile":     cmdHostile,
+			"mkarchive":   cmdMkArchive,
+			"waitfile":    cmdWaitFile,
+			"registry":    cmdRegistry,
+			"stall":       cmdStall,
+			"setvar":      cmdSetVar,
+			"httpstop":    cmdHTTPStop,
+			"corruptblob": cmdCorruptBlob,
 		},
 	}
 }
@@ -203,6 +208,7 @@ func cmdHTTPServe(ts *testscript.TestScript, neg bool, args []string) {
 	})}
 	go srv.Serve(ln)
 	ts.Defer(func() { srv.Close() })
+	httpServers.Store(ts.Getenv("WORK")+" "+name, srv)
 	ts.Setenv(name, "http://"+ln.Addr().String())
 	// The variable that carries a bearer token for this server.
 	ts.Setenv(name+"_TOKENVAR", "PLUGCTL_TOKEN_"+strings.NewReplacer(".", "_", ":", "_").Replace(ln.Addr().String()))
