@@ -322,19 +322,30 @@ func compact(b []byte) json.RawMessage {
 
 // PluginConn is a session on p, a launched or attached plugin; Close
 // closes p.
-func PluginConn(p *runtime.Plugin) Conn { return pluginConn{p} }
+func PluginConn(p *runtime.Plugin) Conn { return &pluginConn{p: p, kinds: map[string]runtime.MethodKind{}} }
 
-type pluginConn struct{ p *runtime.Plugin }
+type pluginConn struct {
+	p *runtime.Plugin
+	// kinds remembers each method name's kind for the session: a schema
+	// from --proto files is compiled anew at every lookup.
+	kinds map[string]runtime.MethodKind
+}
 
-func (c pluginConn) Call(ctx context.Context, method string, args []byte, co runtime.CallOptions, emit func([]byte) error) (runtime.MethodKind, error) {
+func (c *pluginConn) Call(ctx context.Context, method string, args []byte, co runtime.CallOptions, emit func([]byte) error) (runtime.MethodKind, error) {
 	if err := c.p.Call(ctx, method, args, co, emit); err != nil {
 		return "", err
 	}
-	// The schema is the one the call loaded: no round trip.
-	return c.p.MethodKind(ctx, method, co)
+	if k, ok := c.kinds[method]; ok {
+		return k, nil
+	}
+	k, err := c.p.MethodKind(ctx, method, co)
+	if err == nil {
+		c.kinds[method] = k
+	}
+	return k, err
 }
 
-func (c pluginConn) Close() error { return c.p.Close() }
+func (c *pluginConn) Close() error { return c.p.Close() }
 
 // KeeperConn calls through the keeper of s, a started plugin of home
 // running r's binary; a call it declines fails with ErrDeclined.
