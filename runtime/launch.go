@@ -142,6 +142,7 @@ type Plugin struct {
 	stopWatch func() bool
 	closeOnce sync.Once
 	socketDir string // go-plugin's directory for the plugin's socket, when Launch made one
+	forwards  bool   // the plugin's output is shown (Options.Verbose): Close lets it drain
 
 	schemaMu    sync.Mutex
 	refl        *schema // discovered through reflection (or its cache), kept for the plugin's life
@@ -267,7 +268,7 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 		SkipHostEnv:      true, // hostEnv decides what the plugin gets
 	}
 	client := plugin.NewClient(cfg)
-	p := &Plugin{spec: spec, client: client, stderr: stderr}
+	p := &Plugin{spec: spec, client: client, stderr: stderr, forwards: opt.Verbose && opt.Stderr != nil}
 	if proto.Kind != store.KindNetRPC {
 		// While the plugin starts (its runtime, its handshake: most of a
 		// cold call), load the schema a call would read next.
@@ -645,11 +646,12 @@ func (p *Plugin) Close() error {
 
 // CloseAtExit ends a launched plugin at once, for a host that exits right
 // after: its process group is killed and its socket directory removed, but
-// the plugin is neither asked to exit first nor waited for (the process
-// left behind is reaped once the host is gone). A plugin that must clean up
-// when it stops needs Close, which asks it to exit and waits. On a started
-// plugin that Attach returned, CloseAtExit is Close: the connection is
-// dropped, the plugin keeps running.
+// the plugin is not asked to exit first, and, unless its output is shown
+// (Options.Verbose), not waited for (the process left behind is reaped once
+// the host is gone); shown output is let drain to its last line. A plugin
+// that must clean up when it stops needs Close, which asks it to exit and
+// waits. On a started plugin that Attach returned, CloseAtExit is Close:
+// the connection is dropped, the plugin keeps running.
 func (p *Plugin) CloseAtExit() {
 	if p.runner == nil {
 		_ = p.Close()
@@ -659,7 +661,11 @@ func (p *Plugin) CloseAtExit() {
 		if p.stopWatch != nil {
 			p.stopWatch()
 		}
-		_ = p.runner.Kill(context.Background())
+		if p.forwards {
+			p.reap() // kills the group, then waits for the pipes to end
+		} else {
+			_ = p.runner.Kill(context.Background())
+		}
 		if p.socketDir != "" {
 			_ = os.RemoveAll(p.socketDir)
 		}

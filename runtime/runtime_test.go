@@ -958,3 +958,24 @@ func TestCloseAtExit(t *testing.T) {
 		t.Error("a call after CloseAtExit succeeded")
 	}
 }
+
+// With the plugin's output shown, CloseAtExit lets it drain: what the
+// plugin printed during the call is all there once it returns.
+func TestCloseAtExitDrainsShownOutput(t *testing.T) {
+	t.Parallel()
+	opt, stderr := optsFor(t)
+	opt.Verbose = true
+	p, err := Launch(ctxT(t, 30*time.Second), specFor(t, goodBin), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCall(t, p, "Noisy", "", CallOptions{})
+	p.CloseAtExit()
+	for _, want := range []string{"noise on os.Stderr during the call", "noise on fd 2 during the call"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	assertGone(t, p.Pid())
+	assertNoSocketDirs(t, opt.Home)
+}
