@@ -322,7 +322,9 @@ func compact(b []byte) json.RawMessage {
 
 // PluginConn is a session on p, a launched or attached plugin; Close
 // closes p.
-func PluginConn(p *runtime.Plugin) Conn { return &pluginConn{p: p, kinds: map[string]runtime.MethodKind{}} }
+func PluginConn(p *runtime.Plugin) Conn {
+	return &pluginConn{p: p, kinds: map[string]runtime.MethodKind{}}
+}
 
 type pluginConn struct {
 	p *runtime.Plugin
