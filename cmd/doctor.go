@@ -62,14 +62,21 @@ func doctorRun(o *doctorOptions) error {
 	}
 	for _, s := range stale {
 		pr := install.Problem{Kind: "stale-run", Subject: s.Path, Repaired: !o.DryRun, Fix: "removed"}
-		if s.Name != "" {
+		switch {
+		case s.Interrupted:
+			pr.Kind, pr.Subject, pr.Fix = "interrupted-start", s.Name+"@"+s.Version, "ended"
+			pr.Message = fmt.Sprintf("a start was killed before it recorded its plugin, which still runs unlisted (pid %v)", s.Ended)
+		case s.Name != "":
 			pr.Subject = s.Name + "@" + s.Version
 			pr.Message = fmt.Sprintf("started plugin no longer runs (pid %d): run files left in %s", s.Pid, in.Paths.Run())
-		} else {
+		default:
 			pr.Message = "unreadable run file " + s.Path
 		}
 		if o.DryRun {
 			pr.Fix = "plugctl doctor removes it"
+			if s.Interrupted {
+				pr.Fix = "plugctl doctor (or plugctl stop --all) ends it"
+			}
 		}
 		probs = append(probs, pr)
 	}

@@ -94,6 +94,9 @@ func scriptParams(t *testing.T, dir string, files []string, setup func(env *test
 			"hostile":   cmdHostile,
 			"mkarchive": cmdMkArchive,
 			"waitfile":  cmdWaitFile,
+			"procgone":  cmdProcGone,
+			"homeprocs": cmdHomeProcs,
+			"killstart": cmdKillStart,
 		},
 	}
 }

@@ -570,6 +570,9 @@ func (g *Global) runOptions(p store.Paths, name string, rf *runFlags) (runtime.O
 // stopRunning refuses op on name's started versions (version "" means all
 // of them) unless force, which stops them first.
 func (g *Global) stopRunning(ctx context.Context, p store.Paths, name, version string, force bool, op string) error {
+	if _, err := runtime.CleanStale(p, false); err != nil {
+		return err
+	}
 	running, err := runtime.Started(p)
 	if err != nil {
 		return err

@@ -66,6 +66,8 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 		return nil, false, err
 	}
 	defer unlock()
+	// What an earlier start of this version left when it was killed.
+	endInterruptedStart(home, spec.Name, spec.Version, false)
 	if old, err := ReadStarted(home, spec.Name, spec.Version); err == nil {
 		if old.Alive() {
 			return old, false, nil
@@ -99,11 +101,24 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 		st.SocketDir = sockDir
 	}
 
-	exited, waitErr, err := startDetached(spec, opt, st, pluginEnv(proto, opt, handshakeEnv(proto, sockDir), certPEM))
+	// Recorded before the process exists (see spawnRecord): a start killed
+	// from here on leaves nothing that CleanStale cannot find.
+	spawn, err := newSpawn(home, spec.Name, spec.Version)
 	if err != nil {
 		removeRunFiles(home, st)
+		return nil, false, fmt.Errorf("plugin %s: %w", spec.Name, err)
+	}
+	spawnDone := func() { os.Remove(spawnFile(home, spec.Name, spec.Version)) }
+	// The token comes last: neither --env nor config.yaml can replace it.
+	env := append(pluginEnv(proto, opt, handshakeEnv(proto, sockDir), certPEM), spawn.env())
+	exited, waitErr, err := startDetached(spec, opt, st, env)
+	if err != nil {
+		removeRunFiles(home, st)
+		spawnDone()
 		return nil, false, err
 	}
+	spawn.Pid, spawn.ProcStart = st.Pid, st.ProcStart
+	_ = spawn.write(home, spec.Name, spec.Version) // the token finds it anyway where /proc can be read
 	fail := func(e error) (*StartedPlugin, bool, error) {
 		killGroup(st.Pid)
 		select {
@@ -111,6 +126,7 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 		case <-time.After(reapGrace):
 		}
 		removeRunFiles(home, st)
+		spawnDone()
 		return nil, false, e
 	}
 
@@ -148,6 +164,7 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 	if err := writeState(home, st); err != nil {
 		return fail(err)
 	}
+	spawnDone()
 	// One round trip proves the record usable: address, TLS, protocol.
 	p, err := attachState(ctx, home, st, spec, Options{Home: home})
 	if err == nil {
@@ -391,6 +408,8 @@ func Stop(ctx context.Context, home store.Paths, name, version string) (*Started
 			}
 			waitProcGone(st, reapGrace)
 		}
+		// A plugin that exited when asked leaves its children running.
+		endGroup(st.Pid)
 	}
 	removeRunFiles(home, st)
 	return st, nil
@@ -412,6 +431,20 @@ func waitProcGone(st *StartedPlugin, d time.Duration) bool {
 func killGroup(pid int) {
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	_ = syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// endGroup kills what is left of the process group of a started plugin
+// that was just seen running: the children it started (a worker, a
+// `sleep`) stay in its group and session unless they made their own, and
+// would outlive it. The kernel does not hand out the plugin's pid again
+// while its group or session has a member, so the group is still the
+// plugin's; where the members can be listed, only a group that still has
+// some in the plugin's session is signalled.
+func endGroup(pid int) {
+	if pid <= 0 || canListGroups && len(groupMembers(pid, pid)) == 0 {
+		return
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
 }
 
 func inode(fi os.FileInfo) uint64 {

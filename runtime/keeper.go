@@ -254,7 +254,7 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 	}
 	_ = c.SetReadDeadline(time.Time{})
 	w := bufio.NewWriter(c)
-	enc := json.NewEncoder(w)
+	enc := keepwire.NewReplyEncoder(w)
 	defer w.Flush()
 	var req keepwire.Request
 	if err := json.Unmarshal(line, &req); err != nil {
