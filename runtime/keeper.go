@@ -158,15 +158,9 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 	defer p.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if c, err := keepwire.Dial(sock); err == nil {
-		// Two starts at once each ran a keeper: one is enough.
-		c.Close()
-		return nil
-	}
-	_ = os.Remove(sock) // a dead keeper's
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		return fmt.Errorf("keeper of %s@%s: %w", r.Name, r.Version, err)
+	l, err := listenKeeper(ctx, home, st, sock)
+	if err != nil || l == nil {
+		return err
 	}
 	// On the way out, remove the socket only if it is still this one.
 	mine, _ := os.Stat(sock)
@@ -175,10 +169,6 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 			os.Remove(sock)
 		}
 	}()
-	if err := os.Chmod(sock, 0o600); err != nil {
-		l.Close()
-		return err
-	}
 	go func() {
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
@@ -206,6 +196,54 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 		go k.serve(ctx, c)
 	}
 }
+
+// listenKeeper binds the keeper's socket sock, or returns a nil listener
+// when another keeper of st already answers there (two starts at once each
+// ran one: one is enough). Under the version's run lock, so that two
+// keepers starting at once cannot each find no keeper, and the second
+// remove the socket the first just bound; the socket is bound under a
+// temporary name, made private, and renamed into place, so that it never
+// answers with another mode.
+func listenKeeper(ctx context.Context, home store.Paths, st *StartedPlugin, sock string) (net.Listener, error) {
+	unlock, err := lockRunCtx(ctx, home, st.Name, st.Version)
+	if err != nil {
+		return nil, fmt.Errorf("keeper of %s@%s: %w", st.Name, st.Version, err)
+	}
+	defer unlock()
+	if c, err := keepwire.Dial(sock); err == nil {
+		c.Close()
+		return nil, nil
+	}
+	if keeperBindHook != nil {
+		keeperBindHook()
+	}
+	tmp := fmt.Sprintf("%s.%d", sock, os.Getpid())
+	if !socketFits(tmp, "") {
+		tmp = filepath.Join(filepath.Dir(sock), fmt.Sprintf("k%d.tmp", os.Getpid()))
+	}
+	_ = os.Remove(tmp)
+	l, err := net.Listen("unix", tmp)
+	if err != nil {
+		return nil, fmt.Errorf("keeper of %s@%s: %w", st.Name, st.Version, err)
+	}
+	// Close must not remove the socket by its old name once renamed.
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := os.Chmod(tmp, 0o600); err == nil {
+		// Replaces a dead keeper's socket in one step.
+		err = os.Rename(tmp, sock)
+	}
+	if err != nil {
+		l.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("keeper of %s@%s: %w", st.Name, st.Version, err)
+	}
+	return l, nil
+}
+
+// keeperBindHook, when set by a test, runs between the check that no keeper
+// answers and the bind: where another keeper starting at once must not get
+// in.
+var keeperBindHook func()
 
 // keptRequestTimeout bounds the wait for a request's line: even the
 // largest one (keepwire.MaxRequest) takes well under a second on a unix
