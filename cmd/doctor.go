@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -29,7 +30,10 @@ every receipt readable, its executable present and matching its hash (and the
 whole pkg/ tree its tree hash); the active version of each plugin installed;
 no leftovers of interrupted installs, removals or index updates in tmp/; no
 version directory without a receipt; no run files of started plugins whose
-process died; run/ private (0700).
+process died and no process left by a start that was killed midway; run/
+private (0700); every file that steers a launch (executable, receipt,
+config.yaml, schema) and the directories above it up to the home owned by
+you or root and not writable by others, as call requires.
 
 Leftovers, stale run files, directories without a receipt, an active version
 that is gone and run/'s mode are repaired at once (--dry-run only reports).
@@ -55,7 +59,22 @@ func doctorRun(o *doctorOptions) error {
 	if err != nil {
 		return err
 	}
-	// Started plugins whose process died.
+	// What call would refuse to launch (StrictModes), once per path.
+	seen := map[string]bool{}
+	for _, u := range runtime.UnsafeVersions(in.Paths) {
+		pr := install.Problem{Kind: "unsafe", Subject: u.Name + "@" + u.Version, Message: u.Err.Error(), Fix: "see the message"}
+		var ue *runtime.UnsafePathError
+		if errors.As(u.Err, &ue) {
+			if seen[ue.Path] {
+				continue
+			}
+			seen[ue.Path] = true
+			pr.Message = fmt.Sprintf("plugctl refuses to run it: %s is %s", ue.Path, ue.Reason)
+			pr.Fix = ue.Fix
+		}
+		probs = append(probs, pr)
+	}
+	// Started plugins whose process died, and starts killed midway.
 	stale, err := runtime.CleanStale(in.Paths, o.DryRun)
 	if err != nil {
 		return err

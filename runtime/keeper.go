@@ -337,13 +337,24 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 // give ProtoFiles or Protoset attach themselves). used is false when s has
 // no keeper that answers, or the keeper declines the call (s has exited, or
 // runs another binary than r, its receipt), and nothing ran: the caller
-// attaches or launches instead. Once the request is sent the call is not
+// attaches or launches instead. A keeper socket, run/ or receipt that
+// someone else could have changed is refused before anything is dialled
+// (used, with an *UnsafePathError, as launching refuses it). Once the request is sent the call is not
 // retried (it may have run): a keeper lost meanwhile is a *PluginError.
 func (s *StartedPlugin) CallKeeper(ctx context.Context, home store.Paths, r *store.Receipt, method string, args []byte, co CallOptions, emit func(json []byte) error) (used bool, err error) {
 	sock := keeperSocket(home, s)
 	if sock == "" || !strings.EqualFold(s.SHA256, r.BinSHA256) || !s.Alive() || len(args) > keepwire.MaxRequest/2 {
 		// (Arguments too large for one keeper request go by attaching.)
 		return false, nil
+	}
+	// What a call through the keeper trusts is held to launching's rule:
+	// run/ and the socket (someone else's socket would be served by
+	// someone else's process), and the receipt that named the binary.
+	if err := checkSocket(s.Name, home, sock); err != nil {
+		return true, err
+	}
+	if err := checkTree(s.Name, home.Home, home.ReceiptFile(r.Name, r.Version), 0, false); err != nil {
+		return true, err
 	}
 	c, err := keepwire.Dial(sock)
 	if err != nil {

@@ -40,6 +40,12 @@ type Spec struct {
 	// Exe must be owned by the user or root and not writable by others
 	// (see UnsafePathError). Empty: only Exe's own directory is checked.
 	Root string
+	// Steering are the other files whose content steers the launch (the
+	// receipt, config.yaml with the plugin's environment, the schema):
+	// held, with their directories up to Root, to the same rule as Exe
+	// before anything runs; missing ones are skipped. SpecFromReceipt
+	// fills it.
+	Steering []string
 	// Protoset is an optional FileDescriptorSet (the index's protocol.schema,
 	// verified copy) used instead of gRPC reflection.
 	Protoset string
@@ -74,12 +80,14 @@ func SpecFromReceipt(p store.Paths, r *store.Receipt) Spec {
 
 		ReflectionCache: filepath.Join(vdir, ReflectionCacheFile),
 	}
+	s.Steering = []string{p.ReceiptFile(r.Name, r.Version), p.Config(), s.ReflectionCache}
 	if sc := r.Protocol.Schema; sc != nil && sc.Path != "" {
 		s.Protoset = sc.Path
 		if !filepath.IsAbs(s.Protoset) {
 			s.Protoset = filepath.Join(vdir, filepath.FromSlash(sc.Path))
 		}
 		s.ProtosetSHA256 = sc.SHA256
+		s.Steering = append(s.Steering, s.Protoset)
 	}
 	return s
 }

@@ -118,6 +118,11 @@ func attachState(ctx context.Context, home store.Paths, st *StartedPlugin, spec 
 	if err != nil {
 		return nil, err
 	}
+	if st.Network == "unix" {
+		if err := checkSocket(spec.Name, home, st.Address); err != nil {
+			return nil, err
+		}
+	}
 	spec.Protocol = spec.Protocol.WithDefaults(spec.Name)
 
 	var tlsConf *tls.Config
