@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"bytes"
+	"encoding/hex"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -102,4 +104,103 @@ func envProcs(kv string) []int {
 		}
 	}
 	return out
+}
+
+// groupSocketInodes returns the inodes of the sockets that the processes of
+// process group pgid hold open.
+func groupSocketInodes(pgid int) map[string]bool {
+	inodes := map[string]bool{}
+	for _, pid := range groupMembers(pgid, 0) {
+		dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+		fds, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			l, err := os.Readlink(dir + "/" + fd.Name())
+			if err != nil {
+				continue
+			}
+			if ino, ok := strings.CutPrefix(l, "socket:["); ok {
+				inodes[strings.TrimSuffix(ino, "]")] = true
+			}
+		}
+	}
+	return inodes
+}
+
+// groupListensUnix: a process of group pgid listens on a unix socket bound
+// at path (by that name: a hard link to another process's socket does not
+// count, /proc/net/unix names the path it was bound to).
+func groupListensUnix(pgid int, path string) bool {
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return false
+	}
+	inodes := groupSocketInodes(pgid)
+	// Num RefCount Protocol Flags Type St Inode Path
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 8 || f[7] != path {
+			continue
+		}
+		flags, _ := strconv.ParseUint(f[3], 16, 32)
+		const acceptCon = 0x10000 // __SO_ACCEPTCON: listening
+		if flags&acceptCon != 0 && inodes[f[6]] {
+			return true
+		}
+	}
+	return false
+}
+
+// groupListensTCP: a process of group pgid listens on addr's port, at its
+// IP or at a wildcard address.
+func groupListensTCP(pgid int, addr *net.TCPAddr) bool {
+	var inodes map[string]bool
+	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" { // TCP_LISTEN
+				continue
+			}
+			ip, port, ok := parseProcNetAddr(f[1])
+			if !ok || port != addr.Port || !(ip.Equal(addr.IP) || ip.IsUnspecified()) {
+				continue
+			}
+			if inodes == nil {
+				inodes = groupSocketInodes(pgid)
+			}
+			if inodes[f[9]] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// parseProcNetAddr parses /proc/net/tcp's "0100007F:1F90": the address as
+// 32-bit words in host (little-endian) order, the port in hex.
+func parseProcNetAddr(s string) (net.IP, int, bool) {
+	h, p, ok := strings.Cut(s, ":")
+	if !ok || (len(h) != 8 && len(h) != 32) {
+		return nil, 0, false
+	}
+	raw, err := hex.DecodeString(h)
+	if err != nil {
+		return nil, 0, false
+	}
+	ip := make(net.IP, len(raw))
+	for i := 0; i < len(raw); i += 4 {
+		ip[i], ip[i+1], ip[i+2], ip[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+	}
+	port, err := strconv.ParseUint(p, 16, 16)
+	if err != nil {
+		return nil, 0, false
+	}
+	return ip, int(port), true
 }

@@ -90,20 +90,25 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 			return nil, false, fmt.Errorf("plugin %s: %w", spec.Name, err)
 		}
 	}
-	// The plugin names its socket <dir>/pluginNNNN. A deep home gets a
-	// private temp directory, which removeRunFiles removes on every path
+	// The plugin names its socket <dir>/pluginNNNN, in a directory made
+	// for this start alone, so that a handshake naming a socket anywhere
+	// else (another plugin's) is refused: run/sNNNN, or a private temp
+	// directory for a deep home. removeRunFiles removes it on every path
 	// from here on.
-	sockDir := runDir
-	if !socketFits(runDir, "/plugin0123456789") {
-		if sockDir, err = os.MkdirTemp("", "plugctl-run-"); err != nil {
-			return nil, false, err
-		}
-		st.SocketDir = sockDir
+	sockDir := ""
+	if socketFits(runDir, "/s0123456789/plugin0123456789") {
+		sockDir, err = os.MkdirTemp(runDir, "s")
+	} else {
+		sockDir, err = os.MkdirTemp("", "plugctl-run-")
 	}
+	if err != nil {
+		return nil, false, err
+	}
+	st.SocketDir = sockDir
 
 	// Recorded before the process exists (see spawnRecord): a start killed
 	// from here on leaves nothing that CleanStale cannot find.
-	spawn, err := newSpawn(home, spec.Name, spec.Version)
+	spawn, err := newSpawn(home, spec.Name, spec.Version, sockDir)
 	if err != nil {
 		removeRunFiles(home, st)
 		return nil, false, fmt.Errorf("plugin %s: %w", spec.Name, err)
@@ -133,6 +138,18 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 	line, err := awaitHandshake(ctx, st.Stdout, exited)
 	if err == nil {
 		err = st.applyHandshake(line, proto, mode)
+	}
+	var addrErr error
+	if err == nil {
+		// Nothing has dialled it yet: it must be the plugin's own.
+		rc, _ := st.ReattachConfig()
+		var warn string
+		if warn, addrErr = checkHandshakeAddr(rc.Addr, sockDir, st.Pid); warn != "" && opt.Stderr != nil {
+			fmt.Fprintf(opt.Stderr, "warning: plugin %s: %s\n", spec.Name, warn)
+		}
+	}
+	if addrErr != nil {
+		return fail(&PluginError{Name: spec.Name, Op: OpHandshake, Err: addrErr})
 	}
 	if err != nil {
 		status := ""

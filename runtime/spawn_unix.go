@@ -36,6 +36,7 @@ const SpawnTokenEnv = "PLUGCTL_START_TOKEN"
 
 type spawnRecord struct {
 	Token     string `json:"token"`
+	SocketDir string `json:"socketDir,omitempty"` // made for this start
 	Pid       int    `json:"pid,omitempty"`
 	ProcStart uint64 `json:"procStart,omitempty"`
 }
@@ -46,12 +47,12 @@ func spawnFile(home store.Paths, name, version string) string {
 
 // newSpawn records a start of name@version about to run its plugin. The
 // caller holds the version's run lock.
-func newSpawn(home store.Paths, name, version string) (*spawnRecord, error) {
+func newSpawn(home store.Paths, name, version, socketDir string) (*spawnRecord, error) {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
 		return nil, err
 	}
-	s := &spawnRecord{Token: hex.EncodeToString(b)}
+	s := &spawnRecord{Token: hex.EncodeToString(b), SocketDir: socketDir}
 	return s, s.write(home, name, version)
 }
 
@@ -108,6 +109,9 @@ func endInterruptedStart(home store.Paths, name, version string, dryRun bool) ([
 		}
 	}
 	removeHandshakeSocket(home, OutFile(home, name, version))
+	if s.SocketDir != "" {
+		os.RemoveAll(s.SocketDir)
+	}
 	os.Remove(path)
 	return pids, true
 }
