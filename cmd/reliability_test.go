@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/plugctl/plugctl/cmd"
@@ -70,5 +74,64 @@ func TestHealthConcurrentOutput(t *testing.T) {
 		if !strings.HasPrefix(l, "greeter: ") && !strings.HasPrefix(l, "kv: ") && !strings.HasPrefix(l, "noisy: ") && !strings.HasPrefix(l, "plugctl: ") {
 			t.Errorf("stderr line of no plugin (interleaved output?): %q", l)
 		}
+	}
+}
+
+// 50 plugctl calls at once against one started plugin, 3 rounds: every one
+// succeeds with its own answer.
+func TestConcurrentWarmCalls(t *testing.T) {
+	plugins := builtPlugins(t)
+	home := t.TempDir()
+	installFrom(t, home, filepath.Join(plugins, "greeter"), "greeter")
+	exe, err := exec.LookPath("plugctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plugctl := func(args ...string) *exec.Cmd {
+		c := exec.Command(exe, append([]string{"--home", home}, args...)...)
+		c.Dir = home
+		return c
+	}
+	if out, err := plugctl("start", "greeter").CombinedOutput(); err != nil {
+		t.Fatalf("start: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { plugctl("stop", "--all").Run() })
+	const n, rounds = 50, 3
+	for round := range rounds {
+		var wg sync.WaitGroup
+		errs := make([]string, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				name := fmt.Sprintf("r%dc%d<&>", round, i)
+				c := plugctl("call", "greeter", "Greet", strconv.Quote(name), "--timeout", "120s")
+				var stderr bytes.Buffer
+				c.Stderr = &stderr
+				out, err := c.Output()
+				want := fmt.Sprintf("%q\n", "Hello, "+name+"!")
+				if err != nil || string(out) != want {
+					errs[i] = fmt.Sprintf("call %d: %v: stdout %q, want %q; stderr %s", i, err, out, want, stderr.String())
+				}
+			}()
+		}
+		wg.Wait()
+		failed := 0
+		for _, e := range errs {
+			if e != "" {
+				failed++
+				if failed <= 3 {
+					t.Error(e)
+				}
+			}
+		}
+		if failed > 0 {
+			t.Fatalf("round %d: %d of %d concurrent calls failed", round, failed, n)
+		}
+	}
+	// They were served warm: still the one process.
+	out, err := plugctl("ps", "-o", "json").Output()
+	if err != nil || !strings.Contains(string(out), `"name": "greeter"`) {
+		t.Fatalf("ps after the calls: %v\n%s", err, out)
 	}
 }
