@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -119,7 +120,9 @@ func attachState(ctx context.Context, home store.Paths, st *StartedPlugin, spec 
 		return nil, err
 	}
 	if st.Network == "unix" {
-		if err := checkSocket(spec.Name, home, st.Address); err != nil {
+		// The plugin made its socket with its own umask: what keeps
+		// others from it, or from replacing it, is the directory.
+		if err := checkTree(spec.Name, home.Home, filepath.Dir(st.Address), 0, false); err != nil {
 			return nil, err
 		}
 	}
