@@ -209,6 +209,20 @@ var (
 	privateGID       int64 = -1
 )
 
+// checkSocketDir applies strictModes to the directory of a started
+// plugin's socket, and to those above it up to the home when it lies in
+// the home: the socket itself has the plugin's umask; the directory is
+// what keeps others from reaching or replacing it.
+func checkSocketDir(name string, home store.Paths, sock string) error {
+	dir := filepath.Dir(sock)
+	if home.Home != "" {
+		if rel, err := filepath.Rel(realPath(home.Home), realPath(dir)); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return checkTree(name, home.Home, filepath.Join(dir, "."), 0, true)
+		}
+	}
+	return strictModes(name, dir, 0)
+}
+
 // checkSocket applies the rule that launching applies to what it runs to a
 // unix socket that a call is about to dial (a keeper's, or a started
 // plugin's): the socket (owned by the user or root, nobody else's to

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -122,7 +121,7 @@ func attachState(ctx context.Context, home store.Paths, st *StartedPlugin, spec 
 	if st.Network == "unix" {
 		// The plugin made its socket with its own umask: what keeps
 		// others from it, or from replacing it, is the directory.
-		if err := checkTree(spec.Name, home.Home, filepath.Dir(st.Address), 0, false); err != nil {
+		if err := checkSocketDir(spec.Name, home, st.Address); err != nil {
 			return nil, err
 		}
 	}
