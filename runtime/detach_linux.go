@@ -135,7 +135,9 @@ func groupSocketInodes(pgid int) map[string]bool {
 func groupListensUnix(pgid int, path string) bool {
 	b, err := os.ReadFile("/proc/net/unix")
 	if err != nil {
-		return false
+		// No /proc to tell: the private directory made for this launch
+		// is the proof, as where /proc does not exist.
+		return true
 	}
 	inodes := groupSocketInodes(pgid)
 	// Num RefCount Protocol Flags Type St Inode Path
