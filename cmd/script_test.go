@@ -99,6 +99,9 @@ func scriptParams(t *testing.T, dir string, files []string, setup func(env *test
 			"setvar":      cmdSetVar,
 			"httpstop":    cmdHTTPStop,
 			"corruptblob": cmdCorruptBlob,
+			"procgone":    cmdProcGone,
+			"homeprocs":   cmdHomeProcs,
+			"killstart":   cmdKillStart,
 		},
 	}
 }

@@ -172,13 +172,16 @@ func (in *Installer) PruneVersions(name string, keep int) ([]PruneChoice, error)
 
 // removeRunFiles removes what run/ holds for a removed name@version: its
 // log and stdout, its lock and its keeper's socket. While a run record
-// says it was started they stay, for its process may still run: whoever
-// removes a version stops it first (runtime.Stop, which also clears the
-// record of one that died).
+// says it was started (or a start of it was interrupted) they stay, for its
+// process may still run: whoever removes a version stops it first
+// (runtime.Stop, which also clears the record of one that died, and
+// runtime.CleanStale, which ends what an interrupted start left).
 func (in *Installer) removeRunFiles(name, version string) {
 	home := in.Paths.Home
-	if _, err := os.Lstat(layout.StartedFile(home, name, version)); !errors.Is(err, fs.ErrNotExist) {
-		return
+	for _, rec := range []string{layout.StartedFile(home, name, version), layout.SpawnFile(home, name, version)} {
+		if _, err := os.Lstat(rec); !errors.Is(err, fs.ErrNotExist) {
+			return
+		}
 	}
 	for _, f := range []string{
 		layout.LogFile(home, name, version),

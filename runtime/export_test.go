@@ -3,6 +3,7 @@ package runtime
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/plugctl/plugctl/store"
 )
@@ -48,3 +49,17 @@ func installExamples(home store.Paths, dir string) error {
 	}
 	return nil
 }
+
+// allPids lists the processes of /proc (none where there is no /proc).
+func allPids() []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func readlinkExe(pid int) (string, error) { return os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe") }

@@ -188,7 +188,7 @@ func (r *runner) do(ctx context.Context, line int, text []byte) (answer []byte, 
 		if docs == nil {
 			docs = []json.RawMessage{}
 		}
-		result, err = json.Marshal(docs)
+		result = appendArray(nil, docs)
 	case len(docs) == 1:
 		result = docs[0]
 	default:
@@ -242,7 +242,7 @@ func (r *runner) errorLine(id json.RawMessage, err error) ([]byte, int) {
 		Message string `json:"message"`
 		Hint    string `json:"hint,omitempty"`
 	}{code, err.Error(), hint}
-	eb, _ := json.Marshal(e)
+	eb := marshal(e)
 	b := append([]byte(`{"id":`), id...)
 	b = append(b, `,"error":`...)
 	b = append(b, eb...)
@@ -370,3 +370,26 @@ func (c keeperConn) Call(ctx context.Context, method string, args []byte, co run
 }
 
 func (c keeperConn) Close() error { return nil }
+
+// appendArray writes docs as one JSON array, each as the call printed it:
+// json.Marshal would re-escape <, > and & inside them, and a result must
+// read the same whichever path served it.
+func appendArray(b []byte, docs []json.RawMessage) []byte {
+	b = append(b, '[')
+	for i, d := range docs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, d...)
+	}
+	return append(b, ']')
+}
+
+// marshal is json.Marshal without HTML escaping, as results are printed.
+func marshal(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}

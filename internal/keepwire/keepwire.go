@@ -49,6 +49,17 @@ type Reply struct {
 	Declined string `json:"declined,omitempty"`
 }
 
+// NewReplyEncoder is the one way a keeper writes its replies: a result
+// document goes through byte for byte, as a cold call prints it. (A plain
+// json.Encoder would rewrite <, > and & inside the document as \u003c,
+// \u003e and \u0026, so a warm call would print another text than a cold
+// one for the same result.)
+func NewReplyEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
+}
+
 // Error is a call's error with what the CLI maps to exit codes and hints:
 // its kind and fields, the sentinels it wraps (by name), and its text.
 type Error struct {
