@@ -22,6 +22,8 @@ type runFlags struct {
 	ImportPaths []string
 	Protoset    string
 	Env         []string
+	Decode      bool
+	decodeSet   bool
 }
 
 func (f *runFlags) bind(c *cobra.Command) {
@@ -30,6 +32,7 @@ func (f *runFlags) bind(c *cobra.Command) {
 	fl.StringArrayVar(&f.Proto, "proto", nil, "gRPC schema from a .proto file, for plugins without reflection (repeatable)")
 	fl.StringArrayVar(&f.ImportPaths, "import-path", nil, "directory to resolve --proto imports from (repeatable)")
 	fl.StringVar(&f.Protoset, "protoset", "", "gRPC schema from a FileDescriptorSet file")
+	fl.BoolVar(&f.Decode, "decode", false, "print bytes holding JSON as JSON, and Terraform's msgpack values as JSON, for reading (default on in the terraform and grafana profiles)")
 	fl.StringArrayVar(&f.Env, "env", nil, "pass NAME from plugctl's environment to the plugin, or set NAME=VALUE (repeatable; NAME* passes a prefix)")
 }
 
@@ -98,7 +101,12 @@ func pluginSettings(p store.Paths, name string) (store.PluginSettings, error) {
 }
 
 func (f *runFlags) callOptions(headers []string) runtime.CallOptions {
-	return runtime.CallOptions{Metadata: headers, ProtoFiles: f.Proto, ImportPaths: f.ImportPaths, Protoset: f.Protoset}
+	co := runtime.CallOptions{Metadata: headers, ProtoFiles: f.Proto, ImportPaths: f.ImportPaths, Protoset: f.Protoset}
+	if f.decodeSet {
+		d := f.Decode
+		co.Decode = &d
+	}
+	return co
 }
 
 // resolveInstalled picks NAME[@VERSION]: the given version, else the active
@@ -224,6 +232,7 @@ func callRun(cmd *cobra.Command, o *callOptions) error {
 	if err != nil {
 		return err
 	}
+	o.Run.decodeSet = cmd.Flags().Changed("decode")
 	if err := o.Run.check(); err != nil {
 		return err
 	}

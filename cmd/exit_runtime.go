@@ -16,7 +16,10 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 	var me *runtime.MethodError
 	var ae *runtime.ArgError
 	var up *runtime.UnsafePathError
+	var de *runtime.DiagnosticsError
 	switch {
+	case errors.As(err, &de):
+		return ExitMethod, "the result on stdout holds the diagnostics", true
 	case errors.As(err, &up):
 		return ExitIntegrity, "plugctl runs nothing from a store that someone else can change (like ssh's StrictModes): repair it as shown, then plugctl verify", true
 	case errors.Is(err, verify.ErrSignature):

@@ -10,13 +10,14 @@ import (
 
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/install"
+	"github.com/plugctl/plugctl/profile"
 	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
 
 type protocolFlags struct {
-	Kind, CookieKey, CookieValue, Dispense, MTLS string
-	Versions                                     []int
+	Kind, CookieKey, CookieValue, Dispense, MTLS, Profile string
+	Versions                                              []int
 }
 
 func (f *protocolFlags) bind(c *cobra.Command) {
@@ -27,12 +28,17 @@ func (f *protocolFlags) bind(c *cobra.Command) {
 	fl.IntSliceVar(&f.Versions, "protocol-version", nil, "handshake protocol version(s) offered (default 1)")
 	fl.StringVar(&f.Dispense, "dispense", "", "name in the plugin's plugin map (default: the plugin's name)")
 	fl.StringVar(&f.MTLS, "mtls", "", "transport security: auto, true or false (default auto)")
+	fl.StringVar(&f.Profile, "profile", "", "ecosystem whose handshake the plugin expects: "+strings.Join(profile.Names(), ", ")+" (plugctl profiles; explicit flags win)")
 }
 
 func (f *protocolFlags) protocol() (store.Protocol, error) {
 	p := store.Protocol{
 		Kind: f.Kind, CookieKey: f.CookieKey, CookieValue: f.CookieValue,
-		Versions: f.Versions, Dispense: f.Dispense, MTLS: store.MTLSMode(f.MTLS),
+		Versions: f.Versions, Dispense: f.Dispense, MTLS: store.MTLSMode(f.MTLS), Profile: f.Profile,
+	}
+	p, err := profile.Resolve(p)
+	if err != nil {
+		return p, usageErrorf("--%v", err)
 	}
 	if err := p.Validate(); err != nil {
 		return p, usageErrorf("%v", err)
@@ -321,5 +327,5 @@ func (o *installOptions) indexPlans(ctx context.Context, in *install.Installer) 
 }
 
 func (f protocolFlags) empty() bool {
-	return f.Kind == "" && f.CookieKey == "" && f.CookieValue == "" && f.Dispense == "" && f.MTLS == "" && len(f.Versions) == 0
+	return f.Kind == "" && f.CookieKey == "" && f.CookieValue == "" && f.Dispense == "" && f.MTLS == "" && f.Profile == "" && len(f.Versions) == 0
 }

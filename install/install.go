@@ -1,6 +1,8 @@
 package install
 
 import (
+	"github.com/plugctl/plugctl/profile"
+
 	"context"
 	"errors"
 	"fmt"
@@ -172,7 +174,11 @@ func (in *Installer) stageAndCommit(ctx context.Context, req Request) (*store.Re
 	if err != nil {
 		return nil, fmt.Errorf("hash installed tree: %w", err)
 	}
-	proto := req.Protocol
+	// The receipt keeps a profile's resolved values beside its name.
+	proto, err := profile.Resolve(req.Protocol)
+	if err != nil {
+		return nil, err
+	}
 	if req.SchemaSource != "" && proto.Schema != nil {
 		if err := in.fetchSchema(ctx, req, vdir); err != nil {
 			return nil, err
