@@ -11,6 +11,7 @@ import (
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/install"
 	"github.com/plugctl/plugctl/profile"
+	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
@@ -57,6 +58,10 @@ type installOptions struct {
 	Bin      string
 	Protocol protocolFlags
 	Save     bool
+	// The schema kept with an install --from: .proto files or a protoset.
+	Proto       []string
+	ImportPaths []string
+	Protoset    string
 }
 
 func newInstallCmd(g *Global) *cobra.Command {
@@ -86,6 +91,9 @@ version of a plugin installed becomes active; later ones do not (see use, upgrad
 	f.StringVar(&o.Version, "version", "", "with --from: the version (semver)")
 	f.StringVar(&o.Bin, "bin", "", "with --from: the executable's path inside an archive or repository")
 	f.BoolVar(&o.Save, "save", false, "record what was installed in "+install.LockFileName+" (every platform the index offers)")
+	f.StringArrayVar(&o.Proto, "proto", nil, "with --from: keep the gRPC schema compiled from this .proto file with the version (repeatable)")
+	f.StringArrayVar(&o.ImportPaths, "import-path", nil, "with --proto: directory to resolve imports from (repeatable)")
+	f.StringVar(&o.Protoset, "protoset", "", "with --from: keep the gRPC schema in this FileDescriptorSet file with the version")
 	o.Protocol.bind(c)
 	return c
 }
@@ -119,13 +127,16 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 		if err != nil {
 			return err
 		}
+		if req.SchemaSet, err = o.schemaSet(ctx); err != nil {
+			return err
+		}
 		plans = append(plans, plan{Req: req, Lock: lockFromRequest(req)})
 	} else {
 		if len(o.Queries) == 0 {
 			return usageErrorf("install: name at least one plugin (NAME[@CONSTRAINT]) or use --from")
 		}
-		if o.SHA256 != "" || o.Name != "" || o.Version != "" || o.Bin != "" {
-			return usageErrorf("--sha256, --name, --version and --bin go with --from")
+		if o.SHA256 != "" || o.Name != "" || o.Version != "" || o.Bin != "" || len(o.Proto) > 0 || len(o.ImportPaths) > 0 || o.Protoset != "" {
+			return usageErrorf("--sha256, --name, --version, --bin, --proto, --import-path and --protoset go with --from (an index names its plugins' schemas)")
 		}
 		if plans, err = o.indexPlans(ctx, in); err != nil {
 			return err
@@ -260,6 +271,25 @@ func (o *installOptions) fromRequest() (install.Request, error) {
 		Name: o.Name, Version: v.String(), Source: src, SHA256: strings.ToLower(o.SHA256),
 		Bin: o.Bin, Platform: Platform(), Protocol: proto,
 	}, nil
+}
+
+// schemaSet compiles or reads the schema given with --from, before anything
+// is fetched: a schema that does not compile installs nothing.
+func (o *installOptions) schemaSet(ctx context.Context) ([]byte, error) {
+	if len(o.Proto) == 0 && o.Protoset == "" {
+		if len(o.ImportPaths) > 0 {
+			return nil, usageErrorf("--import-path goes with --proto")
+		}
+		return nil, nil
+	}
+	if len(o.Proto) > 0 && o.Protoset != "" {
+		return nil, usageErrorf("give the schema with --proto or --protoset, not both")
+	}
+	set, err := runtime.SchemaSet(ctx, o.Proto, o.ImportPaths, o.Protoset)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	return set, nil
 }
 
 func (o *installOptions) indexPlans(ctx context.Context, in *install.Installer) ([]plan, error) {
