@@ -28,6 +28,7 @@ type listJSON struct {
 	Constraint  string    `json:"constraint,omitempty"`
 	Source      string    `json:"source"`
 	Protocol    string    `json:"protocol"`
+	Profile     string    `json:"profile,omitempty"` // install --profile, the index's protocol.profile
 	InstalledAt time.Time `json:"installedAt"`
 }
 
@@ -141,7 +142,7 @@ func installedRow(p store.Paths, r *store.Receipt, active string) listJSON {
 	return listJSON{
 		Name: r.Name, Version: r.Version, Active: r.Version == active, Path: p.Exe(r),
 		SHA256: r.BinSHA256, Index: r.Index, Constraint: r.Constraint, Source: r.Source,
-		Protocol: r.Protocol.WithDefaults(r.Name).Kind, InstalledAt: r.InstalledAt,
+		Protocol: r.Protocol.WithDefaults(r.Name).Kind, Profile: r.Protocol.Profile, InstalledAt: r.InstalledAt,
 	}
 }
 
