@@ -37,11 +37,13 @@ func (f *protocolFlags) protocol() (store.Protocol, error) {
 		Kind: f.Kind, CookieKey: f.CookieKey, CookieValue: f.CookieValue,
 		Versions: f.Versions, Dispense: f.Dispense, MTLS: store.MTLSMode(f.MTLS), Profile: f.Profile,
 	}
-	p, err := profile.Resolve(p)
+	// Returned unresolved, so that publish writes the profile's name into
+	// the index; install resolves it (Installer.Install, the lock).
+	resolved, err := profile.Resolve(p)
 	if err != nil {
 		return p, usageErrorf("--%v", err)
 	}
-	if err := p.Validate(); err != nil {
+	if err := resolved.Validate(); err != nil {
 		return p, usageErrorf("%v", err)
 	}
 	return p, nil
@@ -263,6 +265,8 @@ func (o *installOptions) fromRequest() (install.Request, error) {
 	if err != nil {
 		return install.Request{}, err
 	}
+	// The lock keeps the resolved values (checked by protocol).
+	proto, _ = profile.Resolve(proto)
 	src, err := normalizeSource(o.From)
 	if err != nil {
 		return install.Request{}, err
