@@ -32,7 +32,6 @@ func (f *runFlags) bind(c *cobra.Command) {
 	fl.StringArrayVar(&f.Proto, "proto", nil, "gRPC schema from a .proto file, for plugins without reflection (repeatable)")
 	fl.StringArrayVar(&f.ImportPaths, "import-path", nil, "directory to resolve --proto imports from (repeatable)")
 	fl.StringVar(&f.Protoset, "protoset", "", "gRPC schema from a FileDescriptorSet file")
-	fl.BoolVar(&f.Decode, "decode", false, "print bytes holding JSON as JSON, and Terraform's msgpack values as JSON, for reading (default on in the terraform and grafana profiles)")
 	fl.StringArrayVar(&f.Env, "env", nil, "pass NAME from plugctl's environment to the plugin, or set NAME=VALUE (repeatable; NAME* passes a prefix)")
 }
 
@@ -170,6 +169,15 @@ schema from --proto, --protoset or the index. A server-streaming method
 prints one JSON document per line. METHOD may be Get when unique, or
 proto.KV/Get.
 
+A bytes field in ARGS (or an element of a repeated or map bytes field) may be
+written as the JSON value it holds (object, array, number, bool): it is sent
+as that value's JSON text. A string is base64, and null unset, as in
+protojson. --decode prints, for reading, bytes that hold JSON as JSON and a
+Terraform DynamicValue's msgpack as JSON; it is on by default for plugins
+installed with the terraform or grafana profile (--decode=false: plain
+protojson). With the terraform profile, a result holding an ERROR diagnostic
+exits 6, the result on stdout and the diagnostics on stderr.
+
 net/rpc plugins exchange gob, which is typed: ARGS is sent as the Go type
 its JSON suggests (a string as string, true as bool, 42 as int, 1.5 as
 float64, an array as a slice, an object as a struct whose exported fields
@@ -194,6 +202,7 @@ needs "name", the name the plugin registered it under with gob.`,
 	}
 	c.Flags().BoolVar(&o.Raw, "raw", false, "print a string result without quotes")
 	c.Flags().StringArrayVarP(&o.Headers, "header", "H", nil, "gRPC metadata 'key: value' (repeatable)")
+	c.Flags().BoolVar(&o.Run.Decode, "decode", false, "print bytes holding JSON as JSON, and Terraform's msgpack values as JSON, for reading (default on in the terraform and grafana profiles)")
 	o.Run.bind(c)
 	return c
 }
