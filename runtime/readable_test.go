@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,4 +196,21 @@ func TestTerraformDiagnostics(t *testing.T) {
 	if b, ok := back.(*DiagnosticsError); !ok || b.Summary != "first" || len(b.Diagnostics) != 3 {
 		t.Errorf("through a keeper: %#v", back)
 	}
+}
+
+// FuzzMsgpackToJSON: any input either fails or yields valid JSON; nothing
+// panics or recurses without bound.
+func FuzzMsgpackToJSON(f *testing.F) {
+	for _, s := range [][]byte{{0x81, 0xa1, 'a', 0xd4, 0, 0}, {0x92, 0xc4, 0x01, '1', 0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0}, {0xdf, 0, 0, 0, 1, 0xc0, 0xc0}} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, err := msgpackToJSON(b)
+		if err != nil {
+			return
+		}
+		if out := n.bytes(); !json.Valid(out) {
+			t.Fatalf("msgpackToJSON(%x) = %s: not JSON", b, out)
+		}
+	})
 }
