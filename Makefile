@@ -73,7 +73,8 @@ docs:
 # with the builds), from the seed corpora in each package's testdata/fuzz.
 FUZZTIME ?= 20s
 FUZZ_TARGETS := ./index:FuzzParse ./index:FuzzResolve ./install:FuzzExtract \
-	./runtime/internal/gobwire:FuzzDecode ./runtime/internal/gobwire:FuzzFromJSON
+	./runtime/internal/gobwire:FuzzDecode ./runtime/internal/gobwire:FuzzFromJSON \
+	./runtime:FuzzMsgpackToJSON
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \

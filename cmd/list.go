@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"github.com/plugctl/plugctl/profile"
+
 	"fmt"
 	"io"
 	goruntime "runtime"
@@ -206,7 +208,10 @@ func newInfoCmd(g *Global) *cobra.Command {
 				return err
 			}
 			for _, o := range offers {
-				oj := offerJSON{Index: o.Index.Name, Description: o.Plugin.Description, Protocol: o.Plugin.Protocol.WithDefaults(name),
+				// What install would record: the profile's values (an
+				// index naming an unknown one failed to parse).
+				proto, _ := profile.Resolve(o.Plugin.Protocol)
+				oj := offerJSON{Index: o.Index.Name, Description: o.Plugin.Description, Protocol: proto.WithDefaults(name),
 					Platforms: map[string][]string{}, Artifacts: map[string]map[string]artifact{}}
 				for _, v := range o.Plugin.SortedVersions() {
 					oj.Versions = append(oj.Versions, v.String())
@@ -237,6 +242,9 @@ func newInfoCmd(g *Global) *cobra.Command {
 				act := ""
 				if l.Active {
 					act = " (active)"
+				}
+				if l.Profile != "" {
+					act += " (profile " + l.Profile + ")"
 				}
 				g.Printf("  installed: %s%s  %s\n", l.Version, act, l.Path)
 			}
