@@ -57,6 +57,10 @@ func wellKnown(md protoreflect.MessageDescriptor) bool {
 // object, or not valid JSON, are returned as they are (protojson reports
 // them).
 func readableArgs(args []byte, md protoreflect.MessageDescriptor) []byte {
+	if !reachesBytes(md) {
+		// Most requests: nothing to rewrite, no parse to pay.
+		return args
+	}
 	n, err := parseJSONTree(args)
 	if err != nil || n.kind != '{' {
 		return args
@@ -106,10 +110,40 @@ func encodeBytesFields(n *jnode, md protoreflect.MessageDescriptor) bool {
 	return changed
 }
 
+// reachesBytes reports whether a message of type md can hold a bytes field
+// that protojson writes as base64: its own, or its messages' (well-known
+// types aside). Not cached: a walk of the types is cheap next to parsing
+// the document, and two plugins may give one name to different types.
+func reachesBytes(md protoreflect.MessageDescriptor) bool {
+	seen := map[protoreflect.FullName]bool{}
+	var walk func(m protoreflect.MessageDescriptor) bool
+	walk = func(m protoreflect.MessageDescriptor) bool {
+		if seen[m.FullName()] || wellKnown(m) {
+			return false
+		}
+		seen[m.FullName()] = true
+		fs := m.Fields()
+		for i := 0; i < fs.Len(); i++ {
+			fd := fs.Get(i)
+			if fd.IsMap() {
+				fd = fd.MapValue()
+			}
+			if fd.Kind() == protoreflect.BytesKind || fd.Message() != nil && walk(fd.Message()) {
+				return true
+			}
+		}
+		return false
+	}
+	return walk(md)
+}
+
 // decodeResult rewrites doc, protojson of a message md, for reading: each
 // bytes value holding JSON becomes that JSON, and a DynamicValue's msgpack
 // (Terraform) its JSON. Other bytes stay base64.
 func decodeResult(doc []byte, md protoreflect.MessageDescriptor) []byte {
+	if !reachesBytes(md) {
+		return doc
+	}
 	n, err := parseJSONTree(doc)
 	if err != nil || n.kind != '{' {
 		return doc

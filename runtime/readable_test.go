@@ -27,6 +27,9 @@ message Req {
   string text = 7;
   bytes raw_data = 8;
 }
+message Plain { string s = 1; Plain next = 2; map<string, Plain> byName = 3; }
+message Deep { Plain plain = 1; Deeper deeper = 2; }
+message Deeper { Deep back = 1; map<string, bytes> blobs = 2; }
 `
 
 // readableMessage compiles readableProto and returns its message name.
@@ -72,6 +75,19 @@ func TestReadableArgs(t *testing.T) {
 		if got := string(readableArgs([]byte(c.in), md)); got != c.want {
 			t.Errorf("readableArgs(%s)\n got %s\nwant %s", c.in, got, c.want)
 		}
+	}
+}
+
+func TestReachesBytes(t *testing.T) {
+	for name, want := range map[string]bool{"Plain": false, "Deep": true, "Deeper": true, "Req": true, "DynamicValue": true} {
+		if got := reachesBytes(readableMessage(t, name)); got != want {
+			t.Errorf("reachesBytes(%s) = %v, want %v", name, got, want)
+		}
+	}
+	// Without bytes, ARGS go as given, spacing and all.
+	in := `{"s": 1,  "next": {"s": {"a": 1}}}`
+	if got := string(readableArgs([]byte(in), readableMessage(t, "Plain"))); got != in {
+		t.Errorf("readableArgs(Plain) = %s", got)
 	}
 }
 
