@@ -79,3 +79,23 @@ func TestProfilesAreValid(t *testing.T) {
 		t.Error("All shares its slices with the table")
 	}
 }
+
+func TestValidateEnvAndMetadata(t *testing.T) {
+	for _, p := range []store.Protocol{
+		{Env: []string{"NOVALUE"}},
+		{Env: []string{"=x"}},
+		{Env: []string{"PLUGIN_PROTOCOL_VERSIONS=9"}},
+		{CookieKey: "K", Env: []string{"K=forged"}},
+		{Metadata: []string{"novalue"}},
+		{Metadata: []string{"bad key: v"}},
+		{Metadata: []string{"grpc-timeout: 1S"}},
+	} {
+		if err := p.Validate(); err == nil {
+			t.Errorf("%+v: no error", p)
+		}
+	}
+	ok := store.Protocol{Env: []string{"A=", "B=1=2"}, Metadata: []string{"Multiplex_ID: x", "k:"}}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("%+v: %v", ok, err)
+	}
+}

@@ -118,8 +118,10 @@ func (p Protocol) Validate() error {
 		}
 	}
 	for _, m := range p.Metadata {
-		if k, _, ok := strings.Cut(m, ":"); !ok || strings.TrimSpace(k) == "" {
-			return fmt.Errorf("protocol metadata %q: want \"key: value\"", m)
+		k, _, ok := strings.Cut(m, ":")
+		k = strings.ToLower(strings.TrimSpace(k))
+		if !ok || k == "" || strings.HasPrefix(k, "grpc-") || strings.Trim(k, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != "" {
+			return fmt.Errorf("protocol metadata %q: want \"key: value\" with a key of [a-z0-9-_.], not grpc-*", m)
 		}
 	}
 	return nil
