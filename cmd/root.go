@@ -179,6 +179,7 @@ var commands = []command{
 	{[]string{"sync"}, newSyncCmd},
 	{[]string{"call"}, newCallCmd},
 	{[]string{"describe"}, newDescribeCmd},
+	{[]string{"profiles"}, newProfilesCmd},
 	{[]string{"start"}, newStartCmd},
 	{[]string{"stop"}, newStopCmd},
 	{[]string{"ps"}, newPsCmd},

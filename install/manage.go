@@ -135,10 +135,21 @@ func (in *Installer) Verify(r *store.Receipt) Check {
 	case !strings.EqualFold(got, r.BinSHA256):
 		c.Problems = append(c.Problems, fmt.Sprintf("executable %s: want sha256 %s, got %s", r.Bin, r.BinSHA256, got))
 	}
-	tree, err := verify.TreeHash(in.Paths.PkgDir(r.Name, r.Version))
+	pkg := in.Paths.PkgDir(r.Name, r.Version)
+	tree, err := verify.TreeHash(pkg)
+	caches := []string(nil)
+	if err == nil && tree != r.TreeHash {
+		caches = verify.AppearedCaches(pkg, r.TreeHash)
+	}
 	switch {
 	case err != nil:
 		c.Problems = append(c.Problems, fmt.Sprintf("tree: %v", err))
+	case len(caches) > 0:
+		// Nothing else changed: say what appeared, which a run of the
+		// plugin with its own environment (--inherit-env) can write.
+		for _, d := range caches {
+			c.Problems = append(c.Problems, fmt.Sprintf("pkg/%s appeared (an interpreter's cache, written by running the plugin; remove it, or reinstall)", d))
+		}
 	case tree != r.TreeHash:
 		c.Problems = append(c.Problems, fmt.Sprintf("tree hash of pkg/: want %s, got %s", r.TreeHash, tree))
 	}

@@ -19,6 +19,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/plugctl/plugctl/profile"
 )
 
 // CallOptions are per-call settings of a gRPC call.
@@ -37,6 +39,10 @@ type CallOptions struct {
 	// bidirectional-streaming method; exactly one (or none: an empty
 	// request) for the other kinds. See Requests.
 	Requests Requests
+	// Decode prints bytes that hold JSON as JSON, and a Terraform
+	// DynamicValue's msgpack as JSON (--decode); nil: as the plugin's
+	// profile says (on for terraform and grafana). For reading only.
+	Decode *bool
 }
 
 // crashGrace is how long a failed call waits for the plugin's exit, so that
@@ -72,7 +78,7 @@ func (p *Plugin) Call(ctx context.Context, method string, args []byte, co CallOp
 }
 
 func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co CallOptions, emit func([]byte) error) error {
-	md, err := parseMetadata(co.Metadata)
+	md, err := parseMetadata(profile.MergeMetadata(p.spec.Protocol.Metadata, co.Metadata))
 	if err != nil {
 		return err
 	}
@@ -95,6 +101,7 @@ func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co Ca
 		return err
 	}
 	req := dynamicpb.NewMessage(m.Input())
+	args = p.profileArgs(args, m.Input())
 	if len(bytes.TrimSpace(args)) > 0 {
 		uo := protojson.UnmarshalOptions{Resolver: s.types}
 		if err := uo.Unmarshal(args, req); err != nil {
@@ -111,7 +118,10 @@ func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co Ca
 		if err != nil {
 			return err
 		}
-		return emit(out)
+		if err := emit(p.readableResult(out, m.Output(), co)); err != nil {
+			return err
+		}
+		return p.resultError(full, out)
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -138,7 +148,7 @@ func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co Ca
 		if err != nil {
 			return err
 		}
-		if err := emit(out); err != nil {
+		if err := emit(p.readableResult(out, m.Output(), co)); err != nil {
 			return err
 		}
 	}

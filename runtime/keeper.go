@@ -68,7 +68,10 @@ func encodeKeptError(err error) *keepwire.Error {
 	var pe *PluginError
 	var me *MethodError
 	var ae *ArgError
+	var de *DiagnosticsError
 	switch {
+	case errors.As(err, &de):
+		ke.Kind, ke.Method, ke.Inner, ke.Diagnostics = "diagnostics", de.Method, de.Summary, de.Diagnostics
 	case errors.As(err, &me):
 		ke.Kind, ke.Method, ke.Code, ke.Inner = "method", me.Method, uint32(me.Code), me.Message
 	case errors.As(err, &ae) && ae.Err != nil:
@@ -107,6 +110,8 @@ func decodeKeptError(ke *keepwire.Error) error {
 	switch ke.Kind {
 	case "method":
 		return &MethodError{Method: ke.Method, Code: codes.Code(ke.Code), Message: ke.Inner}
+	case "diagnostics":
+		return &DiagnosticsError{Method: ke.Method, Summary: ke.Inner, Diagnostics: ke.Diagnostics}
 	case "arg":
 		return &ArgError{Method: ke.Method, Type: ke.Type, Err: &keptErr{ke.Inner, is}}
 	case "plugin":
@@ -317,7 +322,7 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 			cancel()
 		}()
 	}
-	co := CallOptions{Metadata: req.Metadata}
+	co := CallOptions{Metadata: req.Metadata, Decode: req.Decode}
 	if req.Stream {
 		co.Requests = keptRequests(br, watchHangUp)
 	} else {
@@ -419,7 +424,7 @@ func (s *StartedPlugin) CallKeeperKind(ctx context.Context, home store.Paths, r 
 		return false, "", nil
 	}
 	defer c.Close()
-	req := keepwire.Request{Target: s.Name + "@" + s.Version, Method: method, Metadata: co.Metadata}
+	req := keepwire.Request{Target: s.Name + "@" + s.Version, Method: method, Metadata: co.Metadata, Decode: co.Decode}
 	if len(bytes.TrimSpace(args)) > 0 {
 		raw := json.RawMessage(args)
 		req.Args = &raw

@@ -404,12 +404,15 @@ func pluginOutput(name string, opt Options, level hclog.Level) (hclog.Logger, io
 }
 
 // pluginEnv is a plugin's whole environment: what hostEnv lets through of
-// ours, then opt.Env, then goPlugin (go-plugin's handshake variables), which
+// ours, then noCacheEnv, then the protocol's Env (its profile's), then
+// opt.Env, then goPlugin (go-plugin's handshake variables), which
 // nothing overrides (for a name given twice the last value wins), then
 // PLUGIN_CLIENT_CERT, always set so that one in our own environment never
 // reaches the plugin (empty: no mTLS).
 func pluginEnv(proto store.Protocol, opt Options, goPlugin []string, certPEM []byte) []string {
 	env := filterEnv(hostEnv(os.Environ(), opt), proto.CookieKey)
+	env = append(env, noCacheEnv[:]...)
+	env = append(env, filterEnv(proto.Env, proto.CookieKey)...)
 	env = append(env, filterEnv(opt.Env, proto.CookieKey)...)
 	env = append(env, goPlugin...)
 	return append(env, "PLUGIN_CLIENT_CERT="+string(certPEM))
