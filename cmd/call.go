@@ -236,6 +236,7 @@ needs "name", the name the plugin registered it under with gob.`,
   plugctl call kv --batch requests.jsonl`,
 		Args: args(1, 3),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			o.Run.decodeSet = cmd.Flags().Changed("decode")
 			if o.Batch {
 				o.Target = a[0]
 				if len(a) > 2 {
@@ -295,7 +296,6 @@ func callRun(cmd *cobra.Command, o *callOptions) error {
 	if err != nil {
 		return err
 	}
-	o.Run.decodeSet = cmd.Flags().Changed("decode")
 	if err := o.Run.check(); err != nil {
 		return err
 	}
