@@ -35,17 +35,24 @@ import (
 // is never served by a stale plugin whatever it checked itself.
 
 // keeperSocket is where the keeper of the started plugin st of home
-// listens: run/NAME@VERSION.sock, or k<pid> beside the plugin's own socket
-// when that path is too long for a unix socket address; "" for a plugin
-// that listens on TCP.
+// listens: run/NAME@VERSION.sock, or, when that path is too long for a unix
+// socket address, k<pid> in the private directory of the plugin's own
+// socket (unix) or the one Start made for it (TCP); "" when there is none.
 func keeperSocket(home store.Paths, st *StartedPlugin) string {
-	if st.Network != "unix" || st.Address == "" {
+	if st.Address == "" || (st.Network != "unix" && st.Network != "tcp") {
 		return ""
 	}
 	if p := layout.KeeperSocket(home.Home, st.Name, st.Version); p != "" {
 		return p
 	}
-	return filepath.Join(filepath.Dir(st.Address), fmt.Sprintf("k%d", st.Pid))
+	dir := st.SocketDir
+	if st.Network == "unix" {
+		dir = filepath.Dir(st.Address)
+	}
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, fmt.Sprintf("k%d", st.Pid))
 }
 
 // keptSentinels are the errors a call's error may wrap that callers test
@@ -57,6 +64,9 @@ var keptSentinels = map[string]error{
 	"unsupported":      ErrUnsupported,
 	"deadline":         context.DeadlineExceeded,
 	"canceled":         context.Canceled,
+	"broker-closed":    ErrBrokerClosed,
+	"not-installed":    store.ErrNotInstalled,
+	"invalid-name":     store.ErrInvalidName,
 }
 
 func encodeKeptError(err error) *keepwire.Error {
@@ -148,7 +158,7 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 	if sock == "" {
 		return fmt.Errorf("plugin %s@%s listens on %s: %w", r.Name, r.Version, st.Network, ErrUnsupported)
 	}
-	p, attached, err := attachStarted(ctx, home, st, r, opt)
+	p, attached, err := attachStarted(ctx, home, st, r, opt, true)
 	if err != nil {
 		return err
 	}
