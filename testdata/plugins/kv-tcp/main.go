@@ -5,7 +5,8 @@
 // 1|1|tcp|127.0.0.1:PORT|grpc, and serves KV, gRPC health (service
 // "plugin") and reflection. It has no go-plugin controller, broker or stdio
 // service, so plugctl stop ends it with SIGTERM. It prints "kv-tcp: put
-// KEY" on stderr for each Put.
+// KEY" on stderr for each Put, and "kv-tcp: SIGTERM" when it gets one
+// (then it exits).
 //
 //	go build -o kv-tcp ./testdata/plugins/kv-tcp
 package main
@@ -15,7 +16,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -67,6 +70,13 @@ func main() {
 	hs.SetServingStatus("plugin", grpc_health_v1.HealthCheckResponse_SERVING)
 	grpc_health_v1.RegisterHealthServer(s, hs)
 	reflection.Register(s)
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	go func() {
+		<-term
+		fmt.Fprintln(os.Stderr, "kv-tcp: SIGTERM")
+		os.Exit(0)
+	}()
 	fmt.Printf("1|1|tcp|%s|grpc\n", ln.Addr())
 	if err := s.Serve(ln); err != nil {
 		fmt.Fprintln(os.Stderr, "kv-tcp:", err)
