@@ -195,7 +195,7 @@ func (p *Plugin) substituteBrokers(ctx context.Context, args []byte) ([]byte, er
 // placeholder yields it), or a *BrokerError when there is none.
 func (p *Plugin) grpcBroker() (*plugin.GRPCBroker, error) {
 	if p.client == nil || p.bw == nil {
-		return nil, &BrokerError{Plugin: p.spec.Name, Err: fmt.Errorf("%w: it is started and was reached without its keeper (the only host that may open its broker); restart it", ErrUnsupported)}
+		return nil, &BrokerError{Plugin: p.spec.Name, Err: fmt.Errorf("%w: it is started and was reached without its keeper, the only host that may open its broker (if the keeper died, so did the broker: restart the plugin)", ErrUnsupported)}
 	}
 	if p.bw.closed() {
 		return nil, p.brokerClosed()

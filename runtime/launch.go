@@ -437,6 +437,10 @@ func (p *Plugin) connect(ctx context.Context, addr net.Addr, pre *dialedConn, tl
 // grpcClient is go-plugin's client of a gRPC plugin: made once, at connect,
 // and asked again for its broker (grpcBroker).
 func (p *Plugin) grpcClient() (*plugin.GRPCClient, error) {
+	if p.client == nil {
+		// A started plugin reached on a plain connection (attachStarted).
+		return nil, fmt.Errorf("a started plugin is reached without go-plugin's client, whose broker stream would close the plugin's broker for good when this host leaves: %w", ErrUnsupported)
+	}
 	cp, err := p.client.Client()
 	if err != nil {
 		return nil, err
@@ -655,6 +659,35 @@ func (p *Plugin) Close() error {
 		p.shutdown()
 		p.reap()
 	})
+	return nil
+}
+
+// hasExited reports whether the plugin's process is known to be gone.
+func (p *Plugin) hasExited() bool {
+	if p.client != nil {
+		return p.client.Exited()
+	}
+	select {
+	case <-p.exited():
+		return true
+	default:
+		return false
+	}
+}
+
+// address is where the plugin listens.
+func (p *Plugin) address() net.Addr {
+	if p.client != nil {
+		if rc := p.client.ReattachConfig(); rc != nil {
+			return rc.Addr
+		}
+		return nil
+	}
+	if p.attach != nil {
+		if rc, err := p.attach.st.ReattachConfig(); err == nil {
+			return rc.Addr
+		}
+	}
 	return nil
 }
 
