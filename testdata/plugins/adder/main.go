@@ -17,7 +17,9 @@ import (
 	"github.com/plugctl/plugctl/sdk"
 )
 
-type adder struct{ proto.UnimplementedAddHelperServer }
+type adder struct {
+	proto.UnimplementedAddHelperServer
+}
 
 func (adder) Sum(_ context.Context, req *proto.SumRequest) (*proto.SumResponse, error) {
 	return &proto.SumResponse{R: req.GetA() + req.GetB()}, nil
