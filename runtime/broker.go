@@ -149,6 +149,12 @@ func brokerRef(v any) (string, bool) {
 // substituteBrokers replaces every {"$broker": REF} in args by the broker
 // ID on which REF's services are served for this call's plugin.
 func (p *Plugin) substituteBrokers(ctx context.Context, args []byte) ([]byte, error) {
+	return walkBrokerRefs(args, func(ref string) (uint32, error) { return p.serveHelper(ctx, ref) })
+}
+
+// walkBrokerRefs replaces every {"$broker": REF} in the JSON document args,
+// at any depth, by the ID serve returns for it; numbers keep their digits.
+func walkBrokerRefs(args []byte, serve func(ref string) (uint32, error)) ([]byte, error) {
 	var doc any
 	dec := json.NewDecoder(bytes.NewReader(args))
 	dec.UseNumber()
@@ -158,7 +164,7 @@ func (p *Plugin) substituteBrokers(ctx context.Context, args []byte) ([]byte, er
 	var walk func(v any) (any, error)
 	walk = func(v any) (any, error) {
 		if ref, ok := brokerRef(v); ok {
-			id, err := p.serveHelper(ctx, ref)
+			id, err := serve(ref)
 			if err != nil {
 				return nil, err
 			}
