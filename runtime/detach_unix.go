@@ -402,6 +402,10 @@ func Stop(ctx context.Context, home store.Paths, name, version string) (*Started
 			}
 			waitProcGone(st, reapGrace)
 		}
+		// Its keeper notices and ends too: waited for, so that a start
+		// right after gets a keeper of its own rather than finding the old
+		// one still answering (then gone, and its socket with it).
+		waitKeeperGone(home, st, reapGrace)
 	}
 	removeRunFiles(home, st)
 	return st, nil

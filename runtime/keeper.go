@@ -335,6 +335,25 @@ func (s *StartedPlugin) CallKeeper(ctx context.Context, home store.Paths, r *sto
 	return true, keptError(s.Name, err)
 }
 
+// waitKeeperGone waits up to d until the keeper of st, whose plugin is
+// gone, no longer answers (it checks on its plugin every 100 ms; its
+// listener's socket file is removed before it stops answering).
+func waitKeeperGone(home store.Paths, st *StartedPlugin, d time.Duration) {
+	sock := keeperSocket(home, st)
+	if sock == "" {
+		return
+	}
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		c, err := keepwire.Dial(sock)
+		if err != nil {
+			return
+		}
+		c.Close()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // Keeper is the socket of s's keeper when one answers there, else "" (none
 // runs: calls attach to the plugin themselves).
 func (s *StartedPlugin) Keeper(home store.Paths) string {
