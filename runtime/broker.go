@@ -265,13 +265,8 @@ func (p *Plugin) serveHelper(ctx context.Context, ref string) (uint32, error) {
 }
 
 // helper launches the helper plugin ref, or attaches to it when it is
-// started, once per connection.
+// started, once per installed version and connection.
 func (p *Plugin) helper(ctx context.Context, ref string) (*Plugin, error) {
-	p.brokerMu.Lock()
-	defer p.brokerMu.Unlock()
-	if h, ok := p.helpers[ref]; ok {
-		return h, nil
-	}
 	home := p.opt.Home
 	if home.Home == "" {
 		return nil, &BrokerError{Plugin: p.spec.Name, Helper: ref, Err: errors.New("no plugctl home to find the helper in")}
@@ -279,6 +274,12 @@ func (p *Plugin) helper(ctx context.Context, ref string) (*Plugin, error) {
 	r, err := home.ReadRef(ref)
 	if err != nil {
 		return nil, &BrokerError{Plugin: p.spec.Name, Helper: ref, Err: err}
+	}
+	key := r.Name + "@" + r.Version
+	p.brokerMu.Lock()
+	defer p.brokerMu.Unlock()
+	if h, ok := p.helpers[key]; ok {
+		return h, nil
 	}
 	if r.Protocol.Kind == store.KindNetRPC {
 		return nil, &BrokerError{Plugin: p.spec.Name, Helper: ref, Err: fmt.Errorf("%s speaks net/rpc: %w (a helper must be a gRPC plugin)", r.Name, ErrUnsupported)}
@@ -305,7 +306,7 @@ func (p *Plugin) helper(ctx context.Context, ref string) (*Plugin, error) {
 	if p.helpers == nil {
 		p.helpers = map[string]*Plugin{}
 	}
-	p.helpers[ref] = h
+	p.helpers[key] = h
 	return h, nil
 }
 

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +22,8 @@ import (
 	"google.golang.org/grpc/reflection"
 	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
+
+	"github.com/plugctl/plugctl/store"
 )
 
 // serveUnix serves s on a fresh unix socket and returns a client of it.
@@ -153,5 +158,153 @@ func TestSubstituteBrokersFindsEveryReference(t *testing.T) {
 	stop := errors.New("stop")
 	if _, err := walkBrokerRefs(args, func(string) (uint32, error) { return 0, stop }); !errors.Is(err, stop) {
 		t.Errorf("error of the server: %v", err)
+	}
+}
+
+var (
+	brokerBinsOnce sync.Once
+	brokerBinsDir  string
+	brokerBinsErr  error
+)
+
+// brokerBins builds go-plugin's bidirectional example (unmodified) and the
+// adder helper, once per test binary, beside TestMain's plugins.
+func brokerBins(t *testing.T) (counter, adder string) {
+	t.Helper()
+	brokerBinsOnce.Do(func() {
+		brokerBinsDir = filepath.Join(filepath.Dir(goodBin), "broker")
+		for _, b := range [][2]string{
+			{"counter", "github.com/hashicorp/go-plugin/examples/bidirectional/plugin-go-grpc"},
+			{"adder", "./testdata/plugins/adder"},
+		} {
+			c := exec.Command("go", "build", "-o", filepath.Join(brokerBinsDir, b[0]), b[1])
+			c.Dir = ".."
+			if out, err := c.CombinedOutput(); err != nil {
+				brokerBinsErr = fmt.Errorf("go build %s: %v\n%s", b[1], err, out)
+				return
+			}
+		}
+	})
+	if brokerBinsErr != nil {
+		t.Fatal(brokerBinsErr)
+	}
+	return filepath.Join(brokerBinsDir, "counter"), filepath.Join(brokerBinsDir, "adder")
+}
+
+// brokerHome is a home with go-plugin's bidirectional counter and the adder
+// installed.
+func brokerHome(t *testing.T) store.Paths {
+	counter, adder := brokerBins(t)
+	home := store.Paths{Home: t.TempDir()}
+	if err := installFake(home, counter, "counter", "1.0.0", store.Protocol{Kind: store.KindGRPC, CookieKey: "BASIC_PLUGIN", CookieValue: "hello", Dispense: "counter"}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := installFake(home, adder, "adder", "1.0.0", store.Protocol{Kind: store.KindGRPC}, true); err != nil {
+		t.Fatal(err)
+	}
+	return home
+}
+
+// A host library's Manager serves $broker helpers too, and its Close ends
+// them; a helper that is not installed wraps store.ErrNotInstalled.
+func TestManagerBrokerCallback(t *testing.T) {
+	home := brokerHome(t)
+	m := openManager(t, home, ManagerOptions{HealthInterval: -1, Launch: Options{Dir: t.TempDir()}})
+	mgrCall(t, m, "counter", "Put", `{"key": "k", "value": "40", "addServer": {"$broker": "adder"}}`)
+	mgrCall(t, m, "counter", "Put", `{"key": "k", "value": "2", "addServer": {"$broker": "adder@1.0.0"}}`)
+	if got := mgrCall(t, m, "counter", "Get", `{"key": "k"}`); got != `{"value":"42"}` {
+		t.Errorf("Get after two Puts through the adder: %s", got)
+	}
+	_, err := m.Call(ctxT(t, 20*time.Second), "counter", "Put", []byte(`{"key": "k", "value": "1", "addServer": {"$broker": "nosuch"}}`))
+	var be *BrokerError
+	if !errors.As(err, &be) || !errors.Is(err, store.ErrNotInstalled) || be.Helper != "nosuch" {
+		t.Errorf("helper not installed: %v, want a *BrokerError wrapping store.ErrNotInstalled", err)
+	}
+	helperPids := adderPids(t, home)
+	if len(helperPids) != 1 {
+		t.Fatalf("adder processes while the counter runs: %v, want one (launched once per connection)", helperPids)
+	}
+	m.Close()
+	for deadline := time.Now().Add(10 * time.Second); processAlive(helperPids[0], 0); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the adder (pid %d) outlived the Manager's Close", helperPids[0])
+		}
+	}
+}
+
+// adderPids lists the running processes of home's adder.
+func adderPids(t *testing.T, home store.Paths) []int {
+	exe := filepath.Join(home.PkgDir("adder", "1.0.0"), "adder")
+	out, _ := exec.Command("pgrep", "-f", exe).Output()
+	var pids []int
+	for _, f := range strings.Fields(string(out)) {
+		var pid int
+		if _, err := fmt.Sscan(f, &pid); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// A plugin whose broker another go-plugin host closed (it opened the
+// broker stream and left) fails a $broker call at once with
+// ErrBrokerClosed, not after the plugin's own 5 s wait.
+func TestBrokerClosedByAnotherHost(t *testing.T) {
+	home := brokerHome(t)
+	r, err := home.ReadReceipt("counter", "1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := Options{Home: home, Dir: t.TempDir()}
+	p := launch(t, ctxT(t, 30*time.Second), SpecFromReceipt(home, r), opt)
+	put := func(ctx context.Context) error {
+		return p.Call(ctx, "Put", []byte(`{"key": "k", "value": "1", "addServer": {"$broker": "adder"}}`), CallOptions{}, func([]byte) error { return nil })
+	}
+	if err := put(ctxT(t, 20*time.Second)); err != nil {
+		t.Fatalf("Put before: %v", err)
+	}
+
+	addr := p.address()
+	conn, err := grpc.NewClient("passthrough:///plugin", grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, addr.Network(), addr.String())
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sctx, leave := context.WithCancel(context.Background())
+	cs, err := conn.NewStream(sctx, &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}, brokerStream, grpc.ForceCodec(rawCodec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := []byte{}
+	if err := cs.SendMsg(&empty); err != nil {
+		t.Fatal(err)
+	}
+	leave()
+
+	// The plugin ends the connection's broker stream once it sees its
+	// broker closed, at the latest when the next ID is sent: either way
+	// no call waits for the plugin's 5 s.
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		err := put(ctxT(t, 20*time.Second))
+		t.Logf("Put %d after the stranger left: %v (%s)", i, err, time.Since(start))
+		if err == nil {
+			if i == 0 {
+				continue // the stranger's leaving had not reached the plugin yet
+			}
+			t.Fatalf("Put %d after another host closed the broker succeeded", i)
+		}
+		var pe *PluginError
+		if !errors.Is(err, ErrBrokerClosed) || !errors.As(err, &pe) {
+			t.Fatalf("Put %d: %v (after %s), want a *PluginError wrapping ErrBrokerClosed", i, err, time.Since(start))
+		}
+		// The plugin gives up on a broker ID after 5 s.
+		if d := time.Since(start); d > 4500*time.Millisecond {
+			t.Errorf("Put %d failed after %s: it waited for the plugin's timeout", i, d)
+		}
 	}
 }
