@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
@@ -125,8 +126,31 @@ func (g *Global) launch(ctx context.Context, arg string, rf *runFlags) (*runtime
 	if err != nil {
 		return nil, err
 	}
+	if err := g.checkStartedEnv(p, r, rf); err != nil {
+		return nil, err
+	}
 	pl, _, err := g.launchOrAttach(ctx, p, r, opt)
 	return pl, err
+}
+
+// checkStartedEnv refuses a command that gives --env for a version that
+// runs started (plugctl start) with other variables: the call would reach
+// that process, whose environment cannot change, and silently get other
+// values than a cold launch would. Without --env a call uses what the
+// plugin was started with.
+func (g *Global) checkStartedEnv(p store.Paths, r *store.Receipt, rf *runFlags) error {
+	if len(rf.Env) == 0 {
+		return nil
+	}
+	st, err := runtime.ReadStarted(p, r.Name, r.Version)
+	if err != nil || !st.Alive() {
+		return nil
+	}
+	opt, err := g.runOptions(p, r.Name, rf)
+	if err != nil {
+		return err
+	}
+	return st.CheckEnv(opt, os.Environ())
 }
 
 type callOptions struct {
@@ -214,6 +238,9 @@ func callRun(cmd *cobra.Command, o *callOptions) error {
 		return err
 	}
 	if err := o.Run.check(); err != nil {
+		return err
+	}
+	if err := g.checkStartedEnv(p, r, &o.Run); err != nil {
 		return err
 	}
 	if mtls := store.MTLSMode(o.Run.MTLS); len(o.Run.Proto) == 0 && o.Run.Protoset == "" && (mtls == "" || mtls == store.MTLSAuto) {

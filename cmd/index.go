@@ -1,8 +1,11 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -22,7 +25,7 @@ func newIndexCmd(g *Global) *cobra.Command {
 		RunE:  groupRun,
 	}
 	c.AddCommand(newIndexAddCmd(g), newIndexListCmd(g), newIndexRemoveCmd(g), newIndexUpdateCmd(g),
-		newIndexKeygenCmd(g), newIndexSignCmd(g), newIndexLintCmd(g))
+		newIndexKeygenCmd(g), newIndexSignCmd(g), newIndexLintCmd(g), newIndexPushCmd(g))
 	return c
 }
 
@@ -37,8 +40,9 @@ func newIndexAddCmd(g *Global) *cobra.Command {
 	o := &indexAddOptions{g: g}
 	c := &cobra.Command{
 		Use:   "add NAME SOURCE",
-		Short: "Add an index (a path, an http(s) URL or a git address) and fetch it",
+		Short: "Add an index (a path, an http(s) URL, a git or a registry address) and fetch it",
 		Example: `  plugctl index add default https://plugins.example.com/index.yaml
+  plugctl index add fleet oci://ghcr.io/acme/plugins-index:stable --key fleet.pub
   plugctl index add team 'git::https://git.example.com/plugins.git//index.yaml?ref=main'
   plugctl index add local ./index.yaml`,
 		Args: args(2, 2),
@@ -248,4 +252,77 @@ func newIndexUpdateCmd(g *Global) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+type indexPushOptions struct {
+	g      *Global
+	Index  string
+	Target string
+}
+
+func newIndexPushCmd(g *Global) *cobra.Command {
+	o := &indexPushOptions{g: g}
+	return &cobra.Command{
+		Use:   "push INDEX oci://REGISTRY/REPOSITORY:TAG",
+		Short: "Push an index file (and its .minisig) to a registry, for index add",
+		Long: `Push the index file INDEX, and INDEX.minisig when it exists, to a registry as
+one OCI artifact tagged TAG, each file a layer titled with its name. Clients
+add it with plugctl index add NAME oci://REGISTRY/REPOSITORY:TAG (with --key
+when it is signed). Its artifact URLs must be absolute: publish --push writes
+registry addresses.`,
+		Example: `  plugctl index push dist/index.yaml oci://ghcr.io/acme/plugins-index:stable`,
+		Args:    args(2, 2),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			o.Index, o.Target = a[0], a[1]
+			return indexPushRun(cmd, o)
+		},
+	}
+}
+
+type indexPushJSON struct {
+	Index    string `json:"index"`
+	Target   string `json:"target"`
+	Manifest string `json:"manifest"`
+	Signed   bool   `json:"signed"`
+}
+
+func indexPushRun(cmd *cobra.Command, o *indexPushOptions) error {
+	g := o.g
+	repo, tag, err := fetch.SplitOCITag(o.Target)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	data, err := store.ReadFileMax(o.Index, index.MaxIndexBytes)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return &index.NotFoundError{What: "index", Name: o.Index}
+		}
+		return err
+	}
+	if _, err := index.Parse(data); err != nil {
+		return fmt.Errorf("%s: %w", o.Index, err)
+	}
+	files := []fetch.OCIFile{{Path: o.Index, Title: filepath.Base(o.Index)}}
+	sig := index.SignatureAddress(o.Index)
+	signed := false
+	if _, err := os.Stat(sig); err == nil {
+		files = append(files, fetch.OCIFile{Path: sig, Title: filepath.Base(sig)})
+		signed = true
+	}
+	ctx, cancel := g.withTimeout(cmd.Context())
+	defer cancel()
+	res, err := g.Fetcher().PushOCI(ctx, fetch.OCIPush{Repository: repo, ArtifactType: fetch.ArtifactTypeIndex, Files: files, Tag: tag})
+	if err != nil {
+		return err
+	}
+	out := indexPushJSON{Index: o.Index, Target: o.Target, Manifest: res.Manifest.Digest.String(), Signed: signed}
+	if g.JSON() {
+		return g.PrintJSON(out)
+	}
+	how := "unsigned"
+	if signed {
+		how = "with its signature"
+	}
+	g.Printf("pushed %s (%s) to %s (%s)\n", o.Index, how, o.Target, out.Manifest)
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/install"
 	"github.com/plugctl/plugctl/store"
@@ -29,8 +30,8 @@ type mirrorOptions struct {
 func newMirrorCmd(g *Global) *cobra.Command {
 	o := &mirrorOptions{g: g}
 	c := &cobra.Command{
-		Use:   "mirror DIR [INDEX-NAME...]",
-		Short: "Copy configured indexes and their artifacts into DIR, for air-gapped use",
+		Use:   "mirror DIR|oci://REGISTRY/PREFIX [INDEX-NAME...]",
+		Short: "Copy configured indexes and their artifacts into DIR or a registry, for air-gapped use",
 		Long: `Copy the named configured indexes (default: all of them) and every artifact and
 gRPC schema they list into DIR, checking each file's SHA-256 against the index
 while copying (a mismatch is exit 4, and the bad file is not kept). DIR can then
@@ -43,10 +44,18 @@ An index whose artifact URLs are all relative is copied byte for byte with its
 .minisig, its artifacts at the same relative paths, so the publisher's
 signature stays valid. Any other index is rewritten with relative URLs (files
 laid out as <plugin>/<version>/<os>_<arch>/<file>) and re-signed with --key;
-its clients then trust that key. --platform and --latest also make a rewrite.`,
+its clients then trust that key. --platform and --latest also make a rewrite.
+
+With oci://REGISTRY/PREFIX instead of DIR, every artifact goes into the
+registry (a plugin's files to PREFIX/<plugin>, one manifest per platform under
+the version's tag; a blob the registry has already is not fetched again) and
+each index, rewritten with those registry addresses and re-signed with --key,
+to PREFIX/index:<index-name>, for plugctl index add NAME that address.`,
 		Example: `  plugctl mirror /media/usb/plugins
   plugctl mirror ./mirror default --platform linux/amd64 --latest 2 --key mirror.key
-  plugctl index add offline /media/usb/plugins/index.yaml --key mirror.pub`,
+  plugctl index add offline /media/usb/plugins/index.yaml --key mirror.pub
+  plugctl mirror oci://registry.internal:5000/plugctl default --key mirror.key
+  plugctl index add default oci://registry.internal:5000/plugctl/index:default --key mirror.pub`,
 		Args: args(1, -1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			o.Dir, o.Names = a[0], a[1:]
@@ -104,8 +113,13 @@ func mirrorRun(cmd *cobra.Command, o *mirrorOptions) error {
 	if len(srcs) == 0 {
 		return usageErrorf("no index configured to mirror (plugctl index add NAME SOURCE)")
 	}
-	dir, err := filepath.Abs(o.Dir)
-	if err != nil {
+	toRegistry := fetch.IsOCI(o.Dir)
+	dir := o.Dir
+	if toRegistry {
+		if _, err := fetch.OCIRepository(o.Dir); err != nil {
+			return usageErrorf("%v", err)
+		}
+	} else if dir, err = filepath.Abs(o.Dir); err != nil {
 		return err
 	}
 	var sign func(string) error
@@ -136,7 +150,11 @@ func mirrorRun(cmd *cobra.Command, o *mirrorOptions) error {
 			if f.Version != "" {
 				what = f.Plugin + "@" + f.Version + " " + strings.Join(f.Platforms, ",")
 			}
-			g.Printf("%-6s %s → %s\n", f.Action, what, filepath.Join(o.Dir, filepath.FromSlash(f.Path)))
+			where := f.Path
+			if !toRegistry {
+				where = filepath.Join(o.Dir, filepath.FromSlash(f.Path))
+			}
+			g.Printf("%-6s %s → %s\n", f.Action, what, where)
 		}
 	}
 	out := mirrorJSON{Dir: dir, Indexes: []*install.MirrorIndex{}}
@@ -152,9 +170,17 @@ func mirrorRun(cmd *cobra.Command, o *mirrorOptions) error {
 		if opts.Report != nil && sub != "" {
 			g.Printf("index %s:\n", s.Name)
 		}
-		res, err := install.Mirror(ctx, dir, sub, install.MirrorSource{
-			Name: s.Name, Address: c.Meta.Source, Raw: c.Raw, Sig: c.Sig, Signed: len(s.Keys) > 0,
-		}, opts)
+		msrc := install.MirrorSource{Name: s.Name, Address: c.Meta.Source, Raw: c.Raw, Sig: c.Sig, Signed: len(s.Keys) > 0}
+		var res *install.MirrorIndex
+		if toRegistry {
+			tmpRoot, terr := p.EnsureTmp()
+			if terr != nil {
+				return terr
+			}
+			res, err = install.MirrorOCI(ctx, tmpRoot, o.Dir, msrc, opts)
+		} else {
+			res, err = install.Mirror(ctx, dir, sub, msrc, opts)
+		}
 		if err != nil {
 			return err
 		}
@@ -191,7 +217,11 @@ func mirrorSummary(dir string, r *install.MirrorIndex) string {
 		}
 	}
 	how := "copied byte for byte"
-	if r.Mode == "rewritten" {
+	where := filepath.Join(dir, filepath.FromSlash(r.Path))
+	switch {
+	case fetch.IsOCI(r.Path):
+		how, where = "rewritten with registry addresses", r.Path
+	case r.Mode == "rewritten":
 		how = "rewritten with relative URLs"
 	}
 	switch {
@@ -207,7 +237,7 @@ func mirrorSummary(dir string, r *install.MirrorIndex) string {
 		state = "up to date"
 	}
 	return fmt.Sprintf("index %s → %s (%s; %s): %d plugins, %d files copied, %d kept",
-		r.Name, filepath.Join(dir, filepath.FromSlash(r.Path)), how, state, r.Plugins, copied, kept)
+		r.Name, where, how, state, r.Plugins, copied, kept)
 }
 
 type lintOptions struct {

@@ -21,7 +21,7 @@ func (g *Global) Fetcher() *fetch.Fetcher { return g.fetcher(nil) }
 func (g *Global) fetcher(bar func(name string, total int64) io.Writer) *fetch.Fetcher {
 	wd, _ := os.Getwd()
 	limit, _ := maxBytes()
-	return fetch.New(fetch.Options{Pwd: wd, MaxBytes: limit, IdleTimeout: idleTimeout(), Progress: bar})
+	return fetch.New(fetch.Options{Pwd: wd, MaxBytes: limit, IdleTimeout: idleTimeout(), Progress: bar, Platform: Platform()})
 }
 
 // Installer returns an installer on the selected home.

@@ -94,6 +94,11 @@ func scriptParams(t *testing.T, dir string, files []string, setup func(env *test
 			"hostile":     cmdHostile,
 			"mkarchive":   cmdMkArchive,
 			"waitfile":    cmdWaitFile,
+			"registry":    cmdRegistry,
+			"stall":       cmdStall,
+			"setvar":      cmdSetVar,
+			"httpstop":    cmdHTTPStop,
+			"corruptblob": cmdCorruptBlob,
 			"brokerleave": cmdBrokerLeave,
 		},
 	}
@@ -204,6 +209,7 @@ func cmdHTTPServe(ts *testscript.TestScript, neg bool, args []string) {
 	})}
 	go srv.Serve(ln)
 	ts.Defer(func() { srv.Close() })
+	httpServers.Store(ts.Getenv("WORK")+" "+name, srv)
 	ts.Setenv(name, "http://"+ln.Addr().String())
 	// The variable that carries a bearer token for this server.
 	ts.Setenv(name+"_TOKENVAR", "PLUGCTL_TOKEN_"+strings.NewReplacer(".", "_", ":", "_").Replace(ln.Addr().String()))

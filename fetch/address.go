@@ -18,6 +18,7 @@ const (
 	kindLocal kind = iota + 1
 	kindHTTP
 	kindGit
+	kindOCI
 )
 
 // source is an address taken apart.
@@ -28,6 +29,7 @@ type source struct {
 	repo string   // kindGit: the repository address for go-getter, query included, no subpath
 	sub  string   // kindGit: slash-separated path inside the repository, "" for its root
 	ref  string   // kindGit: the ref asked for, "" for the default branch
+	oci  ociRef   // kindOCI
 }
 
 // forcedRe is go-getter's "getter::address" syntax.
@@ -112,7 +114,7 @@ func parse(addr, pwd string) (*source, error) {
 			return nil, fmt.Errorf("%s:: needs an http or https URL", forced)
 		}
 	default:
-		return nil, fmt.Errorf("unsupported getter %q (plugctl speaks http, https, file and git)", forced)
+		return nil, fmt.Errorf("unsupported getter %q (plugctl speaks http, https, file, git and oci)", forced)
 	}
 	if scheme, ok := hasScheme(rest); ok {
 		switch scheme {
@@ -136,8 +138,10 @@ func parse(addr, pwd string) (*source, error) {
 			return localSource(u.Path, pwd)
 		case "git", "ssh":
 			return parseGit(rest, pwd)
+		case OCIScheme:
+			return parseOCI(rest)
 		default:
-			return nil, fmt.Errorf("unsupported url scheme %q (plugctl speaks http, https, file and git)", scheme)
+			return nil, fmt.Errorf("unsupported url scheme %q (plugctl speaks http, https, file, git and oci)", scheme)
 		}
 	}
 	if forced == "" {

@@ -11,6 +11,14 @@
 // renamed into place only on success. A single file inside a git repository
 // is taken from a full clone, since go-getter cannot fetch one.
 //
+// OCI registries (oci://REGISTRY/REPOSITORY:TAG or @sha256:DIGEST) go
+// through oras-go rather than go-getter, under the same limits, with the
+// layer checked against its digest while it is written. The same transport
+// (HTTPS, or plain HTTP for a loopback registry whose TLS handshake fails or
+// one named in PLUGCTL_OCI_PLAIN_HTTP; Docker's stored credentials or the
+// PLUGCTL_TOKEN_<HOST> token) pushes artifacts and indexes (ocipush.go),
+// so that publish, index push and mirror share one set of rules.
+//
 // It does not decide whether a hash is right (install/ and index/ compare
 // Result.SHA256 with what they expect), does not unpack archives
 // (install.Extract does), does not cache anything, and does not choose exit

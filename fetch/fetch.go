@@ -49,12 +49,16 @@ type Options struct {
 	// the announced size (-1 when unknown); every byte written to the file
 	// is then also written to the io.Writer it returns (nil for none).
 	Progress func(name string, total int64) io.Writer
+	// Platform (os/arch) picks the manifest of a registry image index;
+	// "": this machine's.
+	Platform string
 }
 
 // Fetcher fetches files and directories. It is safe for concurrent use.
 type Fetcher struct {
 	opts   Options
 	client *http.Client
+	oci    *ociTransport
 	getenv func(string) string
 }
 
@@ -76,6 +80,7 @@ func New(o Options) *Fetcher {
 		c = defaultHTTPClient(idle)
 	}
 	f.client = wrapClient(c, &credentials{getenv: func(k string) string { return f.getenv(k) }})
+	f.oci = newOCITransport(f, c)
 	return f
 }
 
@@ -83,13 +88,22 @@ func New(o Options) *Fetcher {
 type Result struct {
 	SHA256 string // lower-case hex of the bytes written to dst
 	Size   int64
+	// From a registry: the layer's title (its file name, "" when it has
+	// none), the digest of the manifest it was taken from (for an image
+	// index, the platform's manifest) and its own digest.
+	Name        string
+	OCIManifest string
+	OCILayer    string
 }
 
 // File fetches the single file that addr delivers to dst, which must not
 // exist (its parent must), hashing the bytes while they are written, and
 // returns their SHA-256. addr is an http(s) URL, a local path (absolute or
-// relative to Options.Pwd), a file:// URL, or a git address whose //
-// subpath names a file (git::https://host/repo.git//dir/index.yaml?ref=main).
+// relative to Options.Pwd), a file:// URL, a git address whose //
+// subpath names a file (git::https://host/repo.git//dir/index.yaml?ref=main),
+// or a registry address (oci://REGISTRY/REPOSITORY:TAG or @sha256:DIGEST),
+// whose layer is chosen by dst's base name (see pickLayer) and checked
+// against its digest.
 // The bytes go to a fresh temporary file beside dst, renamed to dst (mode
 // 0644) only on success; on any error nothing is left behind.
 func (f *Fetcher) File(ctx context.Context, addr, dst string) (Result, error) {
@@ -153,6 +167,8 @@ func (f *Fetcher) file(ctx context.Context, addr, dst string) (Result, error) {
 		res, err = f.localFile(tctx, s.path, dst)
 	case kindGit:
 		res, err = f.gitFile(tctx, s, dst)
+	case kindOCI:
+		res, err = f.ociFile(tctx, s, dst)
 	}
 	return res, f.timeoutError(ctx, tctx, err)
 }
@@ -181,6 +197,8 @@ func (f *Fetcher) dir(ctx context.Context, addr, dst string) error {
 		return f.timeoutError(ctx, tctx, f.localDir(tctx, s.path, dst))
 	case kindGit:
 		return f.timeoutError(ctx, tctx, f.gitDir(tctx, s, dst))
+	case kindOCI:
+		return errors.New("a registry address delivers a file, not a directory (install unpacks archives itself)")
 	default:
 		return errors.New("an http address delivers a file, not a directory (install unpacks archives itself)")
 	}
@@ -212,7 +230,7 @@ var errIdle = errors.New("idle timeout")
 func (f *Fetcher) httpFile(ctx context.Context, s *source, dst string) (res Result, err error) {
 	if strings.Contains(s.url.Path, "//") {
 		// go-getter would read it as a subdirectory and fetch something else.
-		return Result{}, errors.New("url path contains '//'")
+		return Result{}, &DoubleSlashError{URL: s.url.String()}
 	}
 	if s.url.Query().Has("checksum") {
 		return Result{}, errors.New("go-getter's checksum parameter is not supported: plugctl checks sha256 itself")

@@ -63,8 +63,14 @@ func wrapClient(c *http.Client, creds *credentials) *http.Client {
 		base = http.DefaultTransport
 	}
 	out.Transport = &transport{base: base, creds: creds}
-	next := c.CheckRedirect
-	out.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+	out.CheckRedirect = redirectPolicy(c.CheckRedirect)
+	return &out
+}
+
+// redirectPolicy refuses https→http and more than maxRedirects hops, then
+// asks next.
+func redirectPolicy(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
 		if len(via) >= maxRedirects {
 			return fmt.Errorf("stopped after %d redirects", maxRedirects)
 		}
@@ -80,7 +86,6 @@ func wrapClient(c *http.Client, creds *credentials) *http.Client {
 		}
 		return nil
 	}
-	return &out
 }
 
 func redactURL(u *url.URL) string {

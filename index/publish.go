@@ -203,7 +203,10 @@ type PublishRequest struct {
 
 	// One artifact: its platforms (default: from its file name, else
 	// DefaultPlatform) and URL (default: its path relative to the index).
+	// Artifacts are more, each published like Artifact (their platforms
+	// from their names: Platforms and URL go with one artifact).
 	Artifact        string
+	Artifacts       []string
 	Platforms       []string
 	URL             string
 	DefaultPlatform string
@@ -213,11 +216,35 @@ type PublishRequest struct {
 	Checksums string
 	URLPrefix string
 
+	// Push, when set, uploads an artifact file for its platforms before
+	// anything is written, and returns the URL to write for each platform
+	// and the SHA-256 of the bytes it pushed (which must match a checksums
+	// file's line).
+	Push func(file string, platforms []string) (urls map[string]string, sha256 string, err error)
+
 	// Signed: the index will be signed, so it gets a version (1 when it has
 	// none) and expires Expires after Now.
 	Signed  bool
 	Expires time.Duration
 	Now     time.Time
+
+	// Force allows a protocol change that applies to versions already
+	// published (the protocol is the plugin's, not a version's).
+	Force bool
+}
+
+// ProtocolChangeError is returned by Publish when the protocol flags would
+// change the protocol of versions already in the index, which clients then
+// launch with other settings than those they were built for.
+type ProtocolChangeError struct {
+	Name     string
+	Versions []string // the other versions already published, newest first
+	Changes  []string // "cookieValue x (was y)", …
+}
+
+func (e *ProtocolChangeError) Error() string {
+	return fmt.Sprintf("%s: the protocol is the plugin's, so this publish would change it for %s too: %s",
+		e.Name, strings.Join(e.Versions, ", "), strings.Join(e.Changes, ", "))
 }
 
 // Publish adds req's artifacts (their SHA-256 computed, or read from the
@@ -225,6 +252,9 @@ type PublishRequest struct {
 // one, renews its expiry when it is to be signed, and writes it. It returns
 // what was published. The index file is unchanged on any error.
 func Publish(req PublishRequest) ([]Publication, error) {
+	if err := store.ValidName(req.Name); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
 	idx, err := LoadFile(req.IndexFile)
 	if err != nil {
 		return nil, err
@@ -239,6 +269,20 @@ func Publish(req PublishRequest) ([]Publication, error) {
 			pubs = append(pubs, Publication{Name: req.Name, Version: req.Version, Platform: p, URL: url, SHA256: sum, Bin: req.Bin})
 		}
 	}
+	// push uploads file and writes its pushed URL per platform.
+	push := func(file string, platforms []string, sum string) error {
+		urls, got, err := req.Push(file, platforms)
+		if err != nil {
+			return err
+		}
+		if got != sum {
+			return &verify.MismatchError{What: filepath.Base(file), Source: file, Want: sum, Got: got}
+		}
+		for _, p := range platforms {
+			add([]string{p}, urls[p], sum)
+		}
+		return nil
+	}
 	if req.Checksums != "" {
 		sums, err := ReadChecksums(req.Checksums)
 		if err != nil {
@@ -249,9 +293,16 @@ func Publish(req PublishRequest) ([]Publication, error) {
 			if len(plats) == 0 {
 				continue // checksums.txt also lists sources, SBOMs, …
 			}
+			file := filepath.Join(filepath.Dir(req.Checksums), s.File)
+			if req.Push != nil {
+				if err := push(file, plats, s.SHA256); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			u := req.URLPrefix + s.File
 			if req.URLPrefix == "" {
-				u = relURL(indexDir, filepath.Join(filepath.Dir(req.Checksums), s.File))
+				u = relURL(indexDir, file)
 			}
 			add(plats, u, s.SHA256)
 		}
@@ -259,22 +310,57 @@ func Publish(req PublishRequest) ([]Publication, error) {
 			return nil, fmt.Errorf("%w: %s lists no file whose name carries an os and arch (name_1.2.0_linux_amd64.tar.gz)", ErrUsage, req.Checksums)
 		}
 	} else {
-		sum, err := verify.FileSHA256(req.Artifact)
-		if err != nil {
-			return nil, fmt.Errorf("publish: %w", err)
+		arts := req.Artifacts
+		if req.Artifact != "" {
+			arts = append([]string{req.Artifact}, arts...)
 		}
-		plats := req.Platforms
-		if len(plats) == 0 {
-			plats = PlatformsFromName(req.Artifact)
+		if len(arts) > 1 && (req.URL != "" || len(req.Platforms) > 0) {
+			return nil, fmt.Errorf("%w: a URL and platforms name one artifact, not %d", ErrUsage, len(arts))
 		}
-		if len(plats) == 0 {
-			plats = []string{req.DefaultPlatform}
+		// Every artifact's platforms first: nothing is pushed when two
+		// artifacts claim one platform.
+		platsOf := make([][]string, len(arts))
+		seen := map[string]string{}
+		for i, art := range arts {
+			plats := req.Platforms
+			if len(plats) == 0 {
+				plats = PlatformsFromName(art)
+			}
+			if len(plats) == 0 {
+				plats = []string{req.DefaultPlatform}
+			}
+			for _, p := range plats {
+				if !KnownPlatform(p) {
+					return nil, fmt.Errorf("%w: platform %q: want os/arch from Go's known list (go tool dist list)", ErrUsage, p)
+				}
+				if other, ok := seen[p]; ok && other != art {
+					return nil, fmt.Errorf("%w: %s and %s are both for %s", ErrUsage, other, art, p)
+				}
+				seen[p] = art
+			}
+			platsOf[i] = plats
 		}
-		u := req.URL
-		if u == "" {
-			u = relURL(indexDir, req.Artifact)
+		for i, art := range arts {
+			plats := platsOf[i]
+			sum, err := verify.FileSHA256(art)
+			if err != nil {
+				return nil, fmt.Errorf("publish: %w", err)
+			}
+			if req.Push != nil {
+				if err := push(art, plats, sum); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			u := req.URL
+			if u == "" {
+				u = relURL(indexDir, art)
+			}
+			add(plats, u, sum)
 		}
-		add(plats, u, sum)
+	}
+	if err := checkProtocolChange(idx, req); err != nil {
+		return nil, err
 	}
 	for _, p := range pubs {
 		if err := idx.Add(p, req.Description, req.Protocol); err != nil {
@@ -310,4 +396,41 @@ func relURL(indexDir, artifact string) string {
 		}
 	}
 	return filepath.Base(artifact)
+}
+
+// checkProtocolChange refuses (unless req.Force) protocol flags that would
+// change the protocol of versions of req.Name other than req.Version.
+func checkProtocolChange(idx *Index, req PublishRequest) error {
+	p, ok := idx.Plugins[req.Name]
+	if !ok || req.Force {
+		return nil
+	}
+	var others []string
+	this := strings.TrimPrefix(req.Version, "v")
+	for _, v := range p.SortedVersions() {
+		if v.String() != this {
+			others = append(others, v.String())
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	was := p.Protocol.WithDefaults(req.Name)
+	now := mergeProtocol(p.Protocol, req.Protocol).WithDefaults(req.Name)
+	var changes []string
+	add := func(field, a, b string) {
+		if a != b {
+			changes = append(changes, fmt.Sprintf("%s %s (was %s)", field, b, a))
+		}
+	}
+	add("kind", was.Kind, now.Kind)
+	add("version", was.Versions.String(), now.Versions.String())
+	add("cookieKey", was.CookieKey, now.CookieKey)
+	add("cookieValue", was.CookieValue, now.CookieValue)
+	add("dispense", was.Dispense, now.Dispense)
+	add("mtls", string(was.MTLS), string(now.MTLS))
+	if len(changes) == 0 {
+		return nil
+	}
+	return &ProtocolChangeError{Name: req.Name, Versions: others, Changes: changes}
 }

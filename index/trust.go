@@ -17,8 +17,13 @@ import (
 )
 
 // SignatureAddress is where the signature of the index at addr lives: the
-// same address with ".minisig" appended to the file path, before any query.
+// same address with ".minisig" appended to the file path, before any query;
+// in a registry, the same manifest, whose layer titled *.minisig a fetch
+// into a file named so delivers.
 func SignatureAddress(addr string) string {
+	if fetch.IsOCI(addr) {
+		return addr
+	}
 	if i := strings.IndexByte(addr, '?'); i >= 0 {
 		return addr[:i] + ".minisig" + addr[i:]
 	}

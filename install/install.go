@@ -50,6 +50,7 @@ type Result struct {
 	Receipt   *store.Receipt
 	Already   bool // the version was installed before; nothing changed
 	Activated bool // it became the active version
+	Replaced  bool // an installed version's files were replaced (Replace)
 }
 
 // ErrBadVersion is wrapped when a request's version is not a strict
@@ -87,7 +88,7 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 		return in.activateFirst(ctx, &Result{Receipt: r, Already: true})
 	}
 	in.cleanLeftovers(req.Name, req.Version)
-	r, err := in.stageAndCommit(ctx, req)
+	r, err := in.stageAndCommit(ctx, req, false)
 	if err != nil {
 		return nil, fmt.Errorf("install %s: %w", what, err)
 	}
@@ -130,7 +131,11 @@ func (in *Installer) hook(stage string) {
 	}
 }
 
-func (in *Installer) stageAndCommit(ctx context.Context, req Request) (*store.Receipt, error) {
+// stageAndCommit builds req's version in tmp/ and renames it into the
+// store. With replace, an installed version is exchanged for the new one in
+// one step (see replaceDir); without, only a directory without a receipt
+// (a leftover) is replaced.
+func (in *Installer) stageAndCommit(ctx context.Context, req Request, replace bool) (*store.Receipt, error) {
 	tmpRoot, err := in.Paths.EnsureTmp()
 	if err != nil {
 		return nil, err
@@ -146,7 +151,7 @@ func (in *Installer) stageAndCommit(ctx context.Context, req Request) (*store.Re
 		return nil, err
 	}
 
-	bin, err := in.fetchInto(ctx, req, stage, pkg)
+	bin, fres, err := in.fetchInto(ctx, req, stage, pkg)
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +184,9 @@ func (in *Installer) stageAndCommit(ctx context.Context, req Request) (*store.Re
 		}
 		s := *proto.Schema
 		s.Path = SchemaFile
+		// The absolute address: a reinstall has no index to resolve a
+		// relative one against.
+		s.URL = req.SchemaSource
 		proto.Schema = &s
 	}
 	r := &store.Receipt{
@@ -188,8 +196,11 @@ func (in *Installer) stageAndCommit(ctx context.Context, req Request) (*store.Re
 		Constraint:     req.Constraint,
 		Index:          req.Index,
 		Source:         req.Source,
-		ArtifactSHA256: strings.ToLower(req.SHA256),
+		ArtifactSHA256: strings.ToLower(fres.SHA256),
+		OCIManifest:    fres.OCIManifest,
+		OCILayer:       fres.OCILayer,
 		Bin:            bin,
+		ArtifactBin:    req.Bin,
 		BinSHA256:      binSum,
 		TreeHash:       tree,
 		Platform:       req.Platform,
@@ -209,6 +220,11 @@ func (in *Installer) stageAndCommit(ctx context.Context, req Request) (*store.Re
 			return err
 		}
 		dst := in.Paths.VersionDir(req.Name, req.Version)
+		if replace {
+			if _, err := os.Stat(dst); err == nil {
+				return in.replaceDir(vdir, dst, req.Name)
+			}
+		}
 		// A directory without a receipt is a leftover (a crash of an older
 		// plugctl, or a hand-made directory): it is not installed, so
 		// replace it.
@@ -245,49 +261,67 @@ func (in *Installer) fetchSchema(ctx context.Context, req Request, vdir string) 
 }
 
 // fetchInto fetches req.Source and lays it out under pkg, returning the
-// entry point's slash-separated path inside pkg.
-func (in *Installer) fetchInto(ctx context.Context, req Request, stage, pkg string) (string, error) {
+// entry point's slash-separated path inside pkg and what was fetched (for a
+// directory source, only the hash of its entry point).
+func (in *Installer) fetchInto(ctx context.Context, req Request, stage, pkg string) (string, fetch.Result, error) {
 	if isDirSource(req.Source, req.Bin) {
 		if req.Bin == "" {
-			return "", fmt.Errorf("%w: %s is a directory: bin must name the executable in it", ErrBadArtifact, req.Source)
+			return "", fetch.Result{}, fmt.Errorf("%w: %s is a directory: bin must name the executable in it", ErrBadArtifact, req.Source)
 		}
 		if err := in.Fetcher.Dir(ctx, req.Source, pkg); err != nil {
-			return "", err
+			return "", fetch.Result{}, err
 		}
-		return cleanBin(req.Bin)
+		bin, err := cleanBin(req.Bin)
+		return bin, fetch.Result{SHA256: strings.ToLower(req.SHA256)}, err
 	}
 	file := artifactFileName(req.Source)
+	if fetch.IsOCI(req.Source) {
+		// A registry layer is chosen by this name when a manifest holds
+		// several; its own title then says whether it is an archive.
+		file = req.Name
+	}
 	dl := filepath.Join(stage, "download")
 	if err := os.Mkdir(dl, 0o700); err != nil {
-		return "", err
+		return "", fetch.Result{}, err
 	}
 	dlFile := filepath.Join(dl, file)
 	res, err := in.Fetcher.File(ctx, req.Source, dlFile)
 	if err != nil {
-		return "", err
+		return "", res, err
 	}
-	if !strings.EqualFold(res.SHA256, req.SHA256) {
-		return "", &verify.MismatchError{What: req.Name + "@" + req.Version, Source: req.Source, Want: req.SHA256, Got: res.SHA256}
+	switch {
+	case req.SHA256 == "" && fetch.OCIPinned(req.Source):
+		// The manifest digest pinned the layer's digest, which fetch
+		// checked the bytes against.
+	case req.SHA256 == "":
+		return "", res, fmt.Errorf("%w: no sha256 for %s: only a registry address pinned by digest (@sha256:…) may go without one", ErrBadArtifact, req.Source)
+	case !strings.EqualFold(res.SHA256, req.SHA256):
+		return "", res, &verify.MismatchError{What: req.Name + "@" + req.Version, Source: req.Source, Want: req.SHA256, Got: res.SHA256}
+	}
+	if res.Name != "" {
+		file = safeFileName(res.Name)
 	}
 	if IsArchive(file) {
 		if err := os.Mkdir(pkg, 0o755); err != nil {
-			return "", err
+			return "", res, err
 		}
 		if err := Extract(dlFile, file, pkg, in.Limits); err != nil {
-			return "", err
+			return "", res, err
 		}
 		if req.Bin != "" {
-			return cleanBin(req.Bin)
+			bin, err := cleanBin(req.Bin)
+			return bin, res, err
 		}
-		return soleEntry(pkg, req.Name)
+		bin, err := soleEntry(pkg, req.Name)
+		return bin, res, err
 	}
 	if err := os.Mkdir(pkg, 0o755); err != nil {
-		return "", err
+		return "", res, err
 	}
 	if err := os.Rename(dlFile, filepath.Join(pkg, req.Name)); err != nil {
-		return "", err
+		return "", res, err
 	}
-	return req.Name, nil
+	return req.Name, res, nil
 }
 
 // soleEntry picks the entry point of an archive that does not name one: a
@@ -344,6 +378,11 @@ func artifactFileName(addr string) string {
 		p = p[:i]
 	}
 	base := path.Base(strings.ReplaceAll(p, "\\", "/"))
+	if fetch.IsOCI(addr) {
+		// REPOSITORY:TAG or REPOSITORY@DIGEST: the repository's last name.
+		base, _, _ = strings.Cut(base, "@")
+		base, _, _ = strings.Cut(base, ":")
+	}
 	if base == "." || base == "/" || base == "" || base == ".." {
 		return "artifact"
 	}

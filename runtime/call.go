@@ -257,7 +257,10 @@ type NotFoundError struct {
 	Plugin      string
 	Method      string   // as asked for
 	Suggestions []string // close matches, full names
-	Detail      string   // the plugin's own message (gRPC Unimplemented)
+	// Methods are the methods the plugin has, full names, when none is
+	// close enough to suggest.
+	Methods []string
+	Detail  string // the plugin's own message (gRPC Unimplemented)
 }
 
 func (e *NotFoundError) Error() string {
@@ -265,8 +268,13 @@ func (e *NotFoundError) Error() string {
 	if e.Detail != "" {
 		msg += " (" + e.Detail + ")"
 	}
-	if len(e.Suggestions) > 0 {
+	switch {
+	case len(e.Suggestions) > 0:
 		msg += "; did you mean " + strings.Join(e.Suggestions, ", ") + "?"
+	case len(e.Methods) > maxListedMethods:
+		msg += "; its methods: " + strings.Join(e.Methods[:maxListedMethods], ", ") + fmt.Sprintf(" and %d more", len(e.Methods)-maxListedMethods)
+	case len(e.Methods) > 0:
+		msg += "; its methods: " + strings.Join(e.Methods, ", ")
 	}
 	return msg
 }
@@ -309,13 +317,66 @@ func (s *schema) resolve(plugin, name string) (protoreflect.MethodDescriptor, er
 	case 1:
 		return found[0], nil
 	case 0:
-		return nil, &NotFoundError{Plugin: plugin, Method: name, Suggestions: s.suggest(svc, meth)}
+		nf := &NotFoundError{Plugin: plugin, Method: name, Suggestions: s.suggest(svc, meth)}
+		if len(nf.Suggestions) == 0 {
+			nf.Methods = s.methodNames()
+		}
+		return nil, nf
 	}
 	names := make([]string, len(found))
 	for i, m := range found {
 		names[i] = string(m.Parent().FullName()) + "/" + string(m.Name())
 	}
 	return nil, fmt.Errorf("%w: %q is a method of %s; give the full name", ErrAmbiguousMethod, name, strings.Join(names, " and "))
+}
+
+// maxListedMethods bounds the methods a NotFoundError lists.
+const maxListedMethods = 20
+
+// methodNames lists the methods of s, SERVICE/METHOD, go-plugin's and
+// gRPC's own services left out.
+func (s *schema) methodNames() []string {
+	var out []string
+	for _, sd := range s.services {
+		if internalServices[string(sd.FullName())] {
+			continue
+		}
+		for i := 0; i < sd.Methods().Len(); i++ {
+			out = append(out, string(sd.FullName())+"/"+string(sd.Methods().Get(i).Name()))
+		}
+	}
+	return out
+}
+
+// KnownMethods lists what a call may name as METHOD of spec's plugin as far
+// as it is known without launching it: from its protoset, else from the
+// reflection cache an earlier call or describe left (Spec.ReflectionCache).
+// Each method comes as SERVICE/METHOD, and alone where no other service
+// has a method of that name. Nil when nothing is known (shell completion
+// then offers nothing rather than start a plugin).
+func KnownMethods(spec Spec) []string {
+	var s *schema
+	if spec.Protoset != "" {
+		s, _ = readProtoset(spec.Protoset, spec.ProtosetSHA256)
+	} else if spec.ReflectionCache != "" {
+		s = readReflectionCache(spec.ReflectionCache, spec.SHA256)
+	}
+	if s == nil {
+		return nil
+	}
+	full := s.methodNames()
+	count := map[string]int{}
+	for _, f := range full {
+		_, m := splitMethod(f)
+		count[m]++
+	}
+	var out []string
+	for _, f := range full {
+		if _, m := splitMethod(f); count[m] == 1 {
+			out = append(out, m)
+		}
+	}
+	return append(out, full...)
 }
 
 // suggest lists up to five methods whose name is close to meth.
