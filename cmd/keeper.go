@@ -38,7 +38,10 @@ func newKeepCmd(g *Global) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runtime.Keep(cmd.Context(), p, r, runtime.Options{Home: p})
+			// Its stderr is the plugin's log: what the plugin prints through
+			// go-plugin's stdio stream, and the logs of $broker helpers it
+			// launches, go there.
+			return runtime.Keep(cmd.Context(), p, r, runtime.Options{Home: p, Stderr: g.IO.ErrOut, Verbose: true})
 		},
 	}
 }
@@ -47,8 +50,7 @@ func newKeepCmd(g *Global) *cobra.Command {
 // answers, and waits a moment for it to listen. A keeper that does not come
 // up costs nothing but speed: calls attach to the plugin themselves.
 func (g *Global) ensureKeeper(p store.Paths, st *runtime.StartedPlugin) {
-	if st.Network != "unix" || st.Address == "" || st.Keeper(p) != "" {
-		// A plugin on TCP has no keeper (Keep refuses it).
+	if st.Keeper(p) != "" {
 		return
 	}
 	exe, err := os.Executable()
