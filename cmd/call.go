@@ -104,7 +104,7 @@ func (f *runFlags) callOptions(headers []string) runtime.CallOptions {
 // resolveInstalled picks NAME[@VERSION]: the given version, else the active
 // one.
 func resolveInstalled(p store.Paths, arg string) (*store.Receipt, error) {
-	name, version, err := splitExact(arg, false)
+	name, version, err := store.ParseRef(arg, false)
 	if err != nil {
 		return nil, err
 	}

@@ -55,7 +55,7 @@ func classify(err error) (code int, hint string) {
 	switch {
 	case errors.As(err, &ee):
 		return ee.code, ee.hint
-	case errors.As(err, &ue), errors.Is(err, store.ErrInvalidName):
+	case errors.As(err, &ue), errors.Is(err, store.ErrInvalidName), errors.Is(err, store.ErrBadRef):
 		return ExitUsage, ""
 	case errors.As(err, &mm) && strings.HasPrefix(mm.What, "executable"):
 		return ExitIntegrity, "an installed file changed after install: plugctl verify shows what; reinstall with plugctl remove NAME@VERSION && plugctl install NAME@VERSION"
@@ -79,10 +79,8 @@ func classify(err error) (code int, hint string) {
 
 // nameOnly is NAME of NAME@VERSION.
 func nameOnly(s string) string {
-	if i := strings.IndexByte(s, '@'); i >= 0 {
-		return s[:i]
-	}
-	return s
+	name, _, _ := store.SplitAt(s)
+	return name
 }
 
 // reportError prints err as one line plus a hint line (text) or one JSON

@@ -28,7 +28,7 @@ func newUseCmd(g *Global) *cobra.Command {
 		Example: "  plugctl use greeter@1.2.0",
 		Args:    args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			name, version, err := splitExact(a[0], true)
+			name, version, err := store.ParseRef(a[0], true)
 			if err != nil {
 				return err
 			}
@@ -71,7 +71,7 @@ runs (plugctl start) is refused unless --force, which stops it first.`,
 			}
 			var out []removeJSON
 			for _, s := range a {
-				name, version, err := splitExact(s, false)
+				name, version, err := store.ParseRef(s, false)
 				if err != nil {
 					return err
 				}
@@ -132,7 +132,7 @@ func newVerifyCmd(g *Global) *cobra.Command {
 			out := []verifyJSON{}
 			bad := 0
 			for _, n := range names {
-				name, version, err := splitExact(n, false)
+				name, version, err := store.ParseRef(n, false)
 				if err != nil {
 					return err
 				}

@@ -4,13 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/plugctl/plugctl/store"
-	"github.com/plugctl/plugctl/store/layout"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -37,21 +34,6 @@ func args(min, max int) cobra.PositionalArgs {
 		}
 		return nil
 	}
-}
-
-// splitExact parses NAME@VERSION (version optional unless required).
-func splitExact(s string, needVersion bool) (name, version string, err error) {
-	name, version, _ = strings.Cut(s, "@")
-	if err := store.ValidName(name); err != nil {
-		return "", "", err
-	}
-	if needVersion && version == "" {
-		return "", "", usageErrorf("%q: want NAME@VERSION", s)
-	}
-	if version != "" && !layout.ValidVersion(version) {
-		return "", "", usageErrorf("%q: bad version", s)
-	}
-	return name, strings.TrimPrefix(version, "v"), nil
 }
 
 // printTable prints an aligned table on stdout, header first, unless -q.

@@ -130,7 +130,7 @@ func startedTargets(p store.Paths, a []string, all bool) ([]runtime.StartedPlugi
 	}
 	var out []runtime.StartedPlugin
 	for _, arg := range a {
-		name, version, err := splitExact(arg, false)
+		name, version, err := store.ParseRef(arg, false)
 		if err != nil {
 			return nil, err
 		}
@@ -261,7 +261,7 @@ grows (Ctrl-C ends).`,
 			if err != nil {
 				return err
 			}
-			name, version, err := splitExact(a[0], false)
+			name, version, err := store.ParseRef(a[0], false)
 			if err != nil {
 				return err
 			}
@@ -414,7 +414,7 @@ checked concurrently.`,
 				}
 			}
 			for _, t := range targets {
-				if _, _, err := splitExact(t, false); err != nil {
+				if _, _, err := store.ParseRef(t, false); err != nil {
 					return err
 				}
 			}
@@ -485,7 +485,7 @@ checked concurrently.`,
 }
 
 func (g *Global) checkHealth(ctx context.Context, p store.Paths, target string, rf *runFlags) healthJSON {
-	name, _, _ := strings.Cut(target, "@")
+	name, _, _ := store.SplitAt(target)
 	h := healthJSON{Name: name}
 	r, err := resolveInstalled(p, target)
 	if err != nil {
