@@ -26,7 +26,9 @@ type Installer struct {
 	Fetcher *fetch.Fetcher
 	Limits  Limits
 	// Hook, when set, is called at named stages of an install ("fetched",
-	// "staged", "committed"); tests use it to stop an install midway.
+	// "staged", "committed") and of a removal ("activated": current moved,
+	// "discarded": a version left the store); tests use it to stop or
+	// inspect a command midway.
 	Hook func(stage string)
 }
 
@@ -471,6 +473,7 @@ func (in *Installer) discard(dir, label string) error {
 		os.Remove(trash)
 		return err
 	}
+	in.hook("discarded")
 	os.RemoveAll(trash) // what stays is a leftover for the next cleanup
 	return nil
 }
