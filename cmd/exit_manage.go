@@ -16,7 +16,10 @@ func classifyManage(err error) (code int, hint string, ok bool) {
 	var nf *index.NotFoundError
 	var he *fetch.HTTPError
 	var nk *install.NeedsKeyError
+	var le *install.LockError
 	switch {
+	case errors.As(err, &le):
+		return ExitError, "another plugctl command is changing " + le.What + ": let it finish, or raise --timeout", true
 	case errors.Is(err, index.ErrUsage):
 		return ExitUsage, "", true
 	case errors.As(err, &nk):

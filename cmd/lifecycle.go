@@ -305,6 +305,8 @@ func newPruneCmd(g *Global) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			ctx, cancel := g.withTimeout(cmd.Context())
+			defer cancel()
 			out := []pruneJSON{}
 			for _, n := range names {
 				choices, err := in.PruneVersions(n, keep)
@@ -328,13 +330,13 @@ func newPruneCmd(g *Global) *cobra.Command {
 							continue
 						}
 						if !dryRun {
-							if _, err := runtime.Stop(cmd.Context(), in.Paths, n, v); err != nil {
+							if _, err := runtime.Stop(ctx, in.Paths, n, v); err != nil {
 								return err
 							}
 						}
 					}
 					if !dryRun {
-						if _, err := in.Remove(cmd.Context(), n, v); err != nil {
+						if _, err := in.Remove(ctx, n, v); err != nil {
 							return err
 						}
 						runtime.RemoveRunFiles(in.Paths, n, v)

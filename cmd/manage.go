@@ -36,7 +36,9 @@ func newUseCmd(g *Global) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := in.Use(cmd.Context(), name, version)
+			ctx, cancel := g.withTimeout(cmd.Context())
+			defer cancel()
+			r, err := in.Use(ctx, name, version)
 			if err != nil {
 				return err
 			}
@@ -69,16 +71,18 @@ runs (plugctl start) is refused unless --force, which stops it first.`,
 			if err != nil {
 				return err
 			}
+			ctx, cancel := g.withTimeout(cmd.Context())
+			defer cancel()
 			var out []removeJSON
 			for _, s := range a {
 				name, version, err := store.ParseRef(s, false)
 				if err != nil {
 					return err
 				}
-				if err := g.stopRunning(cmd.Context(), in.Paths, name, version, force, "remove"); err != nil {
+				if err := g.stopRunning(ctx, in.Paths, name, version, force, "remove"); err != nil {
 					return err
 				}
-				rm, err := in.Remove(cmd.Context(), name, version)
+				rm, err := in.Remove(ctx, name, version)
 				if err != nil {
 					return err
 				}

@@ -94,6 +94,7 @@ func scriptParams(t *testing.T, dir string, files []string, setup func(env *test
 			"hostile":   cmdHostile,
 			"mkarchive": cmdMkArchive,
 			"waitfile":  cmdWaitFile,
+			"holdlock":  cmdHoldLock,
 		},
 	}
 }

@@ -362,14 +362,28 @@ func (in *Installer) lock(ctx context.Context, name, version string) (func(), er
 	}
 	fl := flock.New(in.Paths.LockFile(name, version))
 	ok, err := fl.TryLockContext(ctx, 50*time.Millisecond)
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		return nil, fmt.Errorf("lock %s@%s: %w", name, version, err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("lock %s@%s: %w", name, version, ctx.Err())
+		return nil, &LockError{What: name + "@" + version, Path: fl.Path(), Err: ctx.Err()}
 	}
 	return func() { fl.Unlock() }, nil
 }
+
+// LockError says that a lock of the store was still held by another
+// process when the caller gave up waiting (its context ended).
+type LockError struct {
+	What string // NAME or NAME@VERSION
+	Path string // the lock file
+	Err  error  // the context's error
+}
+
+func (e *LockError) Error() string {
+	return fmt.Sprintf("%s is locked by another plugctl process (%s); gave up waiting: %v", e.What, e.Path, e.Err)
+}
+
+func (e *LockError) Unwrap() error { return e.Err }
 
 // withNameLock runs f holding the plugin's name lock (store's
 // NameLockFile): committing a version, removing versions and changing the
@@ -382,11 +396,11 @@ func (in *Installer) withNameLock(ctx context.Context, name string, f func() err
 	}
 	fl := flock.New(in.Paths.NameLockFile(name))
 	ok, err := fl.TryLockContext(ctx, 20*time.Millisecond)
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("lock %s: %w", name, err)
 	}
 	if !ok {
-		return fmt.Errorf("lock %s: %w", name, ctx.Err())
+		return &LockError{What: name, Path: fl.Path(), Err: ctx.Err()}
 	}
 	defer fl.Unlock()
 	return f()
