@@ -15,7 +15,6 @@ import (
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/install"
 	"github.com/plugctl/plugctl/store"
-	"github.com/plugctl/plugctl/verify"
 )
 
 type mirrorOptions struct {
@@ -110,22 +109,10 @@ func mirrorRun(cmd *cobra.Command, o *mirrorOptions) error {
 	if err != nil {
 		return err
 	}
-	var sign func(string) error
+	var sign index.SignFunc
 	if o.Key != "" {
-		sec, err := os.ReadFile(o.Key)
-		if err != nil {
+		if sign, err = g.indexSigner(o.Key); err != nil {
 			return usageErrorf("--key: %v", err)
-		}
-		pw, asked := "", false
-		sign = func(path string) error {
-			// Ask for the password once, and only when something is signed.
-			if verify.KeyIsEncrypted(sec) && !asked {
-				if pw, err = g.keyPassword("password for "+o.Key, false); err != nil {
-					return err
-				}
-				asked = true
-			}
-			return writeSignature(sec, pw, path)
 		}
 	}
 	opts := install.MirrorOptions{

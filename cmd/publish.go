@@ -97,19 +97,20 @@ func publishRun(o *publishOptions) error {
 	if ttl <= 0 {
 		ttl = defaultSignedTTL
 	}
+	var sign index.SignFunc
+	if o.Key != "" {
+		if sign, err = g.indexSigner(o.Key); err != nil {
+			return err
+		}
+	}
 	pubs, err := index.Publish(index.PublishRequest{
 		IndexFile: o.Index, Name: o.Name, Version: o.Version, Description: o.Description, Bin: o.Bin, Protocol: proto,
 		Artifact: o.Artifact, Platforms: o.Platforms, URL: o.URL, DefaultPlatform: Platform(),
 		Checksums: o.Checksums, URLPrefix: o.URLPrefix,
-		Signed: o.Key != "", Expires: ttl, Now: time.Now(),
+		Sign: sign, Expires: ttl, Now: time.Now(),
 	})
 	if err != nil {
 		return err
-	}
-	if o.Key != "" {
-		if err := g.signIndexFile(o.Index, o.Key); err != nil {
-			return err
-		}
 	}
 	out := []publishJSON{}
 	for _, p := range pubs {

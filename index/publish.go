@@ -49,7 +49,75 @@ func LoadFile(path string) (*Index, error) {
 // WriteFile writes idx to path atomically, as JSON when path ends in .json
 // and as YAML otherwise.
 func WriteFile(path string, idx *Index) error {
-	return store.WriteFileAtomic(path, Marshal(idx, strings.EqualFold(filepath.Ext(path), ".json")), 0o644)
+	return store.WriteFileAtomic(path, Marshal(idx, isJSONPath(path)), 0o644)
+}
+
+func isJSONPath(path string) bool {
+	return strings.EqualFold(filepath.Ext(path), ".json")
+}
+
+// SignFunc signs msg, the bytes of an index file that will be called name,
+// and returns the minisign signature to keep beside it.
+type SignFunc func(name string, msg []byte) ([]byte, error)
+
+// WriteSigned writes body to path and its signature (by sign) to path's
+// signature file: the signature is made from the staged bytes before
+// either file is replaced, so a signing that fails (a wrong password, an
+// interrupt) leaves the old index and the old signature as they were, a
+// pair that still verifies. Only the two renames at the end stand between
+// old and new.
+func WriteSigned(path string, body []byte, sign SignFunc) error {
+	sig, err := sign(filepath.Base(path), body)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	stagedIndex, err := stageFile(dir, filepath.Base(path), body)
+	if err != nil {
+		return err
+	}
+	sigPath := path + ".minisig"
+	stagedSig, err := stageFile(dir, filepath.Base(sigPath), sig)
+	if err != nil {
+		os.Remove(stagedIndex)
+		return err
+	}
+	if err := os.Rename(stagedIndex, path); err != nil {
+		os.Remove(stagedIndex)
+		os.Remove(stagedSig)
+		return err
+	}
+	if err := os.Rename(stagedSig, sigPath); err != nil {
+		os.Remove(stagedSig)
+		return err
+	}
+	return nil
+}
+
+// stageFile writes data to a new hidden file in dir, synced, mode 0644.
+func stageFile(dir, name string, data []byte) (string, error) {
+	f, err := os.CreateTemp(dir, "."+name+".tmp*")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
+	}
+	return f.Name(), nil
 }
 
 // Add adds or replaces one artifact entry. description and the set fields
@@ -213,9 +281,9 @@ type PublishRequest struct {
 	Checksums string
 	URLPrefix string
 
-	// Signed: the index will be signed, so it gets a version (1 when it has
-	// none) and expires Expires after Now.
-	Signed  bool
+	// Sign, when set, signs the index (see WriteSigned), so it gets a
+	// version (1 when it has none) and expires Expires after Now.
+	Sign    SignFunc
 	Expires time.Duration
 	Now     time.Time
 }
@@ -284,7 +352,7 @@ func Publish(req PublishRequest) ([]Publication, error) {
 	if idx.Version != 0 {
 		idx.Version++
 	}
-	if req.Signed {
+	if req.Sign != nil {
 		// A signed index must carry a version and an expiry (clients
 		// refuse it otherwise); every signing publish renews the expiry.
 		if idx.Version == 0 {
@@ -293,7 +361,13 @@ func Publish(req PublishRequest) ([]Publication, error) {
 		exp := req.Now.Add(req.Expires).UTC().Truncate(time.Second)
 		idx.Expires = &exp
 	}
-	if err := WriteFile(req.IndexFile, idx); err != nil {
+	body := Marshal(idx, isJSONPath(req.IndexFile))
+	if req.Sign != nil {
+		err = WriteSigned(req.IndexFile, body, req.Sign)
+	} else {
+		err = store.WriteFileAtomic(req.IndexFile, body, 0o644)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return pubs, nil

@@ -28,9 +28,10 @@ type MirrorOptions struct {
 	Fetcher   *fetch.Fetcher
 	Platforms []string // keep only these os/arch (empty: all)
 	Latest    int      // keep the N newest versions of each plugin (0: all)
-	// Sign writes PATH.minisig for the index file at PATH; nil when the
-	// operator gave no key. Only a rewritten index is signed with it.
-	Sign    func(path string) error
+	// Sign signs an index file's bytes; nil when the operator gave no key.
+	// Only a rewritten index is signed with it, before it replaces the old
+	// one (index.WriteSigned).
+	Sign    index.SignFunc
 	Expires time.Duration // how long a re-signed index stays valid
 	Now     time.Time
 	// Report, when set, is called for each file once it is copied or kept.
@@ -214,10 +215,7 @@ func Mirror(ctx context.Context, dir, sub string, src MirrorSource, o MirrorOpti
 	}
 	exp := o.Now.Add(o.Expires).UTC().Truncate(time.Second)
 	pl.index.Expires = &exp
-	if err := store.WriteFileAtomic(out, index.Marshal(pl.index, false), 0o644); err != nil {
-		return nil, err
-	}
-	if err := o.Sign(out); err != nil {
+	if err := index.WriteSigned(out, index.Marshal(pl.index, false), o.Sign); err != nil {
 		return nil, err
 	}
 	res.Version, res.Changed = pl.index.Version, true
