@@ -104,7 +104,7 @@ func (g *Global) Config() (*index.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return index.LoadConfig(p)
+	return store.LoadConfig(p)
 }
 
 // EnvIndexTTL overrides index.DefaultTTL: how old a cached index may be
@@ -121,7 +121,7 @@ func (g *Global) freshConfig(ctx context.Context) (store.Paths, *index.Config, e
 	if err != nil {
 		return p, nil, err
 	}
-	cfg, err := index.LoadConfig(p)
+	cfg, err := store.LoadConfig(p)
 	if err != nil || g.Offline {
 		return p, cfg, err
 	}
