@@ -14,6 +14,7 @@ import (
 
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/install"
+	"github.com/plugctl/plugctl/internal/regfile"
 	"github.com/plugctl/plugctl/store"
 )
 
@@ -235,7 +236,7 @@ with the public key clients will trust (index add --key), before publishing.`,
 
 func lintRun(cmd *cobra.Command, o *lintOptions) error {
 	g := o.g
-	data, err := os.ReadFile(o.Index)
+	data, err := regfile.ReadFile(o.Index, index.MaxIndexBytes)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return &index.NotFoundError{What: "index", Name: o.Index}

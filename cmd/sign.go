@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/internal/regfile"
 	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
@@ -110,7 +111,7 @@ Keys are interoperable with the minisign tool.`,
 // indexSigner is the signing function of the minisign secret key at
 // keyPath. It asks for the key's password once, when it first signs.
 func (g *Global) indexSigner(keyPath string) (index.SignFunc, error) {
-	sec, err := os.ReadFile(keyPath)
+	sec, err := regfile.ReadFile(keyPath, 64<<10)
 	if err != nil {
 		return nil, fmt.Errorf("secret key: %w", err)
 	}
@@ -137,7 +138,7 @@ func (g *Global) signIndexFile(path, keyPath string) error {
 	if err != nil {
 		return err
 	}
-	msg, err := os.ReadFile(path)
+	msg, err := regfile.ReadFile(path, index.MaxIndexBytes)
 	if err != nil {
 		return err
 	}

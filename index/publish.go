@@ -12,6 +12,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/plugctl/plugctl/internal/regfile"
 	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
@@ -29,7 +30,7 @@ type Publication struct {
 // LoadFile reads an index file for editing; a missing file is a new, empty
 // index.
 func LoadFile(path string) (*Index, error) {
-	b, err := os.ReadFile(path)
+	b, err := regfile.ReadFile(path, MaxIndexBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &Index{APIVersion: APIVersion, Plugins: map[string]Plugin{}}, nil
 	}
@@ -238,7 +239,7 @@ type Checksum struct {
 
 // ReadChecksums parses a goreleaser/sha256sum checksums file.
 func ReadChecksums(path string) ([]Checksum, error) {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"path/filepath"
 
 	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/plugctl/plugctl/internal/regfile"
 )
 
 // ErrMismatch is wrapped by every *MismatchError.
@@ -34,7 +36,7 @@ func (e *MismatchError) Unwrap() error { return ErrMismatch }
 
 // FileSHA256 returns the hex SHA-256 of the file at path.
 func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path)
 	if err != nil {
 		return "", err
 	}
@@ -52,9 +54,17 @@ func ReaderSHA256(r io.Reader) (string, error) {
 }
 
 // TreeHash returns the dirhash "h1:" hash of every file under dir, with
-// paths relative to dir.
+// paths relative to dir: their names and contents, not their modes (what
+// golang.org/x/mod/sumdb/dirhash.HashDir gives, and go.sum records for a
+// module). A FIFO or device in the tree is an error, not a hang.
 func TreeHash(dir string) (string, error) {
-	return dirhash.HashDir(dir, "", dirhash.Hash1)
+	files, err := dirhash.DirFiles(dir, "")
+	if err != nil {
+		return "", err
+	}
+	return dirhash.Hash1(files, func(name string) (io.ReadCloser, error) {
+		return regfile.Open(filepath.Join(dir, filepath.FromSlash(name)))
+	})
 }
 
 // ValidSHA256 reports whether s is 64 lower- or upper-case hex digits.
