@@ -18,6 +18,8 @@ func classifyManage(err error) (code int, hint string, ok bool) {
 	var nk *install.NeedsKeyError
 	var le *install.LockError
 	switch {
+	case errors.Is(err, fetch.ErrLocalFromRemote):
+		return ExitIntegrity, "an index served over http(s) or git may name artifacts only by remote address or by a path relative to itself: tell its publisher; only an index added by path may name local files", true
 	case errors.As(err, &le):
 		return ExitError, "another plugctl command is changing " + le.What + ": let it finish, or raise --timeout", true
 	case errors.Is(err, index.ErrUsage):
