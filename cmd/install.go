@@ -48,6 +48,7 @@ type installOptions struct {
 	Index    string
 	From     string
 	SHA256   string
+	H1       string
 	Name     string
 	Version  string
 	Bin      string
@@ -68,7 +69,8 @@ version of a plugin installed becomes active; later ones do not (see use, upgrad
 		Example: `  plugctl install greeter
   plugctl install greeter@^1.2 kv@1.0.0
   plugctl install team/greeter@~1.4
-  plugctl install --from https://example.com/greeter_linux_amd64 --sha256 9f86d0… --name greeter --version 1.0.0`,
+  plugctl install --from https://example.com/greeter_linux_amd64 --sha256 9f86d0… --name greeter --version 1.0.0
+  plugctl install --from ./greeter-dir --h1 h1:2Xx… --bin greeter --name greeter --version 1.0.0`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			o.Queries = a
 			return installRun(cmd, o)
@@ -77,7 +79,8 @@ version of a plugin installed becomes active; later ones do not (see use, upgrad
 	f := c.Flags()
 	f.StringVar(&o.Index, "index", "", "install from this index SOURCE instead of the configured ones")
 	f.StringVar(&o.From, "from", "", "install one artifact from SOURCE (URL, path or git address), outside any index")
-	f.StringVar(&o.SHA256, "sha256", "", "with --from: the artifact's SHA-256 (required)")
+	f.StringVar(&o.SHA256, "sha256", "", "with --from: the SHA-256 of the file SOURCE delivers (of bin, for a directory)")
+	f.StringVar(&o.H1, "h1", "", "with --from: the tree hash (h1:...) of the directory SOURCE delivers, which pins every file in it (required for a directory)")
 	f.StringVar(&o.Name, "name", "", "with --from: the plugin's name")
 	f.StringVar(&o.Version, "version", "", "with --from: the version (semver)")
 	f.StringVar(&o.Bin, "bin", "", "with --from: the executable's path inside an archive or repository")
@@ -120,8 +123,8 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 		if len(o.Queries) == 0 {
 			return usageErrorf("install: name at least one plugin (NAME[@CONSTRAINT]) or use --from")
 		}
-		if o.SHA256 != "" || o.Name != "" || o.Version != "" || o.Bin != "" {
-			return usageErrorf("--sha256, --name, --version and --bin go with --from")
+		if o.SHA256 != "" || o.H1 != "" || o.Name != "" || o.Version != "" || o.Bin != "" {
+			return usageErrorf("--sha256, --h1, --name, --version and --bin go with --from")
 		}
 		if plans, err = o.indexPlans(ctx, in); err != nil {
 			return err
@@ -226,19 +229,22 @@ func installJSONs(in *install.Installer, results []planResult) []installJSON {
 func lockFromRequest(req install.Request) install.LockedPlugin {
 	return install.LockedPlugin{
 		Version: req.Version, Constraint: req.Constraint, Protocol: req.Protocol,
-		Platforms: map[string]install.LockedArtifact{req.Platform: {URL: req.Source, SHA256: req.SHA256, Bin: req.Bin}},
+		Platforms: map[string]install.LockedArtifact{req.Platform: {URL: req.Source, SHA256: req.SHA256, H1: req.H1, Bin: req.Bin}},
 	}
 }
 
 func (o *installOptions) fromRequest() (install.Request, error) {
-	if o.SHA256 == "" || o.Name == "" || o.Version == "" {
-		return install.Request{}, usageErrorf("install --from needs --sha256, --name and --version")
+	if (o.SHA256 == "" && o.H1 == "") || o.Name == "" || o.Version == "" {
+		return install.Request{}, usageErrorf("install --from needs --sha256 (a file) or --h1 (a directory), --name and --version")
 	}
 	if err := store.ValidName(o.Name); err != nil {
 		return install.Request{}, err
 	}
-	if !verify.ValidSHA256(o.SHA256) {
+	if o.SHA256 != "" && !verify.ValidSHA256(o.SHA256) {
 		return install.Request{}, usageErrorf("--sha256 %q: want 64 hex digits", o.SHA256)
+	}
+	if o.H1 != "" && !verify.ValidH1(o.H1) {
+		return install.Request{}, usageErrorf("--h1 %q: want h1: and the base64 of a SHA-256, as plugctl prints a tree hash", o.H1)
 	}
 	v, err := semver.StrictNewVersion(strings.TrimPrefix(o.Version, "v"))
 	if err != nil {
@@ -253,7 +259,7 @@ func (o *installOptions) fromRequest() (install.Request, error) {
 		return install.Request{}, err
 	}
 	return install.Request{
-		Name: o.Name, Version: v.String(), Source: src, SHA256: strings.ToLower(o.SHA256),
+		Name: o.Name, Version: v.String(), Source: src, SHA256: strings.ToLower(o.SHA256), H1: o.H1,
 		Bin: o.Bin, Platform: Platform(), Protocol: proto,
 	}, nil
 }

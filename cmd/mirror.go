@@ -268,16 +268,25 @@ func lintRun(cmd *cobra.Command, o *lintOptions) error {
 		f := g.Fetcher()
 		for _, a := range rep.Artifacts {
 			src, err := index.ResolveURL(&index.Meta{Source: abs}, a.URL)
-			got := ""
+			got, gotH1 := "", ""
 			if err == nil {
-				got, err = install.ArtifactSHA256(ctx, f, tmp, src, a.Bin)
+				got, gotH1, err = install.ArtifactHashes(ctx, f, tmp, src, a.Bin)
 			}
 			switch {
 			case err != nil:
 				problems = append(problems, index.Problem{Path: a.Path + ".url", Line: a.Line, Message: err.Error()})
-			case got != a.SHA256:
+			case gotH1 != "" && a.H1 == "":
+				problems = append(problems, index.Problem{Path: a.Path + ".h1", Line: a.Line,
+					Message: fmt.Sprintf("missing: %s is a directory, pinned as a whole by its tree hash: h1: %q once you trust its files", src, gotH1)})
+			case gotH1 != "" && gotH1 != a.H1:
+				problems = append(problems, index.Problem{Path: a.Path + ".h1", Line: a.Line,
+					Message: fmt.Sprintf("does not match the directory: want %s, got %s (from %s)", a.H1, gotH1, src)})
+			case a.SHA256 != "" && got != a.SHA256:
 				problems = append(problems, index.Problem{Path: a.Path + ".sha256", Line: a.Line,
 					Message: fmt.Sprintf("does not match the artifact: want %s, got %s (from %s)", a.SHA256, got, src)})
+			case gotH1 == "" && a.SHA256 == "":
+				problems = append(problems, index.Problem{Path: a.Path + ".sha256", Line: a.Line,
+					Message: fmt.Sprintf("missing: %s is a file, pinned by its sha256: %q", src, got)})
 			}
 		}
 	}

@@ -75,7 +75,8 @@ type publishJSON struct {
 	Version  string `json:"version"`
 	Platform string `json:"platform"`
 	URL      string `json:"url"`
-	SHA256   string `json:"sha256"`
+	SHA256   string `json:"sha256,omitempty"`
+	H1       string `json:"h1,omitempty"`
 }
 
 func publishRun(o *publishOptions) error {
@@ -114,7 +115,7 @@ func publishRun(o *publishOptions) error {
 	}
 	out := []publishJSON{}
 	for _, p := range pubs {
-		out = append(out, publishJSON{Index: o.Index, Name: p.Name, Version: strings.TrimPrefix(p.Version, "v"), Platform: p.Platform, URL: p.URL, SHA256: p.SHA256})
+		out = append(out, publishJSON{Index: o.Index, Name: p.Name, Version: strings.TrimPrefix(p.Version, "v"), Platform: p.Platform, URL: p.URL, SHA256: p.SHA256, H1: p.H1})
 	}
 	if g.JSON() {
 		return g.PrintJSON(out)

@@ -95,6 +95,7 @@ func scriptParams(t *testing.T, dir string, files []string, setup func(env *test
 			"mkarchive": cmdMkArchive,
 			"waitfile":  cmdWaitFile,
 			"holdlock":  cmdHoldLock,
+			"treehash":  cmdTreeHash,
 		},
 	}
 }

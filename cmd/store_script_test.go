@@ -1,11 +1,15 @@
 package cmd_test
 
 import (
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/gofrs/flock"
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/mod/sumdb/dirhash"
 )
 
 // holdlock FILE: take the file lock FILE (as another plugctl process
@@ -23,4 +27,22 @@ func cmdHoldLock(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("holdlock %s: already locked", path)
 	}
 	ts.Defer(func() { fl.Unlock() })
+}
+
+// treehash DIR VAR: set VAR to the h1: tree hash of DIR's files but .git,
+// computed here with golang.org/x/mod/sumdb/dirhash itself (as go.sum's
+// hashes are), independently of plugctl's code.
+func cmdTreeHash(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: treehash DIR VAR")
+	}
+	dir := ts.MkAbs(args[0])
+	all, err := dirhash.DirFiles(dir, "")
+	ts.Check(err)
+	files := slices.DeleteFunc(all, func(f string) bool { return slices.Contains(strings.Split(f, "/"), ".git") })
+	h, err := dirhash.Hash1(files, func(name string) (io.ReadCloser, error) {
+		return os.Open(filepath.Join(dir, filepath.FromSlash(name)))
+	})
+	ts.Check(err)
+	ts.Setenv(args[1], h)
 }

@@ -23,7 +23,8 @@ type Publication struct {
 	Version  string
 	Platform string
 	URL      string
-	SHA256   string
+	SHA256   string // of the file; for a directory, of its bin
+	H1       string // a directory's tree hash
 	Bin      string
 }
 
@@ -134,8 +135,11 @@ func (idx *Index) Add(pub Publication, description string, proto store.Protocol)
 	if !KnownPlatform(pub.Platform) {
 		return fmt.Errorf("%w: platform %q: want os/arch from Go's known list (go tool dist list)", ErrUsage, pub.Platform)
 	}
-	if !verify.ValidSHA256(pub.SHA256) {
+	if !verify.ValidSHA256(pub.SHA256) && !(pub.SHA256 == "" && pub.H1 != "") {
 		return fmt.Errorf("%w: sha256 %q: want 64 hex digits", ErrUsage, pub.SHA256)
+	}
+	if pub.H1 != "" && !verify.ValidH1(pub.H1) {
+		return fmt.Errorf("%w: h1 %q: want h1: and the base64 of a SHA-256", ErrUsage, pub.H1)
 	}
 	if err := proto.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
@@ -152,7 +156,7 @@ func (idx *Index) Add(pub Publication, description string, proto store.Protocol)
 	if p.Versions[key] == nil {
 		p.Versions[key] = map[string]Artifact{}
 	}
-	p.Versions[key][pub.Platform] = Artifact{URL: pub.URL, SHA256: SHA256(strings.ToLower(pub.SHA256)), Bin: pub.Bin}
+	p.Versions[key][pub.Platform] = Artifact{URL: pub.URL, SHA256: SHA256(strings.ToLower(pub.SHA256)), H1: pub.H1, Bin: pub.Bin}
 	idx.Plugins[pub.Name] = p
 	if idx.APIVersion == "" {
 		idx.APIVersion = APIVersion
@@ -303,9 +307,9 @@ func Publish(req PublishRequest) ([]Publication, error) {
 		return nil, err
 	}
 	var pubs []Publication
-	add := func(platforms []string, url, sum string) {
+	add := func(platforms []string, url, sum, h1 string) {
 		for _, p := range platforms {
-			pubs = append(pubs, Publication{Name: req.Name, Version: req.Version, Platform: p, URL: url, SHA256: sum, Bin: req.Bin})
+			pubs = append(pubs, Publication{Name: req.Name, Version: req.Version, Platform: p, URL: url, SHA256: sum, H1: h1, Bin: req.Bin})
 		}
 	}
 	if req.Checksums != "" {
@@ -322,13 +326,13 @@ func Publish(req PublishRequest) ([]Publication, error) {
 			if req.URLPrefix == "" {
 				u = relURL(indexDir, filepath.Join(filepath.Dir(req.Checksums), s.File))
 			}
-			add(plats, u, s.SHA256)
+			add(plats, u, s.SHA256, "")
 		}
 		if len(pubs) == 0 {
 			return nil, fmt.Errorf("%w: %s lists no file whose name carries an os and arch (name_1.2.0_linux_amd64.tar.gz)", ErrUsage, req.Checksums)
 		}
 	} else {
-		sum, err := verify.FileSHA256(req.Artifact)
+		sum, h1, err := artifactHashes(req.Artifact, req.Bin)
 		if err != nil {
 			return nil, fmt.Errorf("publish: %w", err)
 		}
@@ -343,7 +347,7 @@ func Publish(req PublishRequest) ([]Publication, error) {
 		if u == "" {
 			u = relURL(indexDir, req.Artifact)
 		}
-		add(plats, u, sum)
+		add(plats, u, sum, h1)
 	}
 	for _, p := range pubs {
 		if err := idx.Add(p, req.Description, req.Protocol); err != nil {
@@ -372,6 +376,28 @@ func Publish(req PublishRequest) ([]Publication, error) {
 		return nil, err
 	}
 	return pubs, nil
+}
+
+// artifactHashes hashes a file artifact (its SHA-256), or a directory
+// artifact as install will pin it: its tree hash (h1), which covers every
+// file in it but .git, and the SHA-256 of its bin, which must be given.
+func artifactHashes(path, bin string) (sum, h1 string, err error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", "", err
+	}
+	if !fi.IsDir() {
+		sum, err = verify.FileSHA256(path)
+		return sum, "", err
+	}
+	if bin == "" {
+		return "", "", fmt.Errorf("%w: %s is a directory: --bin must name the executable in it", ErrUsage, path)
+	}
+	if h1, err = verify.SourceTreeHash(path); err != nil {
+		return "", "", err
+	}
+	sum, err = verify.FileSHA256(filepath.Join(path, filepath.FromSlash(bin)))
+	return sum, h1, err
 }
 
 // relURL is the artifact's path relative to the index directory, slash

@@ -40,6 +40,10 @@ type Request struct {
 	Index      string // index name; "" for --from
 	Source     string // absolute address of the artifact
 	SHA256     string // of the file Source delivers, or of Bin for a directory source
+	// H1 is the tree hash (verify.TreeHash) of what a directory source
+	// delivers: required for one, since SHA256 covers only its Bin. For a
+	// file source it is optional and checked against the installed tree.
+	H1         string
 	Bin        string // entry point inside an archive or directory
 	Platform   string // os/arch
 	Protocol   store.Protocol
@@ -167,12 +171,19 @@ func (in *Installer) stageAndCommit(ctx context.Context, req Request) (*store.Re
 	if err != nil {
 		return nil, err
 	}
-	if isDirSource(req.Source, req.Bin) && !strings.EqualFold(binSum, req.SHA256) {
+	dir := isDirSource(req.Source, req.Bin)
+	if dir && req.SHA256 != "" && !strings.EqualFold(binSum, req.SHA256) {
 		return nil, &verify.MismatchError{What: req.Name + "@" + req.Version + " " + bin, Source: req.Source, Want: req.SHA256, Got: binSum}
 	}
 	tree, err := verify.TreeHash(pkg)
 	if err != nil {
 		return nil, fmt.Errorf("hash installed tree: %w", err)
+	}
+	if dir && req.H1 == "" {
+		return nil, &verify.UnpinnedError{What: req.Name + "@" + req.Version, Source: req.Source, TreeHash: tree}
+	}
+	if req.H1 != "" && tree != req.H1 {
+		return nil, &verify.MismatchError{What: req.Name + "@" + req.Version, Source: req.Source, Want: req.H1, Got: tree, Tree: true}
 	}
 	proto := req.Protocol
 	if req.SchemaSource != "" && proto.Schema != nil {
@@ -257,6 +268,9 @@ func (in *Installer) fetchInto(ctx context.Context, req Request, stage, pkg stri
 			return "", err
 		}
 		return cleanBin(req.Bin)
+	}
+	if req.SHA256 == "" {
+		return "", fmt.Errorf("%s@%s: %s delivers a file, which is pinned by its sha256, and none is given: %w", req.Name, req.Version, req.Source, verify.ErrUnpinned)
 	}
 	file := artifactFileName(req.Source)
 	dl := filepath.Join(stage, "download")

@@ -521,29 +521,34 @@ func copyVerified(ctx context.Context, f *fetch.Fetcher, stage, outDir string, n
 	return file, nil
 }
 
-// ArtifactSHA256 fetches the artifact at addr into a fresh directory under
-// tmpRoot, removed afterwards, and returns the hash the index must carry
-// for it: of the file, or for a directory source of its bin.
-func ArtifactSHA256(ctx context.Context, f *fetch.Fetcher, tmpRoot, addr, bin string) (string, error) {
+// ArtifactHashes fetches the artifact at addr into a fresh directory under
+// tmpRoot, removed afterwards, and returns the hashes the index must carry
+// for it: for a file its SHA-256 (h1 empty); for a directory source the
+// tree hash of what install would lay out (h1) and the SHA-256 of its bin.
+func ArtifactHashes(ctx context.Context, f *fetch.Fetcher, tmpRoot, addr, bin string) (sha256, h1 string, err error) {
 	tmp, err := os.MkdirTemp(tmpRoot, "check-")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer os.RemoveAll(tmp)
 	if isDirSource(addr, bin) {
 		dst := filepath.Join(tmp, "tree")
 		if err := f.Dir(ctx, addr, dst); err != nil {
-			return "", err
+			return "", "", err
 		}
 		b, err := cleanBin(bin)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
-		return verify.FileSHA256(filepath.Join(dst, filepath.FromSlash(b)))
+		if h1, err = verify.TreeHash(dst); err != nil {
+			return "", "", err
+		}
+		sha256, err = verify.FileSHA256(filepath.Join(dst, filepath.FromSlash(b)))
+		return sha256, h1, err
 	}
 	res, err := f.File(ctx, addr, filepath.Join(tmp, "file"))
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return res.SHA256, nil
+	return res.SHA256, "", nil
 }
