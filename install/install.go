@@ -43,10 +43,10 @@ type Request struct {
 	// H1 is the tree hash (verify.TreeHash) of what a directory source
 	// delivers: required for one, since SHA256 covers only its Bin. For a
 	// file source it is optional and checked against the installed tree.
-	H1         string
-	Bin        string // entry point inside an archive or directory
-	Platform   string // os/arch
-	Protocol   store.Protocol
+	H1       string
+	Bin      string // entry point inside an archive or directory
+	Platform string // os/arch
+	Protocol store.Protocol
 	// SchemaSource is the absolute address of protocol.schema, if any.
 	SchemaSource string
 }
