@@ -269,9 +269,6 @@ func (in *Installer) fetchInto(ctx context.Context, req Request, stage, pkg stri
 		}
 		return cleanBin(req.Bin)
 	}
-	if req.SHA256 == "" {
-		return "", fmt.Errorf("%s@%s: %s delivers a file, which is pinned by its sha256, and none is given: %w", req.Name, req.Version, req.Source, verify.ErrUnpinned)
-	}
 	file := artifactFileName(req.Source)
 	dl := filepath.Join(stage, "download")
 	if err := os.Mkdir(dl, 0o700); err != nil {
@@ -281,6 +278,10 @@ func (in *Installer) fetchInto(ctx context.Context, req Request, stage, pkg stri
 	res, err := in.Fetcher.File(ctx, req.Source, dlFile)
 	if err != nil {
 		return "", err
+	}
+	if req.SHA256 == "" {
+		// Fetched to say so, not unpacked or kept.
+		return "", fmt.Errorf("%s@%s: %s delivers a file, which is pinned by its sha256 (%s), and none is given: %w", req.Name, req.Version, req.Source, res.SHA256, verify.ErrUnpinned)
 	}
 	if !strings.EqualFold(res.SHA256, req.SHA256) {
 		return "", &verify.MismatchError{What: req.Name + "@" + req.Version, Source: req.Source, Want: req.SHA256, Got: res.SHA256}
