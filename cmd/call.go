@@ -111,9 +111,6 @@ func (f *runFlags) callOptions(headers []string) runtime.CallOptions {
 // resolveInstalled picks NAME[@VERSION]: the given version, else the active
 // one.
 func resolveInstalled(p store.Paths, arg string) (*store.Receipt, error) {
-	if _, _, err := splitExact(arg, false); err != nil {
-		return nil, err
-	}
 	return p.ReadRef(arg)
 }
 

@@ -140,7 +140,7 @@ func startedTargets(p store.Paths, a []string, all bool) ([]runtime.StartedPlugi
 	var out []runtime.StartedPlugin
 	var idle []string
 	for _, arg := range a {
-		name, version, err := splitExact(arg, false)
+		name, version, err := store.ParseRef(arg, false)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -289,7 +289,7 @@ grows (Ctrl-C ends).`,
 			if err != nil {
 				return err
 			}
-			name, version, err := splitExact(a[0], false)
+			name, version, err := store.ParseRef(a[0], false)
 			if err != nil {
 				return err
 			}
@@ -444,7 +444,7 @@ others are reported as they are.`,
 				}
 			}
 			for _, t := range targets {
-				if _, _, err := splitExact(t, false); err != nil {
+				if _, _, err := store.ParseRef(t, false); err != nil {
 					return err
 				}
 			}
@@ -536,7 +536,7 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 }
 
 func (g *Global) checkHealth(ctx context.Context, p store.Paths, target string, rf *runFlags) healthJSON {
-	name, _, _ := strings.Cut(target, "@")
+	name, _, _ := store.SplitAt(target)
 	h := healthJSON{Name: name}
 	r, err := resolveInstalled(p, target)
 	if err != nil {
