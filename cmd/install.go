@@ -310,7 +310,7 @@ func (o *installOptions) fromRequest() (install.Request, error) {
 	if pin == "" && fetch.OCIPinned(o.From) {
 		pin = "pinned by digest"
 	}
-	for _, f := range []struct{ flag, v string }{{"--sha256 (a file) or --h1 (a directory)", pin}, {"--name", o.Name}, {"--version", o.Version}} {
+	for _, f := range []struct{ flag, v string }{{"--sha256 (--h1 for a directory)", pin}, {"--name", o.Name}, {"--version", o.Version}} {
 		if f.v == "" {
 			missing = append(missing, f.flag)
 		}
@@ -363,6 +363,9 @@ func joinAnd(words []string) string {
 func fromError(err error) error {
 	var mm *verify.MismatchError
 	if errors.As(err, &mm) && !strings.HasPrefix(mm.What, "executable") {
+		if mm.Tree {
+			return &exitError{code: ExitIntegrity, msg: err.Error(), hint: "the files at --from are not those --h1 names: check both, and do not use them until they agree"}
+		}
 		return &exitError{code: ExitIntegrity, msg: err.Error(), hint: "the bytes at --from are not those --sha256 names: check both, and do not use the file until they agree"}
 	}
 	return err

@@ -27,8 +27,12 @@ func (in *Installer) Use(ctx context.Context, name, version string) (*store.Rece
 		}
 		return nil
 	})
+	var le *LockError
+	if errors.As(err, &le) {
+		return nil, fmt.Errorf("use %s@%s: %w", name, version, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("use %w", err)
+		return nil, fmt.Errorf("use %w", err) // names name@version already
 	}
 	return r, nil
 }
