@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
@@ -97,8 +98,26 @@ func pluginSettings(p store.Paths, name string) (store.PluginSettings, error) {
 	return cfg.Plugins[name], nil
 }
 
-func (f *runFlags) callOptions(headers []string) runtime.CallOptions {
-	return runtime.CallOptions{Metadata: headers, ProtoFiles: f.Proto, ImportPaths: f.ImportPaths, Protoset: f.Protoset}
+func (f *runFlags) callOptions(md metadata.MD) runtime.CallOptions {
+	return runtime.CallOptions{Metadata: md, ProtoFiles: f.Proto, ImportPaths: f.ImportPaths, Protoset: f.Protoset}
+}
+
+// parseHeaders turns -H 'key: value' flags into gRPC metadata; the keys
+// themselves are checked by runtime (runtime.ErrBadMetadata).
+func parseHeaders(hdrs []string) (metadata.MD, error) {
+	if len(hdrs) == 0 {
+		return nil, nil
+	}
+	md := metadata.MD{}
+	for _, h := range hdrs {
+		k, v, ok := strings.Cut(h, ":")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, usageErrorf("-H %q: want 'key: value'", h)
+		}
+		md.Append(k, strings.TrimSpace(v))
+	}
+	return md, nil
 }
 
 // resolveInstalled picks NAME[@VERSION]: the given version, else the active
@@ -148,6 +167,8 @@ type callOptions struct {
 	Raw     bool
 	Headers []string
 	Run     runFlags
+
+	md metadata.MD // Headers, parsed
 }
 
 func newCallCmd(g *Global) *cobra.Command {
@@ -203,6 +224,11 @@ func callRun(cmd *cobra.Command, o *callOptions) error {
 	if len(bytes.TrimSpace(args)) > 0 && !json.Valid(args) {
 		return usageErrorf("ARGS is not valid JSON: %s (a string needs quotes: '\"text\"')", truncateArg(string(args)))
 	}
+	md, err := parseHeaders(o.Headers)
+	if err != nil {
+		return err
+	}
+	o.md = md
 	ctx, cancel := g.withRunTimeout(cmd.Context())
 	defer cancel()
 	emit := func(doc []byte) error {
@@ -246,7 +272,7 @@ func callRun(cmd *cobra.Command, o *callOptions) error {
 		return err
 	}
 	defer pl.Close()
-	return pl.Call(ctx, o.Method, args, o.Run.callOptions(o.Headers), emit)
+	return pl.Call(ctx, o.Method, args, o.Run.callOptions(o.md), emit)
 }
 
 func truncateArg(s string) string {

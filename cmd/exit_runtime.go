@@ -25,6 +25,8 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 		return ExitNotFound, "plugctl describe NAME lists the methods", true
 	case errors.Is(err, runtime.ErrAmbiguousMethod):
 		return ExitUsage, "name the method as SERVICE/METHOD", true
+	case errors.Is(err, runtime.ErrBadMetadata):
+		return ExitUsage, "give -H 'key: value' with a key of a-z, 0-9, -, _ and . that does not start with grpc-", true
 	case errors.As(err, &ae):
 		if strings.Contains(ae.Error(), "gob") {
 			return ExitUsage, `net/rpc needs the receiving Go type: wrap the value as {"$gob": "TYPE", "value": VALUE} (plugctl call --help shows the forms)`, true

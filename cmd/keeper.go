@@ -38,7 +38,7 @@ func newKeepCmd(g *Global) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runtime.Keep(cmd.Context(), p, r, runtime.Options{Home: p})
+			return runtime.Keep(cmd.Context(), p, r, runtime.Options{Home: p, Logger: g.logger()})
 		},
 	}
 }
@@ -60,7 +60,7 @@ func (g *Global) ensureKeeper(p store.Paths, st *runtime.StartedPlugin) {
 		return
 	}
 	defer log.Close()
-	c := exec.Command(exe, "--home", p.Home, keeperCmd, st.Name+"@"+st.Version)
+	c := exec.Command(exe, "--home", p.Home, "--log-level", g.logLevel().String(), keeperCmd, st.Name+"@"+st.Version)
 	c.Args[0] = "plugctl"
 	c.Stderr = log
 	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -94,7 +94,7 @@ func (g *Global) callKept(ctx context.Context, p store.Paths, r *store.Receipt, 
 	if err != nil {
 		return false, nil
 	}
-	done, err = st.CallKeeper(ctx, p, r, o.Method, args, o.Run.callOptions(o.Headers), emit)
+	done, err = st.CallKeeper(ctx, p, r, o.Method, args, o.Run.callOptions(o.md), emit)
 	if done && g.Verbose {
 		g.Infof("plugctl: reattached to %s@%s (pid %d)\n", r.Name, r.Version, st.Pid)
 		g.Infof("plugctl: called through its keeper (%s)\n", st.Keeper(p))

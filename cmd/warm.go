@@ -562,7 +562,7 @@ func (g *Global) runOptions(p store.Paths, name string, rf *runFlags) (runtime.O
 		return runtime.Options{}, err
 	}
 	return runtime.Options{
-		RunDir: runDir, Home: p, Stderr: g.IO.ErrOut, Verbose: g.Verbose, MTLS: store.MTLSMode(rf.MTLS),
+		RunDir: runDir, Home: p, Logger: g.logger(), MTLS: store.MTLSMode(rf.MTLS),
 		Env: env, AllowEnv: allow, InheritEnv: g.InheritEnv,
 	}, nil
 }

@@ -23,14 +23,17 @@ import (
 
 // CallOptions are per-call settings of a gRPC call.
 type CallOptions struct {
-	// Metadata is sent with the call, each entry "key: value" (-H).
-	Metadata []string
-	// ProtoFiles are .proto files compiled at run time for the schema
-	// (--proto), resolved against ImportPaths (--import-path); with no
-	// import paths, each file's directory is one.
+	// Metadata is sent with the call as gRPC metadata (headers): a key
+	// of [a-z0-9-_.] (upper case is folded), not starting with "grpc-",
+	// and its values. A metadata.MD, or a map literal:
+	// metadata.MD{"x-token": {"abc"}}. net/rpc calls ignore it.
+	Metadata metadata.MD
+	// ProtoFiles are .proto files compiled at run time for the schema,
+	// resolved against ImportPaths; with no import paths, each file's
+	// directory is one.
 	ProtoFiles  []string
 	ImportPaths []string
-	// Protoset is a FileDescriptorSet file for the schema (--protoset).
+	// Protoset is a FileDescriptorSet file for the schema.
 	Protoset string
 }
 
@@ -62,7 +65,7 @@ func (p *Plugin) Call(ctx context.Context, method string, args []byte, co CallOp
 }
 
 func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co CallOptions, emit func([]byte) error) error {
-	md, err := parseMetadata(co.Metadata)
+	md, err := checkMetadata(co.Metadata)
 	if err != nil {
 		return err
 	}
@@ -196,24 +199,24 @@ func (p *Plugin) callFailure(ctx context.Context, method string, err error) erro
 	return pe
 }
 
-// parseMetadata turns "key: value" entries into gRPC metadata.
-func parseMetadata(hdrs []string) (metadata.MD, error) {
-	if len(hdrs) == 0 {
+// checkMetadata checks the keys of md and returns it with them in lower
+// case, as gRPC sends them.
+func checkMetadata(md metadata.MD) (metadata.MD, error) {
+	if len(md) == 0 {
 		return nil, nil
 	}
-	md := metadata.MD{}
-	for _, h := range hdrs {
-		k, v, ok := strings.Cut(h, ":")
-		k = strings.ToLower(strings.TrimSpace(k))
-		if !ok || k == "" || !validHeaderKey(k) {
-			return nil, &ArgError{Err: fmt.Errorf("metadata %q: want \"key: value\" with a key of [a-z0-9-_.]", h)}
+	out := make(metadata.MD, len(md))
+	for k, vs := range md {
+		lk := strings.ToLower(k)
+		if lk == "" || !validHeaderKey(lk) {
+			return nil, &ArgError{Err: fmt.Errorf("%w %q: want [a-z0-9-_.]", ErrBadMetadata, k)}
 		}
-		if strings.HasPrefix(k, "grpc-") {
-			return nil, &ArgError{Err: fmt.Errorf("metadata %q: keys starting with grpc- are reserved", h)}
+		if strings.HasPrefix(lk, "grpc-") {
+			return nil, &ArgError{Err: fmt.Errorf("%w %q: keys starting with grpc- are reserved", ErrBadMetadata, k)}
 		}
-		md.Append(k, strings.TrimSpace(v))
+		out[lk] = append(out[lk], vs...)
 	}
-	return md, nil
+	return out, nil
 }
 
 func validHeaderKey(k string) bool {

@@ -143,7 +143,8 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 		return fail(pe)
 	}
 	if rc, err := st.ReattachConfig(); err == nil {
-		warnPlainTCP(spec.Name, rc.Addr, mode, opt)
+		l, _ := pluginOutput(spec.Name, opt)
+		warnPlainTCP(l, rc.Addr, mode)
 	}
 	if err := writeState(home, st); err != nil {
 		return fail(err)

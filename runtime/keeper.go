@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc/codes"
 
 	"github.com/plugctl/plugctl/internal/keepwire"
@@ -194,7 +195,9 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 			}
 		}
 	}()
-	k := &keeper{home: home, st: st, plugin: p, requestTimeout: keptRequestTimeout}
+	log, _ := pluginOutput(r.Name, opt)
+	log.Info("keeper listening", "socket", sock, "pid", st.Pid)
+	k := &keeper{home: home, st: st, plugin: p, requestTimeout: keptRequestTimeout, log: log}
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -217,6 +220,7 @@ type keeper struct {
 	st             *StartedPlugin
 	plugin         *Plugin
 	requestTimeout time.Duration
+	log            hclog.Logger
 }
 
 // decline says why the keeper must not serve a call to target, or "": the
@@ -262,6 +266,7 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 		return
 	}
 	if why := k.decline(req.Target); why != "" {
+		k.log.Debug("call declined", "method", req.Method, "reason", why)
 		_ = enc.Encode(keepwire.Reply{Declined: why})
 		return
 	}
@@ -287,6 +292,7 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 		}
 		return w.Flush()
 	})
+	k.log.Debug("call", "method", req.Method, "error", err)
 	if err != nil {
 		_ = enc.Encode(keepwire.Reply{Err: encodeKeptError(err)})
 	} else {

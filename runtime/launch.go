@@ -93,12 +93,15 @@ type Options struct {
 	// Home holds the host's mTLS certificate (run/host-cert.pem), made once
 	// per home. Empty: a throwaway certificate per launch.
 	Home store.Paths
-	// Stderr receives the plugin's logs, stderr and stdio, each line prefixed
-	// "<name>: ", when Verbose, and warnings always. Nil: discarded. Nothing
-	// a plugin prints ever reaches plugctl's stdout.
-	Stderr  io.Writer
-	Verbose bool
-	// MTLS overrides the spec's protocol.mtls when not empty (--mtls).
+	// Logger receives, under the plugin's name (Logger.Named), go-plugin's
+	// own lines about the plugin, the plugin's logs (the hclog lines it
+	// writes on stderr, at their own level, and its other stderr lines),
+	// what it prints on its synced stdout and stderr (at Info), and this
+	// package's warnings (at Warn). Its level decides what is kept: set it
+	// to hclog.Trace to see a plugin's trace logs. Nil: all of it is
+	// discarded. Nothing a plugin prints ever reaches the host's stdout.
+	Logger hclog.Logger
+	// MTLS overrides the spec's protocol.mtls when not empty.
 	MTLS store.MTLSMode
 	// Dir is the plugin's working directory (default: the caller's).
 	Dir string
@@ -231,7 +234,7 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 	}
 
 	stderr := &stderrWatch{}
-	logger, stdio := pluginOutput(spec.Name, opt, hclog.Debug)
+	logger, stdio := pluginOutput(spec.Name, opt)
 	var rn atomic.Pointer[procRunner]
 	killed := new(atomic.Bool)
 	var socketDir atomic.Pointer[string]
@@ -313,7 +316,7 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 	if mode == store.MTLSTrue && tlsConf.RootCAs == nil {
 		return fail(OpHandshake, errNoServerCert)
 	}
-	warnPlainTCP(spec.Name, res.addr, mode, opt)
+	warnPlainTCP(logger, res.addr, mode)
 	p.proto = string(client.Protocol())
 	if err := p.connect(ctx, res.addr, nil, tlsConf, stdio); err != nil {
 		return fail(OpHandshake, err)
@@ -363,15 +366,15 @@ func hostTLSConfig(home store.Paths) (*tls.Config, []byte, error) {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, ServerName: "localhost"}, certPEM, nil
 }
 
-// pluginOutput is where go-plugin's logger and the plugin's synced stdio go:
-// nowhere, or at -v to opt.Stderr with the plugin's name in front of each
-// line, go-plugin's own lines from level up.
-func pluginOutput(name string, opt Options, level hclog.Level) (hclog.Logger, io.Writer) {
-	if !opt.Verbose || opt.Stderr == nil {
-		return hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Off}), io.Discard
+// pluginOutput is the logger go-plugin is given for the plugin (opt.Logger
+// named after it, or one that discards), and where the plugin's synced
+// stdio goes: each line to that logger at Info.
+func pluginOutput(name string, opt Options) (hclog.Logger, io.Writer) {
+	if opt.Logger == nil {
+		return hclog.NewNullLogger(), io.Discard
 	}
-	pw := newPrefixWriter(opt.Stderr, name+": ")
-	return hclog.New(&hclog.LoggerOptions{Output: pw, Level: level, DisableTime: true}), pw
+	l := opt.Logger.Named(name)
+	return l, &logWriter{l: l}
 }
 
 // pluginEnv is a plugin's whole environment: what hostEnv lets through of
@@ -388,9 +391,9 @@ func pluginEnv(proto store.Protocol, opt Options, goPlugin []string, certPEM []b
 
 // warnPlainTCP warns that a plugin listens where other local users can reach
 // it without mTLS.
-func warnPlainTCP(name string, addr net.Addr, mode store.MTLSMode, opt Options) {
-	if addr.Network() == "tcp" && mode == store.MTLSAuto && opt.Stderr != nil {
-		fmt.Fprintf(opt.Stderr, "warning: plugin %s listens on plain TCP (%s), which other local users can reach; use --mtls true if it supports go-plugin's mTLS\n", name, addr)
+func warnPlainTCP(l hclog.Logger, addr net.Addr, mode store.MTLSMode) {
+	if addr.Network() == "tcp" && mode == store.MTLSAuto {
+		l.Warn("the plugin listens on plain TCP, which other local users can reach; require mTLS (protocol.mtls true) if it supports go-plugin's mTLS", "address", addr.String())
 	}
 }
 

@@ -20,11 +20,11 @@ const MaxRequest = 64 << 20
 type Request struct {
 	// Target is the NAME@VERSION the caller means: a keeper of another
 	// declines.
-	Target   string           `json:"target,omitempty"`
-	Method   string           `json:"method"`
-	Args     *json.RawMessage `json:"args,omitempty"` // absent: no argument
-	Metadata []string         `json:"metadata,omitempty"`
-	Deadline int64            `json:"deadline,omitempty"` // Unix nanoseconds; 0: none
+	Target   string              `json:"target,omitempty"`
+	Method   string              `json:"method"`
+	Args     *json.RawMessage    `json:"args,omitempty"` // absent: no argument
+	Metadata map[string][]string `json:"metadata,omitempty"`
+	Deadline int64               `json:"deadline,omitempty"` // Unix nanoseconds; 0: none
 }
 
 // Reply is one line of the keeper's answer.
