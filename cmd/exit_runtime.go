@@ -34,6 +34,12 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 		return ExitUsage, "plugctl describe NAME shows the request's fields", true
 	case errors.As(err, &me):
 		return ExitMethod, "", true
+	case errors.Is(err, runtime.ErrNoPluginCert):
+		return ExitPlugin, "the plugin does not speak go-plugin's mTLS: call it with --mtls auto", true
+	case errors.Is(err, runtime.ErrUnaskedCert):
+		return ExitPlugin, "the plugin speaks go-plugin's mTLS: call it with --mtls true", true
+	case errors.Is(err, runtime.ErrBadRunFile):
+		return ExitError, "plugctl doctor removes it", true
 	case errors.As(err, &pe):
 		if errors.Is(err, context.DeadlineExceeded) {
 			return ExitPlugin, "the plugin did not answer in time: raise --timeout, or run with -v to see its output", true

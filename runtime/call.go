@@ -83,7 +83,7 @@ func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co Ca
 		if m.IsStreamingServer() {
 			kind = "bidirectional-streaming"
 		}
-		return fmt.Errorf("%s is %s: %w (plugctl calls unary and server-streaming methods)", full, kind, ErrUnsupported)
+		return fmt.Errorf("%s is %s: %w (only unary and server-streaming methods can be called)", full, kind, ErrUnsupported)
 	}
 	req := dynamicpb.NewMessage(m.Input())
 	if len(bytes.TrimSpace(args)) > 0 {

@@ -293,9 +293,9 @@ func (s *StartedPlugin) applyHandshake(line string, proto store.Protocol, mode s
 	}
 	switch {
 	case mode == store.MTLSTrue && s.ServerCert == "":
-		return errNoServerCert
+		return ErrNoPluginCert
 	case mode != store.MTLSTrue && s.ServerCert != "":
-		return errUnaskedCert
+		return ErrUnaskedCert
 	}
 	return nil
 }

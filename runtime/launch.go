@@ -282,7 +282,7 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 			// plugin's handshake line carries a certificate although the
 			// host asked for no TLS: a panic in Start, not an error.
 			if r := recover(); r != nil {
-				ch <- result{err: errUnaskedCert}
+				ch <- result{err: ErrUnaskedCert}
 			}
 		}()
 		addr, err := client.Start()
@@ -314,7 +314,7 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 		return nil, &PluginError{Name: spec.Name, Op: op, Err: err, Panic: stderr.panicLine()}
 	}
 	if mode == store.MTLSTrue && tlsConf.RootCAs == nil {
-		return fail(OpHandshake, errNoServerCert)
+		return fail(OpHandshake, ErrNoPluginCert)
 	}
 	warnPlainTCP(logger, res.addr, mode)
 	p.proto = string(client.Protocol())
@@ -533,7 +533,7 @@ func (p *Plugin) startError(err error, proto store.Protocol) error {
 			speaks = m[1]
 		}
 		pe.Err = errWrongKind(speaks, proto)
-	case errors.Is(err, errUnaskedCert):
+	case errors.Is(err, ErrUnaskedCert):
 		pe.Err = err
 	case strings.Contains(msg, "error parsing server cert"):
 		pe.Err = fmt.Errorf("handshake failed: %s", firstLine(msg))
@@ -561,8 +561,16 @@ func (p *Plugin) startError(err error, proto store.Protocol) error {
 var (
 	errHandshakeTimeout = fmt.Errorf("timed out waiting for the handshake (killed): %w", context.DeadlineExceeded)
 	errWrongCookie      = errors.New("handshake failed: the plugin expects a different magic cookie (protocol.cookieKey/cookieValue in the index)")
-	errNoServerCert     = errors.New("handshake failed: mtls is required but the plugin sent no certificate (it does not speak go-plugin's mTLS; use --mtls auto)")
-	errUnaskedCert      = errors.New("handshake failed: the plugin sent a TLS certificate although mtls is off (use --mtls true)")
+)
+
+// The two ways a plugin's handshake disagrees with the mTLS mode in force
+// (protocol.mtls, or Options.MTLS), wrapped in a *PluginError.
+var (
+	// ErrNoPluginCert: mTLS is required but the plugin sent no
+	// certificate (it does not speak go-plugin's mTLS).
+	ErrNoPluginCert = errors.New("handshake failed: mtls is required but the plugin sent no certificate (it does not speak go-plugin's mTLS)")
+	// ErrUnaskedCert: the plugin sent a certificate although mTLS is off.
+	ErrUnaskedCert = errors.New("handshake failed: the plugin sent a TLS certificate although mtls is off")
 )
 
 func errHandshakeCancelled(err error) error {

@@ -518,7 +518,7 @@ func TestHandshakeFailures(t *testing.T) {
 		{name: "kind", bin: goodBin, proto: store.Protocol{Kind: store.KindNetRPC},
 			want: "plugin test: handshake failed: the plugin speaks grpc, but protocol.kind is netrpc"},
 		{name: "unasked-cert", bin: rawBin, env: []string{"TESTPLUGIN_MODE=unasked-cert"},
-			want: "plugin test: handshake failed: the plugin sent a TLS certificate although mtls is off (use --mtls true)"},
+			want: "plugin test: handshake failed: the plugin sent a TLS certificate although mtls is off"},
 		{name: "panic", bin: goodBin, env: []string{"TESTPLUGIN_MODE=panic-start"},
 			want: "plugin test: plugin exited before the handshake (exit status 2): panic: test plugin panics at start", panic: "panic: test plugin panics at start"},
 	} {
