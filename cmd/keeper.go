@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/runtime"
@@ -38,7 +39,13 @@ func newKeepCmd(g *Global) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return runtime.Keep(cmd.Context(), p, r, runtime.Options{Home: p, Logger: g.logger()})
+			// Its stderr is the plugin's log file (ensureKeeper), which
+			// outlives any call: lines carry their time.
+			var logger hclog.Logger
+			if level := g.logLevel(); level != hclog.Off {
+				logger = hclog.New(&hclog.LoggerOptions{Output: g.IO.ErrOut, Level: level})
+			}
+			return runtime.Keep(cmd.Context(), p, r, runtime.Options{Home: p, Logger: logger})
 		},
 	}
 }

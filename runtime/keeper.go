@@ -165,6 +165,9 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 		return nil
 	}
 	_ = os.Remove(sock) // a dead keeper's
+	// Logged before the socket exists: whoever sees it can read this line.
+	log, _ := pluginOutput(r.Name, opt)
+	log.Info("keeper serving calls", "socket", sock, "pid", st.Pid)
 	l, err := net.Listen("unix", sock)
 	if err != nil {
 		return fmt.Errorf("keeper of %s@%s: %w", r.Name, r.Version, err)
@@ -195,8 +198,6 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 			}
 		}
 	}()
-	log, _ := pluginOutput(r.Name, opt)
-	log.Info("keeper listening", "socket", sock, "pid", st.Pid)
 	k := &keeper{home: home, st: st, plugin: p, requestTimeout: keptRequestTimeout, log: log}
 	for {
 		c, err := l.Accept()

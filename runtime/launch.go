@@ -144,6 +144,7 @@ type Plugin struct {
 
 	stopWatch func() bool
 	closeOnce sync.Once
+	hostLog   *hostLogger // Launch's, muted by Close
 
 	schemaMu    sync.Mutex
 	refl        *schema // discovered through reflection (or its cache), kept for the plugin's life
@@ -234,7 +235,8 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 	}
 
 	stderr := &stderrWatch{}
-	logger, stdio := pluginOutput(spec.Name, opt)
+	pluginLog, stdio := pluginOutput(spec.Name, opt)
+	logger := &hostLogger{Logger: pluginLog}
 	var rn atomic.Pointer[procRunner]
 	killed := new(atomic.Bool)
 	var socketDir atomic.Pointer[string]
@@ -269,7 +271,7 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 		SkipHostEnv:      true, // hostEnv decides what the plugin gets
 	}
 	client := plugin.NewClient(cfg)
-	p := &Plugin{spec: spec, client: client, stderr: stderr}
+	p := &Plugin{spec: spec, client: client, stderr: stderr, hostLog: logger}
 
 	type result struct {
 		addr net.Addr
@@ -376,6 +378,28 @@ func pluginOutput(name string, opt Options) (hclog.Logger, io.Writer) {
 	l := opt.Logger.Named(name)
 	return l, &logWriter{l: l}
 }
+
+// hostLogger is the logger Launch gives go-plugin's client: the plugin's
+// logger, except that go-plugin's own lines stop once Close begins, where
+// they would report the exit we asked for as failures ("plugin failed to
+// exit gracefully", a "client" error once the plugin is gone, "plugin
+// process exited" with the kill's signal). Its Named children, through
+// which go-plugin forwards the plugin's own logs and stdio, are not muted.
+type hostLogger struct {
+	hclog.Logger
+	muted atomic.Bool
+}
+
+func (l *hostLogger) Log(level hclog.Level, msg string, args ...any) {
+	if !l.muted.Load() {
+		l.Logger.Log(level, msg, args...)
+	}
+}
+func (l *hostLogger) Trace(msg string, args ...any) { l.Log(hclog.Trace, msg, args...) }
+func (l *hostLogger) Debug(msg string, args ...any) { l.Log(hclog.Debug, msg, args...) }
+func (l *hostLogger) Info(msg string, args ...any)  { l.Log(hclog.Info, msg, args...) }
+func (l *hostLogger) Warn(msg string, args ...any)  { l.Log(hclog.Warn, msg, args...) }
+func (l *hostLogger) Error(msg string, args ...any) { l.Log(hclog.Error, msg, args...) }
 
 // pluginEnv is a plugin's whole environment: what hostEnv lets through of
 // ours, then opt.Env, then goPlugin (go-plugin's handshake variables), which
@@ -638,6 +662,9 @@ func (p *Plugin) Close() error {
 		}
 		if p.stopWatch != nil {
 			p.stopWatch()
+		}
+		if p.hostLog != nil {
+			p.hostLog.muted.Store(true)
 		}
 		p.shutdown()
 		p.reap()
