@@ -45,9 +45,9 @@ type ManagerOptions struct {
 	// the Manager's own; Close then leaves it running.
 	UseStarted bool
 
-	// Launch is how every plugin is launched (and reattached to): where
-	// its output goes, mTLS, working directory and environment. Its Home
-	// is the Manager's.
+	// Launch is how every plugin is launched (and reattached to): its
+	// Logger (where go-plugin's lines and the plugin's logs go), mTLS,
+	// working directory and environment. Its Home is the Manager's.
 	Launch Options
 }
 
