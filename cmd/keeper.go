@@ -67,7 +67,7 @@ func (g *Global) ensureKeeper(p store.Paths, st *runtime.StartedPlugin) {
 		return
 	}
 	defer log.Close()
-	c := exec.Command(exe, "--home", p.Home, "--log-level", g.logLevel().String(), keeperCmd, st.Name+"@"+st.Version)
+	c := exec.Command(exe, "--home", p.Home, keeperCmd, st.Name+"@"+st.Version, "--log-level", g.logLevel().String())
 	c.Args[0] = "plugctl"
 	c.Stderr = log
 	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -408,7 +408,7 @@ func TestNoReflection(t *testing.T) {
 		t.Errorf("Ping: %v", err)
 	}
 	_, err := call(context.Background(), p, "Count", `{"n":1}`, CallOptions{})
-	if !errors.Is(err, ErrNoReflection) || !strings.Contains(err.Error(), "--proto") {
+	if !errors.Is(err, ErrNoReflection) || !strings.Contains(err.Error(), ".proto files or a protoset") {
 		t.Fatalf("without schema: %v", err)
 	}
 	protoset := writeProtoset(t)
