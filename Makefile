@@ -10,8 +10,13 @@ all: build
 
 # One executable, the whole tool (go build . gives the same). Pure Go and
 # static: no libc to load at every start.
+# plugctl version reports VERSION and the commit (git describe and rev-parse
+# when this is a git checkout; nothing stamped otherwise: "(devel)").
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X github.com/plugctl/plugctl/cmd.buildVersion=$(VERSION) -X github.com/plugctl/plugctl/cmd.buildCommit=$(COMMIT)
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/plugctl .
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/plugctl .
 
 # The example plugins in testdata/plugins (see testdata/plugins/README.md).
 plugins:

@@ -9,6 +9,7 @@ cd "$root"
 go build -o bin/abtime ./bench/abtime
 go build -o bin/seedhost ./bench/hosts/seedhost
 go build -o bin/grpchost ./bench/hosts/grpchost
+go build -o bin/batchhost ./bench/hosts/batchhost
 abtime=$root/bin/abtime
 work=$(mktemp -d "${TMPDIR:-/tmp}/plugctl-bench.XXXXXX")
 # Every executable measured runs from a copy made by cp, never from the file
@@ -17,7 +18,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/plugctl-bench.XXXXXX")
 # and plugctl runs plugins from the copy install wrote. Plugins and both
 # hosts get the same treatment, so no side has the advantage.
 mkdir -p "$work/bin" "$work/plugins"
-cp "$root/bin/plugctl" "$root/bin/seedhost" "$root/bin/grpchost" "$work/bin/"
+cp "$root/bin/plugctl" "$root/bin/seedhost" "$root/bin/grpchost" "$root/bin/batchhost" "$work/bin/"
 cp "$root"/bin/plugins/greeter-netrpc "$root"/bin/plugins/kv "$work/plugins/"
 plugctl=$work/bin/plugctl
 pids=()
@@ -69,7 +70,7 @@ inst kvtls "$pl/kv" --kind grpc --mtls true
 # so the ratio shows what position and drift alone do in this run.
 ab -n "$N" -name "A-A check: seed host vs itself" \
 	-a "$work/bin/seedhost $pl/greeter-netrpc" -b "$work/bin/seedhost $pl/greeter-netrpc"
-ab -n "$N" -name "cold call net/rpc vs seed host" -target 1.0 \
+ab -n "$N" -name "cold call net/rpc vs seed host" -target 1.25 \
 	-a "$plugctl --home $H call hello Greet" -b "$work/bin/seedhost $pl/greeter-netrpc"
 ab -n "$N" -name "cold call gRPC vs hand-written host" -target 1.0 \
 	-a "$plugctl --home $H call kv Put {\"key\":\"a\",\"value\":\"1\"}" -b "$work/bin/grpchost $pl/kv"
@@ -88,9 +89,21 @@ stopwarm() { "$plugctl" --home "$H" stop -q --all >/dev/null 2>&1 || true; }
 trap 'stopwarm; cleanup' EXIT
 ab -n "$N" -name "warm call vs cold call" -target 0.5 \
 	-a "$plugctl --home $H call hello Greet" -b "$plugctl --home $H call hellocold Greet"
-ab -n "$N" -name "warm call vs seed host" -target 0.45 \
+ab -n "$N" -name "warm call vs seed host" -target 0.70 \
 	-a "$plugctl --home $H call hello Greet" -b "$work/bin/seedhost $pl/greeter-netrpc"
 stopwarm
+
+# --- 1000 calls in one --batch (one launch) ------------------------------------
+# Against a hand-written go-plugin host making the same 1000 calls over one
+# connection (the limit: the plugin's own round trips), and against separate
+# cold calls: 100 of them, so the second target is 10 x 0.05 (1000 batched
+# calls within 0.05x of 1000 cold ones).
+for i in $(seq 1000); do echo "{\"id\": $i, \"method\": \"Greet\"}"; done >"$work/many.jsonl"
+ab -n "$N" -name "1000 calls --batch vs Go host, 1 conn" -target 2.0 \
+	-a "$plugctl --home $H call hellocold --batch $work/many.jsonl" -b "$work/bin/batchhost -n 1000 $pl/greeter-netrpc"
+ab -n "${NCOLD:-5}" -name "1000 calls --batch vs 100 cold calls" -target 0.5 \
+	-a "$plugctl --home $H call hellocold --batch $work/many.jsonl" \
+	-b "i=0; while [ \$i -lt 100 ]; do $plugctl --home $H call hellocold Greet >/dev/null; i=\$((i+1)); done"
 
 # --- resolution in a 10,000-version index vs --help ---------------------------
 go build -o bin/genindex ./bench/genindex

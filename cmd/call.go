@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
+	"os"
 	"sort"
 	"strings"
 
@@ -155,8 +155,31 @@ func (g *Global) launch(ctx context.Context, arg string, rf *runFlags) (*runtime
 	if err != nil {
 		return nil, err
 	}
+	if err := g.checkStartedEnv(p, r, rf); err != nil {
+		return nil, err
+	}
 	pl, _, err := g.launchOrAttach(ctx, p, r, opt)
 	return pl, err
+}
+
+// checkStartedEnv refuses a command that gives --env for a version that
+// runs started (plugctl start) with other variables: the call would reach
+// that process, whose environment cannot change, and silently get other
+// values than a cold launch would. Without --env a call uses what the
+// plugin was started with.
+func (g *Global) checkStartedEnv(p store.Paths, r *store.Receipt, rf *runFlags) error {
+	if len(rf.Env) == 0 {
+		return nil
+	}
+	st, err := runtime.ReadStarted(p, r.Name, r.Version)
+	if err != nil || !st.Alive() {
+		return nil
+	}
+	opt, err := g.runOptions(p, r.Name, rf)
+	if err != nil {
+		return err
+	}
+	return st.CheckEnv(opt, os.Environ())
 }
 
 type callOptions struct {
@@ -165,23 +188,38 @@ type callOptions struct {
 	Method  string
 	Args    string
 	Raw     bool
+	Batch   bool
 	Headers []string
 	Run     runFlags
-
-	md metadata.MD // Headers, parsed
 }
 
 func newCallCmd(g *Global) *cobra.Command {
 	o := &callOptions{g: g}
 	c := &cobra.Command{
-		Use:   "call NAME[@VERSION] METHOD [ARGS]",
+		Use:   "call NAME[@VERSION] (METHOD [ARGS] | --batch [FILE])",
 		Short: "Launch an installed plugin and call one of its methods",
 		Long: `Launch the active (or given) version of an installed plugin through go-plugin,
 call METHOD with ARGS (JSON; - reads it from stdin) and print the result as
 JSON on stdout. gRPC plugins are called through server reflection, or a
-schema from --proto, --protoset or the index. A server-streaming method
-prints one JSON document per line. METHOD may be Get when unique, or
-proto.KV/Get.
+schema from --proto, --protoset or the index. METHOD may be Get when
+unique, or proto.KV/Get.
+
+All four kinds of gRPC method are called (describe shows each one's kind).
+A unary or client-streaming method prints one JSON line; a server-streaming
+or bidirectional one prints one line per message, as each arrives. A
+client-streaming or bidirectional method takes a stream of request
+messages: with ARGS -, each JSON document on stdin is one message, sent as
+it is read, and the end of stdin closes the send side; inline, ARGS is a
+JSON array of the messages.
+
+With --batch, FILE (default -, stdin) takes METHOD's place and holds one
+request per line, {"id": ANY, "method": "M", "args": JSON, "metadata":
+{"k": "v" or ["v1", "v2"]}}; each is answered on one line of stdout, in
+order: {"id": ..., "result": JSON} or {"id": ..., "error": {"code": N,
+"message": "...", "hint": "..."}}. One plugin process serves the whole
+batch (a crash fails the request in flight, and the next one starts it
+again); --timeout bounds each request. The exit code is 0 when every
+request succeeded, else the first failure's.
 
 net/rpc plugins exchange gob, which is typed: ARGS is sent as the Go type
 its JSON suggests (a string as string, true as bool, 42 as int, 1.5 as
@@ -195,9 +233,22 @@ needs "name", the name the plugin registered it under with gob.`,
   plugctl call kv proto.KV/Put '{"key": "a", "value": "1"}'
   echo '{"key": "a"}' | plugctl call kv Get -
   plugctl call hello Greet            # go-plugin's examples/basic Greeter (net/rpc)
-  plugctl call toolbox Counter '{"$gob": "uint", "value": 5}'`,
-		Args: args(2, 3),
+  plugctl call toolbox Counter '{"$gob": "uint", "value": 5}'
+  printf '{"bytesToWrite": "aGk="}\n{"bytesToWrite": "IQ=="}\n' | plugctl call streamer Write -
+  plugctl call chat Echo '[{"text": "a"}, {"text": "b"}]'
+  plugctl call kv --batch requests.jsonl`,
+		Args: args(1, 3),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			if o.Batch {
+				o.Target = a[0]
+				if len(a) > 2 {
+					return usageErrorf("call --batch: wrong number of arguments (usage: plugctl call NAME[@VERSION] --batch [FILE])")
+				}
+				return batchRun(cmd, o, a[1:])
+			}
+			if len(a) < 2 {
+				return usageErrorf("%s: wrong number of arguments (usage: %s)", cmd.CommandPath(), cmd.UseLine())
+			}
 			o.Target, o.Method = a[0], a[1]
 			if len(a) == 3 {
 				o.Args = a[2]
@@ -206,6 +257,7 @@ needs "name", the name the plugin registered it under with gob.`,
 		},
 	}
 	c.Flags().BoolVar(&o.Raw, "raw", false, "print a string result without quotes")
+	c.Flags().BoolVar(&o.Batch, "batch", false, "read one request per line from FILE (default - for stdin) in METHOD's place and answer one JSON line each; --timeout bounds each request")
 	c.Flags().StringArrayVarP(&o.Headers, "header", "H", nil, "gRPC metadata 'key: value' (repeatable)")
 	o.Run.bind(c)
 	return c
@@ -214,21 +266,20 @@ needs "name", the name the plugin registered it under with gob.`,
 func callRun(cmd *cobra.Command, o *callOptions) error {
 	g := o.g
 	args := []byte(o.Args)
-	if o.Args == "-" {
-		b, err := io.ReadAll(g.IO.In)
-		if err != nil {
-			return fmt.Errorf("read arguments from stdin: %w", err)
-		}
-		args = b
-	}
-	if len(bytes.TrimSpace(args)) > 0 && !json.Valid(args) {
-		return usageErrorf("ARGS is not valid JSON: %s (a string needs quotes: '\"text\"')", truncateArg(string(args)))
-	}
 	md, err := parseHeaders(o.Headers)
 	if err != nil {
 		return err
 	}
-	o.md = md
+	co := o.Run.callOptions(md)
+	if o.Args == "-" {
+		// Each JSON document on stdin is a request message, sent as it
+		// is read (a method that takes one request takes exactly one).
+		args = nil
+		co.Requests = runtime.JSONRequests(g.IO.In)
+	}
+	if len(bytes.TrimSpace(args)) > 0 && !json.Valid(args) {
+		return usageErrorf("ARGS is not valid JSON: %s (a string needs quotes: '\"text\"')", truncateArg(string(args)))
+	}
 	ctx, cancel := g.withRunTimeout(cmd.Context())
 	defer cancel()
 	emit := func(doc []byte) error {
@@ -253,13 +304,16 @@ func callRun(cmd *cobra.Command, o *callOptions) error {
 	if err := o.Run.check(); err != nil {
 		return err
 	}
+	if err := g.checkStartedEnv(p, r, &o.Run); err != nil {
+		return err
+	}
 	if mtls := store.MTLSMode(o.Run.MTLS); len(o.Run.Proto) == 0 && o.Run.Protoset == "" && (mtls == "" || mtls == store.MTLSAuto) {
 		// A started plugin with a keeper: one round trip (--proto and
 		// --protoset are schemas for this call only, and --mtls may ask
 		// for another process than the started one: they attach). The
 		// plugin runs with the environment it was started with, so
 		// config.yaml is not read.
-		if done, err := g.callKept(ctx, p, r, o, args, emit); done {
+		if done, err := g.callKept(ctx, p, r, o, args, co, emit); done {
 			return err
 		}
 	}
@@ -271,8 +325,10 @@ func callRun(cmd *cobra.Command, o *callOptions) error {
 	if err != nil {
 		return err
 	}
-	defer pl.Close()
-	return pl.Call(ctx, o.Method, args, o.Run.callOptions(o.md), emit)
+	// plugctl exits right after: the plugin's process group is killed
+	// rather than asked to exit and waited for (see CloseAtExit).
+	defer pl.CloseAtExit()
+	return pl.Call(ctx, o.Method, args, co, emit)
 }
 
 func truncateArg(s string) string {
@@ -344,7 +400,7 @@ func printDescription(g *Global, d *runtime.Description) {
 			if m.ServerStreaming {
 				resp = "stream " + resp
 			}
-			g.Printf("  %s(%s) returns (%s)\n", m.Name, req, resp)
+			g.Printf("  %s(%s) returns (%s)  [%s]\n", m.Name, req, resp, m.Kind)
 		}
 	}
 	names := make([]string, 0, len(d.Messages))

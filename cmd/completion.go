@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/runtime"
 )
 
 // completeInstalled completes installed plugin names and, after NAME@,
@@ -26,6 +27,31 @@ func completeInstalled(g *Global) cobra.CompletionFunc {
 		}
 		names, _ := p.Names()
 		return names, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+	}
+}
+
+// completeRun completes the arguments of call: an installed NAME or
+// NAME@VERSION, then METHOD from what is known of the plugin without
+// launching it (runtime.KnownMethods: its protoset or the reflection cache
+// of an earlier call). Completion never starts a plugin.
+func completeRun(g *Global) cobra.CompletionFunc {
+	installed := completeInstalled(g)
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		switch name := cmd.Name(); {
+		case len(args) == 0, len(args) > 0 && (name == "start" || name == "stop" || name == "health" || name == "reinstall"):
+			return installed(cmd, args, toComplete)
+		case len(args) == 1 && name == "call":
+			p, err := g.Paths()
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			r, err := resolveInstalled(p, args[0])
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return runtime.KnownMethods(runtime.SpecFromReceipt(p, r)), cobra.ShellCompDirectiveNoFileComp
+		}
+		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 }
 
@@ -78,6 +104,8 @@ func addCompletions(g *Global, root *cobra.Command) {
 		switch c.Name() {
 		case "list", "info", "use", "remove", "verify", "upgrade", "outdated", "prune":
 			c.ValidArgsFunction = completeInstalled(g)
+		case "call", "describe", "start", "stop", "health", "logs", "reinstall":
+			c.ValidArgsFunction = completeRun(g)
 		case "install", "search":
 			c.ValidArgsFunction = completeAvailable(g)
 		case "index":

@@ -15,8 +15,9 @@ type doctorJSON struct {
 }
 
 type doctorOptions struct {
-	g      *Global
-	DryRun bool
+	g         *Global
+	DryRun    bool
+	Reinstall bool
 }
 
 func newDoctorCmd(g *Global) *cobra.Command {
@@ -36,17 +37,26 @@ that is gone and run/'s mode are repaired at once (--dry-run only reports).
 What cannot be repaired safely (a changed binary, an unreadable config or
 receipt, an index never fetched) is printed with the command that fixes it,
 and doctor exits 1. It exits 0 when nothing is wrong or everything found was
-repaired.`,
-		Example: "  plugctl doctor\n  plugctl doctor --dry-run -o json",
+repaired.
+
+doctor never downloads: a version whose files changed or went missing is
+reported with plugctl reinstall NAME@VERSION, which fetches it again from the
+source and hash its receipt records. --reinstall runs that for every such
+version.`,
+		Example: "  plugctl doctor\n  plugctl doctor --dry-run -o json\n  plugctl doctor --reinstall",
 		Args:    args(0, 0),
-		RunE:    func(cmd *cobra.Command, a []string) error { return doctorRun(o) },
+		RunE:    func(cmd *cobra.Command, a []string) error { return doctorRun(cmd, o) },
 	}
 	c.Flags().BoolVar(&o.DryRun, "dry-run", false, "report only; repair nothing")
+	c.Flags().BoolVar(&o.Reinstall, "reinstall", false, "fetch every changed or missing version again from its receipt's source (plugctl reinstall)")
 	return c
 }
 
-func doctorRun(o *doctorOptions) error {
+func doctorRun(cmd *cobra.Command, o *doctorOptions) error {
 	g := o.g
+	if o.DryRun && o.Reinstall {
+		return usageErrorf("--reinstall repairs, --dry-run repairs nothing: give one")
+	}
 	in, err := g.Installer()
 	if err != nil {
 		return err
@@ -54,6 +64,11 @@ func doctorRun(o *doctorOptions) error {
 	probs, err := in.Doctor(o.DryRun)
 	if err != nil {
 		return err
+	}
+	if o.Reinstall {
+		ctx, cancel := g.withTimeout(cmd.Context())
+		defer cancel()
+		in.ReinstallTampered(ctx, probs)
 	}
 	// Started plugins whose process died.
 	stale, err := runtime.CleanStale(in.Paths, o.DryRun)

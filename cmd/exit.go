@@ -59,7 +59,7 @@ func classify(err error) (code int, hint string) {
 	case errors.As(err, &ue), errors.Is(err, store.ErrInvalidName):
 		return ExitUsage, ""
 	case errors.As(err, &mm) && strings.HasPrefix(mm.What, "executable"):
-		return ExitIntegrity, "an installed file changed after install: plugctl verify shows what; reinstall with plugctl remove NAME@VERSION && plugctl install NAME@VERSION"
+		return ExitIntegrity, "an installed file changed after install: plugctl verify shows what; plugctl reinstall NAME@VERSION fetches it again from its recorded source"
 	case errors.As(err, &mm):
 		return ExitIntegrity, "the bytes are not what the index promised: do not use them; tell the index's publisher, or run plugctl index update if the index changed"
 	}

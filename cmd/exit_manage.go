@@ -14,15 +14,23 @@ func classifyManage(err error) (code int, hint string, ok bool) {
 	var he *fetch.HTTPError
 	var nk *install.NeedsKeyError
 	var ra *fetch.RegistryAuthError
+	var pc *index.ProtocolChangeError
+	var ds *fetch.DoubleSlashError
 	switch {
 	case errors.As(err, &ra):
 		return ExitError, "log in to the registry: docker login " + ra.Registry + " (or oras login " + ra.Registry + "); plugctl reads the credentials they store in Docker's config ($DOCKER_CONFIG or ~/.docker/config.json), or a token from " + fetch.TokenEnv(ra.Registry), true
+	case errors.As(err, &ds):
+		return ExitUsage, "write the URL with single slashes: " + ds.Fixed(), true
+	case errors.As(err, &pc):
+		return ExitUsage, "publish the new protocol under a new plugin name, or pass --force to change it for those versions too (clients that installed them keep the old settings in their receipts)", true
 	case errors.Is(err, index.ErrUsage):
 		return ExitUsage, "", true
 	case errors.As(err, &nk):
 		return ExitUsage, "pass --key PREFIX.key (plugctl index keygen PREFIX makes a pair) and have the mirror's clients trust PREFIX.pub (plugctl index add NAME DIR/index.yaml --key PREFIX.pub)", true
 	case errors.Is(err, install.ErrTampered):
-		return ExitIntegrity, "reinstall it: plugctl remove NAME@VERSION && plugctl install NAME@VERSION", true
+		return ExitIntegrity, "plugctl reinstall NAME@VERSION fetches it again from its recorded source (plugctl doctor --reinstall does it for every changed version)", true
+	case errors.Is(err, install.ErrNoSource):
+		return ExitError, "install it again with plugctl install --from SOURCE --sha256 HEX --name N --version V --force", true
 	case errors.As(err, &nf):
 		switch nf.What {
 		case "index":
@@ -39,6 +47,8 @@ func classifyManage(err error) (code int, hint string, ok bool) {
 		return ExitNotFound, "run plugctl index update", true
 	case errors.As(err, &he) && he.Status == 404, errors.Is(err, fetch.ErrNotFound):
 		return ExitNotFound, "check the address", true
+	case errors.Is(err, index.ErrUnquotedHash):
+		return ExitError, `quote the hash in the index: sha256: "0123…" (plugctl publish writes hashes quoted; plugctl index lint finds every unquoted one)`, true
 	case errors.Is(err, index.ErrMalformed):
 		return ExitError, "fix the index file (plugctl index lint checks it)", true
 	}

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/plugctl/plugctl/runtime"
@@ -16,7 +17,10 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 	var me *runtime.MethodError
 	var ae *runtime.ArgError
 	var up *runtime.UnsafePathError
+	var em *runtime.EnvMismatchError
 	switch {
+	case errors.As(err, &em):
+		return ExitUsage, fmt.Sprintf("restart it with these variables: plugctl stop %s@%s && plugctl start %s@%s --env NAME=VALUE...; or call without --env to use those it was started with", em.Name, em.Version, em.Name, em.Version), true
 	case errors.As(err, &up):
 		return ExitIntegrity, "plugctl runs nothing from a store that someone else can change (like ssh's StrictModes): repair it as shown, then plugctl verify", true
 	case errors.Is(err, verify.ErrSignature):

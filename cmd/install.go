@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -52,23 +54,32 @@ type installOptions struct {
 	Bin      string
 	Protocol protocolFlags
 	Save     bool
+	Force    bool
 }
 
 func newInstallCmd(g *Global) *cobra.Command {
 	o := &installOptions{g: g}
 	c := &cobra.Command{
-		Use:   "install NAME[@CONSTRAINT]... | --from SOURCE --sha256 HEX --name N --version V",
+		Use:   "install NAME[@CONSTRAINT]... | --from SOURCE --sha256 HEX --name N --version V | NAME@VERSION... --force",
 		Short: "Install plugins from the configured indexes, or one artifact from anywhere",
 		Long: `Install the newest version matching each constraint that has an artifact for
 this platform (PLUGCTL_OS/PLUGCTL_ARCH override it). Prereleases are chosen only
 when the constraint names one. INDEX/NAME picks one index when several offer NAME.
 The artifact's SHA-256 is checked before anything enters the store. The first
-version of a plugin installed becomes active; later ones do not (see use, upgrade).`,
+version of a plugin installed becomes active; later ones do not (see use, upgrade).
+
+An installed version is left alone. NAME@VERSION --force (or plugctl reinstall
+NAME@VERSION) fetches it again from the source its receipt records and checks
+it against the hash its receipt records, never an index, then replaces the
+installed files in one step; an active version stays active. --from with
+--force replaces an installed version with the one described by the flags
+(other protocol flags, another source or hash).`,
 		Example: `  plugctl install greeter
   plugctl install greeter@^1.2 kv@1.0.0
   plugctl install team/greeter@~1.4
   plugctl install --from https://example.com/greeter_linux_amd64 --sha256 9f86d0… --name greeter --version 1.0.0
-  plugctl install --from oci://ghcr.io/acme/greeter@sha256:4c1e… --name greeter --version 1.0.0`,
+  plugctl install --from oci://ghcr.io/acme/greeter@sha256:4c1e… --name greeter --version 1.0.0
+  plugctl install greeter@1.2.0 --force     # same as plugctl reinstall greeter@1.2.0`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			o.Queries = a
 			return installRun(cmd, o)
@@ -81,6 +92,7 @@ version of a plugin installed becomes active; later ones do not (see use, upgrad
 	f.StringVar(&o.Name, "name", "", "with --from: the plugin's name")
 	f.StringVar(&o.Version, "version", "", "with --from: the version (semver)")
 	f.StringVar(&o.Bin, "bin", "", "with --from: the executable's path inside an archive or repository")
+	f.BoolVar(&o.Force, "force", false, "fetch NAME@VERSION again from its receipt's source; with --from, replace an installed version")
 	f.BoolVar(&o.Save, "save", false, "record what was installed in "+install.LockFileName+" (every platform the index offers)")
 	o.Protocol.bind(c)
 	return c
@@ -115,7 +127,21 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 		if err != nil {
 			return err
 		}
-		plans = append(plans, plan{Req: req, Lock: lockFromRequest(req)})
+		if r, err := in.Paths.ReadReceipt(req.Name, req.Version); err == nil && !o.Force {
+			if d := install.Differences(r, req); len(d) > 0 {
+				return &exitError{code: ExitError,
+					msg:  fmt.Sprintf("%s@%s is already installed, with other settings than these flags: %s", req.Name, req.Version, strings.Join(d, ", ")),
+					hint: "add --force to replace it with what the flags say (the same command with --force)"}
+			}
+		}
+		plans = append(plans, plan{Req: req, Lock: lockFromRequest(req), Replace: o.Force})
+	} else if o.Force {
+		if o.Index != "" || !o.Protocol.empty() || o.SHA256 != "" || o.Name != "" || o.Version != "" || o.Bin != "" {
+			return usageErrorf("install NAME@VERSION --force fetches what the receipt records: it takes no --index, --sha256, --name, --version, --bin or protocol flags (use --from for those)")
+		}
+		if plans, err = reinstallPlans(in, o.Queries); err != nil {
+			return err
+		}
 	} else {
 		if len(o.Queries) == 0 {
 			return usageErrorf("install: name at least one plugin (NAME[@CONSTRAINT]) or use --from")
@@ -137,6 +163,9 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 		err = werr
 	}
 	if err != nil {
+		if o.From != "" {
+			return fromError(err)
+		}
 		return err
 	}
 	if g.JSON() {
@@ -146,6 +175,12 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 		rc := r.Res.Receipt
 		active, _ := in.Paths.Active(rc.Name)
 		switch {
+		case r.Res.Replaced:
+			state := "not active"
+			if active == rc.Version {
+				state = "active"
+			}
+			g.Printf("reinstalled %s@%s from %s (%s)\n", rc.Name, rc.Version, rc.Source, state)
 		case r.Res.Already:
 			g.Printf("%s@%s is already installed\n", rc.Name, rc.Version)
 		case r.Res.Activated:
@@ -164,6 +199,10 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 type plan struct {
 	Req  install.Request
 	Lock install.LockedPlugin
+	// Replace installs Req over an installed version (install --from
+	// --force); Reinstall fetches Req.Name@Req.Version again from its
+	// receipt (reinstall, install NAME@VERSION --force).
+	Replace, Reinstall bool
 }
 
 type planResult struct {
@@ -181,8 +220,6 @@ func installAll(ctx context.Context, g *Global, in *install.Installer, plans []p
 	results := make([]planResult, len(plans))
 	errs := make([]error, len(plans))
 	prog := newProgress(g)
-	inst := *in
-	inst.Fetcher = g.fetcherWithProgress(prog)
 	sem := make(chan struct{}, maxParallelInstalls)
 	var wg sync.WaitGroup
 	for i, p := range plans {
@@ -191,7 +228,22 @@ func installAll(ctx context.Context, g *Global, in *install.Installer, plans []p
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			res, err := inst.Install(ctx, p.Req)
+			inst := *in
+			bar, done := prog.artifact(p.Req.Name + "@" + p.Req.Version)
+			defer done()
+			if bar != nil {
+				inst.Fetcher = g.fetcher(bar)
+			}
+			var res *install.Result
+			var err error
+			switch {
+			case p.Reinstall:
+				res, err = inst.Reinstall(ctx, p.Req.Name, p.Req.Version)
+			case p.Replace:
+				res, err = inst.Replace(ctx, p.Req)
+			default:
+				res, err = inst.Install(ctx, p.Req)
+			}
 			results[i] = planResult{Plan: p, Res: res}
 			errs[i] = err
 		}()
@@ -231,14 +283,21 @@ func lockFromRequest(req install.Request) install.LockedPlugin {
 }
 
 func (o *installOptions) fromRequest() (install.Request, error) {
-	if o.Name == "" || o.Version == "" {
-		return install.Request{}, usageErrorf("install --from needs --sha256, --name and --version")
+	var missing []string
+	sha := o.SHA256
+	if sha == "" && fetch.OCIPinned(o.From) {
+		sha = "pinned by digest"
 	}
-	if o.SHA256 == "" && !fetch.OCIPinned(o.From) {
-		if fetch.IsOCI(o.From) {
+	for _, f := range []struct{ flag, v string }{{"--sha256", sha}, {"--name", o.Name}, {"--version", o.Version}} {
+		if f.v == "" {
+			missing = append(missing, f.flag)
+		}
+	}
+	if len(missing) > 0 {
+		if fetch.IsOCI(o.From) && len(missing) == 1 && sha == "" {
 			return install.Request{}, usageErrorf("install --from %s needs --sha256, or a registry address pinned by digest (oci://REGISTRY/REPOSITORY@sha256:DIGEST)", o.From)
 		}
-		return install.Request{}, usageErrorf("install --from needs --sha256, --name and --version")
+		return install.Request{}, usageErrorf("install --from needs %s", joinAnd(missing))
 	}
 	if err := store.ValidName(o.Name); err != nil {
 		return install.Request{}, err
@@ -262,6 +321,45 @@ func (o *installOptions) fromRequest() (install.Request, error) {
 		Name: o.Name, Version: v.String(), Source: src, SHA256: strings.ToLower(o.SHA256),
 		Bin: o.Bin, Platform: Platform(), Protocol: proto,
 	}, nil
+}
+
+// joinAnd joins words as "a", "a and b", "a, b and c".
+func joinAnd(words []string) string {
+	if len(words) <= 1 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+}
+
+// fromError gives an error of install --from the hint that fits an
+// artifact given by address and hash: there is no index to blame.
+func fromError(err error) error {
+	var mm *verify.MismatchError
+	if errors.As(err, &mm) && !strings.HasPrefix(mm.What, "executable") {
+		return &exitError{code: ExitIntegrity, msg: err.Error(), hint: "the bytes at --from are not those --sha256 names: check both, and do not use the file until they agree"}
+	}
+	return err
+}
+
+// reinstallPlans are the plans of reinstall NAME@VERSION... (and install
+// NAME@VERSION... --force): each an installed version, fetched again from
+// its receipt.
+func reinstallPlans(in *install.Installer, targets []string) ([]plan, error) {
+	if len(targets) == 0 {
+		return nil, usageErrorf("name at least one installed version: NAME@VERSION")
+	}
+	var plans []plan
+	for _, t := range targets {
+		name, version, err := splitExact(t, true)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := in.Paths.ReadReceipt(name, version); err != nil {
+			return nil, err
+		}
+		plans = append(plans, plan{Req: install.Request{Name: name, Version: version}, Reinstall: true})
+	}
+	return plans, nil
 }
 
 func (o *installOptions) indexPlans(ctx context.Context, in *install.Installer) ([]plan, error) {

@@ -96,12 +96,12 @@ func (g *Global) ensureKeeper(p store.Paths, st *runtime.StartedPlugin) {
 
 // callKept makes the call through the keeper of the started version r,
 // when it has one; done is false when it has not, and nothing was sent.
-func (g *Global) callKept(ctx context.Context, p store.Paths, r *store.Receipt, o *callOptions, args []byte, emit func([]byte) error) (done bool, err error) {
+func (g *Global) callKept(ctx context.Context, p store.Paths, r *store.Receipt, o *callOptions, args []byte, co runtime.CallOptions, emit func([]byte) error) (done bool, err error) {
 	st, err := runtime.ReadStarted(p, r.Name, r.Version)
 	if err != nil {
 		return false, nil
 	}
-	done, err = st.CallKeeper(ctx, p, r, o.Method, args, o.Run.callOptions(o.md), emit)
+	done, err = st.CallKeeper(ctx, p, r, o.Method, args, co, emit)
 	if done && g.Verbose {
 		g.Infof("plugctl: reattached to %s@%s (pid %d)\n", r.Name, r.Version, st.Pid)
 		g.Infof("plugctl: called through its keeper (%s)\n", st.Keeper(p))

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -209,7 +211,7 @@ func (s *lockSaver) record(results []planResult) error {
 		return nil
 	}
 	for _, r := range results {
-		if r.Res != nil {
+		if r.Res != nil && !r.Plan.Reinstall {
 			lp := r.Plan.Lock
 			// An install pinned by a registry digest names no sha256: the
 			// lock file records the one the bytes had.
@@ -244,7 +246,9 @@ func newOutdatedCmd(g *Global) *cobra.Command {
 		Long: `For each installed plugin: the active version, the newest the recorded constraint
 allows (what plugctl upgrade would install), and the newest release overall.
 Only outdated plugins are listed unless --all. With --exit-code, exit 7 when
-anything is outdated, so CI can gate on it.`,
+plugctl upgrade, with the recorded constraints, would install or activate a
+newer version (a newer release outside the constraint is listed, not
+counted), so CI can gate on it; 0 otherwise.`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			ctx, cancel := g.withTimeout(cmd.Context())
 			defer cancel()
@@ -253,12 +257,12 @@ anything is outdated, so CI can gate on it.`,
 				return err
 			}
 			out := []outdatedJSON{}
-			outdated := 0
+			upgradable := 0
 			for _, st := range sts {
 				o := outdatedJSON{Name: st.Name, Active: st.Active, Constraint: st.Constraint, Allowed: st.Allowed,
 					Latest: st.Latest, Index: st.Index, Outdated: st.Outdated(), Upgradable: st.Upgradable(), Reason: st.Reason}
-				if o.Outdated {
-					outdated++
+				if o.Upgradable {
+					upgradable++
 				}
 				if o.Outdated || all {
 					out = append(out, o)
@@ -277,13 +281,13 @@ anything is outdated, so CI can gate on it.`,
 			}); err != nil {
 				return err
 			}
-			if exitCode && outdated > 0 {
+			if exitCode && upgradable > 0 {
 				return &exitError{code: ExitOutdated}
 			}
 			return nil
 		},
 	}
-	c.Flags().BoolVar(&exitCode, "exit-code", false, "exit 7 when anything is outdated")
+	c.Flags().BoolVar(&exitCode, "exit-code", false, "exit 7 when plugctl upgrade would install or activate a newer version")
 	c.Flags().BoolVar(&all, "all", false, "list up-to-date plugins too")
 	return c
 }
@@ -378,13 +382,18 @@ func newPruneCmd(g *Global) *cobra.Command {
 
 type syncJSON struct {
 	Name      string `json:"name"`
-	Version   string `json:"version"`
+	Version   string `json:"version,omitempty"`
 	Installed bool   `json:"installed"` // false: it was already in the store
 	Activated bool   `json:"activated"` // it was not the active version before
+	// Reinstalled: its installed files had changed, and it was fetched
+	// again from the lock's URL.
+	Reinstalled bool `json:"reinstalled,omitempty"`
+	// Removed: not in the lock, removed by --prune (every version).
+	Removed []string `json:"removed,omitempty"`
 }
 
 func newSyncCmd(g *Global) *cobra.Command {
-	var check bool
+	var check, prune bool
 	var file string
 	c := &cobra.Command{
 		Use:   "sync",
@@ -392,11 +401,23 @@ func newSyncCmd(g *Global) *cobra.Command {
 		Long: `Install every plugin version plugctl.lock records, from the URL and with the
 SHA-256 the lock gives for this platform (no index is consulted), and make
 those versions active. A version already in the store with the locked hash is
-not fetched again, so sync works offline once the store holds it. Bytes whose
-hash disagrees with the lock are refused (exit 4). With --check (alias
---frozen) nothing is installed: exit 1, listing the differences, when sync
-would change the store or the lock is inconsistent (a locked version outside
-its recorded constraint); a lock without this platform is exit 3 either way.`,
+not fetched again, so sync works offline once the store holds it; its
+installed executable is checked against the hash installed from the locked
+bytes (cheaply, by the file's identity, unless it changed), and fetched again
+from the lock's URL when it changed. Bytes whose hash disagrees with the lock
+are refused (exit 4).
+
+Plugins installed but not in the lock are listed and left alone; --prune
+removes them (every version; a started one is refused: stop it first).
+
+With --check (alias --frozen) nothing is installed or removed: exit 4 naming
+the installed files that changed, else exit 1, listing the differences, when
+sync would change the store or the lock is inconsistent (a locked version
+outside its recorded constraint; with --prune, a plugin not in the lock);
+a lock without this platform is exit 3 either way.`,
+		Example: `  plugctl sync
+  plugctl sync --check
+  plugctl sync --prune -o json`,
 		Args: args(0, 0),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			lock, err := install.ReadLock(file)
@@ -413,51 +434,99 @@ its recorded constraint); a lock without this platform is exit 3 either way.`,
 			if err != nil {
 				return err
 			}
-			plans := make([]plan, len(steps))
-			for i, st := range steps {
-				plans[i] = plan{Req: st.Req, Lock: st.Lock}
+			unlocked, err := in.Unlocked(lock)
+			if err != nil {
+				return err
 			}
-			var out []syncJSON
+			var changed []string
+			plans := make([]plan, len(steps))
+			before := map[string]string{}
+			for i, st := range steps {
+				plans[i] = plan{Req: st.Req, Lock: st.Lock, Replace: len(st.Changed) > 0}
+				for _, f := range st.Changed {
+					changed = append(changed, fmt.Sprintf("%s@%s: %s changed since install", st.Req.Name, st.Req.Version, f))
+				}
+				before[st.Req.Name], _ = in.Paths.Active(st.Req.Name)
+			}
 			if check {
-				if g.JSON() {
-					// stdout stays JSON: the differences, [] when the store matches.
-					if err := g.PrintJSON(append([]string{}, drift...)); err != nil {
-						return err
+				for _, n := range unlocked {
+					if prune {
+						drift = append(drift, fmt.Sprintf("%s is installed but not in %s", n, file))
+					} else {
+						g.Infof("%s is installed but not in %s (plugctl sync --prune removes it)\n", n, file)
 					}
 				}
-				if len(drift) > 0 {
-					if !g.JSON() {
-						for _, d := range drift {
-							g.Infof("%s\n", d)
-						}
+				if g.JSON() {
+					// stdout stays JSON: the differences, [] when the store matches.
+					if err := g.PrintJSON(append(append([]string{}, changed...), drift...)); err != nil {
+						return err
 					}
-					return &exitError{code: ExitError, msg: fmt.Sprintf("the store does not match %s (%d difference(s))", file, len(drift)), hint: "run plugctl sync"}
+				} else {
+					for _, d := range append(changed, drift...) {
+						g.Infof("%s\n", d)
+					}
+				}
+				if len(changed) > 0 {
+					return &exitError{code: ExitIntegrity, msg: fmt.Sprintf("%d installed file(s) changed since install: %s", len(changed), strings.Join(changed, "; ")), hint: "run plugctl sync to fetch them again from the lock's URLs"}
+				}
+				if len(drift) > 0 {
+					return &exitError{code: ExitError, msg: fmt.Sprintf("the store does not match %s (%d difference(s))", file, len(drift)), hint: "run plugctl sync" + map[bool]string{true: " --prune", false: ""}[prune]}
 				}
 				if !g.JSON() {
 					g.Printf("the store matches %s\n", file)
 				}
 				return nil
 			}
+			if prune {
+				running, err := runtime.Started(in.Paths)
+				if err != nil {
+					return err
+				}
+				for _, s := range running {
+					if slices.Contains(unlocked, s.Name) {
+						return &exitError{code: ExitError, msg: fmt.Sprintf("%s@%s is not in %s but runs (started, pid %d): --prune removes nothing that runs", s.Name, s.Version, file, s.Pid),
+							hint: fmt.Sprintf("plugctl stop %s@%s, then plugctl sync --prune", s.Name, s.Version)}
+					}
+				}
+			}
 			results, err := installAll(ctx, g, in, plans)
 			if err != nil {
 				return err
 			}
+			out := []syncJSON{}
 			for _, r := range results {
-				before, _ := in.Paths.Active(r.Plan.Req.Name)
-				if _, err := in.Use(ctx, r.Plan.Req.Name, r.Plan.Req.Version); err != nil {
+				name, version := r.Plan.Req.Name, r.Plan.Req.Version
+				if _, err := in.Use(ctx, name, version); err != nil {
 					return err
 				}
-				out = append(out, syncJSON{Name: r.Plan.Req.Name, Version: r.Plan.Req.Version, Installed: !r.Res.Already, Activated: before != r.Plan.Req.Version})
+				out = append(out, syncJSON{Name: name, Version: version, Installed: !r.Res.Already, Activated: before[name] != version, Reinstalled: r.Res.Replaced})
+			}
+			if prune {
+				for _, n := range unlocked {
+					rm, err := in.Remove(ctx, n, "")
+					if err != nil {
+						return err
+					}
+					out = append(out, syncJSON{Name: n, Removed: rm.Removed})
+				}
+			} else {
+				for _, n := range unlocked {
+					g.Infof("%s is installed but not in %s (plugctl sync --prune removes it)\n", n, file)
+				}
 			}
 			if g.JSON() {
-				if out == nil {
-					out = []syncJSON{}
-				}
 				return g.PrintJSON(out)
 			}
 			for _, s := range out {
+				if s.Removed != nil {
+					g.Printf("removed %s (not in %s): %s\n", s.Name, file, strings.Join(s.Removed, ", "))
+					continue
+				}
 				state := "already installed"
-				if s.Installed {
+				switch {
+				case s.Reinstalled:
+					state = "reinstalled (its files had changed)"
+				case s.Installed:
 					state = "installed"
 				}
 				g.Printf("%s@%s %s, active\n", s.Name, s.Version, state)
@@ -465,6 +534,7 @@ its recorded constraint); a lock without this platform is exit 3 either way.`,
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&prune, "prune", false, "remove installed plugins that the lock does not record (with --check: fail on them)")
 	c.Flags().BoolVar(&check, "check", false, "install nothing; exit 1 when sync would change the store")
 	c.Flags().BoolVar(&check, "frozen", false, "same as --check")
 	c.Flags().StringVar(&file, "lock", install.LockFileName, "lock file to read")

@@ -2,10 +2,12 @@ package cmd
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/install"
+	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
 )
 
@@ -36,6 +38,15 @@ func newUseCmd(g *Global) *cobra.Command {
 			r, err := in.Use(cmd.Context(), name, version)
 			if err != nil {
 				return err
+			}
+			// A started version other than the new active one keeps running:
+			// calls of NAME no longer reach it, and it is easily forgotten.
+			running, _ := runtime.Started(in.Paths)
+			for _, s := range running {
+				if s.Name == r.Name && s.Version != r.Version && s.Alive() {
+					g.Infof("note: %s@%s still runs (started, pid %d); calls of %s now use %s (plugctl stop %s@%s ends it, plugctl start %s starts the new one)\n",
+						s.Name, s.Version, s.Pid, r.Name, r.Version, s.Name, s.Version, r.Name)
+				}
 			}
 			if g.JSON() {
 				return g.PrintJSON(map[string]string{"name": r.Name, "active": r.Version})
@@ -136,6 +147,9 @@ func newVerifyCmd(g *Global) *cobra.Command {
 				}
 				if len(a) > 0 && len(rs) == 0 {
 					return fmt.Errorf("%s: %w", name, store.ErrNotInstalled)
+				}
+				if version != "" && !slices.ContainsFunc(rs, func(r *store.Receipt) bool { return r.Version == version }) {
+					return fmt.Errorf("%s@%s: %w", name, version, store.ErrNotInstalled)
 				}
 				for _, r := range rs {
 					if version != "" && r.Version != version {

@@ -1,46 +1,99 @@
 package cmd
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
-
-	"github.com/plugctl/plugctl/fetch"
 )
 
-// progress draws one bar per download on stderr, and only when stderr is a
-// terminal and the output is for people: never in JSON mode, with -q, or in
-// CI logs, which would fill with carriage returns.
+// progress reports downloads on stderr: on a terminal, for people, one bar
+// per artifact (name@version, bytes, speed, time left); never in JSON mode,
+// with -q, or in CI logs, which would fill with carriage returns. Without a
+// terminal, -v prints one line when an artifact's download starts and one
+// when its install ends, which a log can keep.
 type progress struct {
-	p    *mpb.Progress
-	mu   sync.Mutex
-	bars []*mpb.Bar
+	p     *mpb.Progress
+	lines io.Writer // set: the -v lines, without a terminal
+	mu    sync.Mutex
+	bars  []*mpb.Bar
 }
 
 func newProgress(g *Global) *progress {
 	f, ok := g.IO.ErrOut.(*os.File)
-	if !ok || g.JSON() || g.Quiet || !isatty.IsTerminal(f.Fd()) {
+	if g.Quiet {
+		return &progress{}
+	}
+	if !ok || g.JSON() || !isatty.IsTerminal(f.Fd()) {
+		if g.Verbose {
+			return &progress{lines: g.IO.ErrOut}
+		}
 		return &progress{}
 	}
 	return &progress{p: mpb.New(mpb.WithOutput(f), mpb.WithWidth(40))}
 }
 
-// bar returns the writer that advances a new bar by the bytes written to
-// it, or nil when there are no bars.
-func (pr *progress) bar(name string, total int64) io.Writer {
-	if pr.p == nil {
-		return nil
+// artifact returns the fetch.Options.Progress of the downloads of one
+// artifact, labelled name@version, or nil when nothing is reported, and
+// the function to call when its install ends.
+func (pr *progress) artifact(label string) (func(name string, total int64) io.Writer, func()) {
+	if pr.p == nil && pr.lines == nil {
+		return nil, func() {}
 	}
+	var n atomic.Int64
+	var started atomic.Bool
+	var t0 time.Time
+	bar := func(_ string, total int64) io.Writer {
+		if started.Swap(true) {
+			// A second file of the same artifact (its schema): counted,
+			// not announced again.
+			return countWriter{&n}
+		}
+		t0 = time.Now()
+		if pr.lines != nil {
+			size := "size unknown"
+			if total >= 0 {
+				size = humanBytes(total)
+			}
+			pr.print("downloading %s (%s)\n", label, size)
+			return countWriter{&n}
+		}
+		return io.MultiWriter(countWriter{&n}, pr.bar(label, total))
+	}
+	done := func() {
+		if pr.lines != nil && started.Load() {
+			pr.print("downloaded %s: %s in %s\n", label, humanBytes(n.Load()), time.Since(t0).Round(time.Millisecond))
+		}
+	}
+	return bar, done
+}
+
+func (pr *progress) print(format string, args ...any) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	fmt.Fprintf(pr.lines, format, args...)
+}
+
+// bar adds a bar for one artifact and returns the writer that advances it.
+func (pr *progress) bar(label string, total int64) io.Writer {
 	if total < 0 {
 		total = 0
 	}
 	b := pr.p.AddBar(total,
-		mpb.PrependDecorators(decor.Name(name, decor.WC{C: decor.DindentRight | decor.DextraSpace})),
-		mpb.AppendDecorators(decor.CountersKibiByte("% .1f / % .1f"), decor.Percentage(decor.WC{W: 5})),
+		mpb.PrependDecorators(decor.Name(label, decor.WC{C: decor.DindentRight | decor.DextraSpace})),
+		mpb.AppendDecorators(
+			decor.CountersKibiByte("% .1f / % .1f"),
+			decor.Percentage(decor.WC{W: 5}),
+			decor.AverageSpeed(decor.SizeB1024(0), " % .1f", decor.WC{W: 12}),
+			decor.Name(" ETA "),
+			decor.AverageETA(decor.ET_STYLE_GO),
+		),
 		mpb.BarRemoveOnComplete(),
 	)
 	pr.mu.Lock()
@@ -72,10 +125,23 @@ func (w *barWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// fetcherWithProgress is Fetcher with a bar per download.
-func (g *Global) fetcherWithProgress(pr *progress) *fetch.Fetcher {
-	if pr.p == nil {
-		return g.Fetcher()
+type countWriter struct{ n *atomic.Int64 }
+
+func (w countWriter) Write(p []byte) (int, error) {
+	w.n.Add(int64(len(p)))
+	return len(p), nil
+}
+
+// humanBytes is n in B, KiB, MiB or GiB with one decimal.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
 	}
-	return g.fetcher(pr.bar)
+	v, i := float64(n)/unit, 0
+	for v >= unit && i < 2 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %s", v, []string{"KiB", "MiB", "GiB"}[i])
 }

@@ -27,6 +27,7 @@ type publishOptions struct {
 	Expires     time.Duration
 	Push        string
 	Protocol    protocolFlags
+	Force       bool
 }
 
 func newPublishCmd(g *Global) *cobra.Command {
@@ -43,7 +44,12 @@ stable order, so a publish changes only the new entry's lines. The index's
 --push oci://REGISTRY/REPOSITORY, which pushes each artifact to that registry
 repository first (an OCI artifact, one manifest per platform, all under the
 version's tag, '+' written '_') and writes its manifest address
-(oci://REGISTRY/REPOSITORY@sha256:…) as the URL.`,
+(oci://REGISTRY/REPOSITORY@sha256:…) as the URL.
+
+The protocol flags (--kind, --cookie-value, …) set the plugin's protocol,
+which applies to every version of it in the index: a publish whose flags
+would change it for versions already published is refused (exit 2, naming
+them) unless --force.`,
 		Example: `  plugctl publish dist/index.yaml dist/greeter_1.2.0_linux_amd64.tar.gz --name greeter --version 1.2.0 --bin greeter
   plugctl publish dist/index.yaml --checksums dist/checksums.txt --name greeter --version 1.2.0 --bin greeter
   plugctl publish dist/index.yaml --checksums dist/checksums.txt --name greeter --version 1.2.0 --bin greeter --push oci://ghcr.io/acme/greeter`,
@@ -65,6 +71,7 @@ version's tag, '+' written '_') and writes its manifest address
 	f.StringVar(&o.Key, "key", "", "minisign secret key: sign the index after publishing (writes INDEX.minisig)")
 	f.DurationVar(&o.Expires, "expires", 0, "with --key: the signed index expires after this long (default 720h, 30 days)")
 	f.StringVar(&o.Push, "push", "", "push the artifacts to this registry repository (oci://REGISTRY/REPOSITORY) and write their registry addresses")
+	f.BoolVar(&o.Force, "force", false, "change the protocol although other published versions get it too")
 	o.Protocol.bind(c)
 	return c
 }
@@ -129,7 +136,7 @@ func publishRun(cmd *cobra.Command, o *publishOptions) error {
 		IndexFile: o.Index, Name: o.Name, Version: o.Version, Description: o.Description, Bin: o.Bin, Protocol: proto,
 		Artifacts: o.Artifacts, Platforms: o.Platforms, URL: o.URL, DefaultPlatform: Platform(),
 		Checksums: o.Checksums, URLPrefix: o.URLPrefix,
-		Signed: o.Key != "", Expires: ttl, Now: time.Now(),
+		Signed: o.Key != "", Expires: ttl, Now: time.Now(), Force: o.Force,
 	})
 	if err != nil {
 		return err

@@ -189,6 +189,7 @@ type command struct {
 var commands = []command{
 	{[]string{"index"}, newIndexCmd},
 	{[]string{"install"}, newInstallCmd},
+	{[]string{"reinstall"}, newReinstallCmd},
 	{[]string{"list"}, newListCmd},
 	{[]string{"info"}, newInfoCmd},
 	{[]string{"search"}, newSearchCmd},
@@ -211,6 +212,7 @@ var commands = []command{
 	{[]string{"mirror"}, newMirrorCmd},
 	{[]string{"publish"}, newPublishCmd},
 	{[]string{"serve"}, newServeCmd},
+	{[]string{"version"}, newVersionCmd},
 }
 
 // NewRootCmd builds the whole command tree.
@@ -301,6 +303,19 @@ func newRootCmd(g *Global, only string) *cobra.Command {
 			return nil
 		},
 	}
+	var showVersion bool
+	root.Flags().BoolVar(&showVersion, "version", false, "print plugctl's version (as plugctl version)")
+	root.RunE = func(cmd *cobra.Command, a []string) error {
+		if !showVersion {
+			return cmd.Help()
+		}
+		v := readVersion()
+		if g.JSON() {
+			return g.PrintJSON(v)
+		}
+		g.Printf("%s\n", v)
+		return nil
+	}
 	root.SetIn(g.IO.In)
 	root.SetOut(g.IO.Out)
 	root.SetErr(g.IO.ErrOut)
@@ -351,10 +366,19 @@ func Run(g *Global, args []string) int {
 	if err == nil {
 		return 0
 	}
+	if !g.JSON() && outputJSONIn(args) {
+		// cobra failed before it parsed -o (an unknown command, a bad flag
+		// before it): the error is still JSON, as asked.
+		g.Output = "json"
+	}
 	if ctx.Err() != nil {
 		// SIGINT or SIGTERM: the command stopped what it was doing (a
 		// plugin's process group is ended, a staged install removed); say
 		// so rather than report the cancellation as the command's failure.
+		if g.JSON() || outputJSONIn(args) {
+			g.Output = "json"
+			return reportError(g, &exitError{code: ExitInterrupted, msg: "interrupted"})
+		}
 		if !g.Quiet {
 			fmt.Fprintln(g.IO.ErrOut, "plugctl: interrupted")
 		}
@@ -369,6 +393,24 @@ func Run(g *Global, args []string) int {
 		err = usageErrorf("%s; see plugctl --help", first)
 	}
 	return reportError(g, err)
+}
+
+// outputJSONIn reports whether args ask for -o json (in any of the forms
+// the flag takes) before any "--".
+func outputJSONIn(args []string) bool {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return false
+		case a == "-o" || a == "--output":
+			if i+1 < len(args) && args[i+1] == "json" {
+				return true
+			}
+		case a == "-ojson" || a == "--output=json" || a == "-o=json":
+			return true
+		}
+	}
+	return false
 }
 
 // DefaultRunTimeout bounds commands that launch plugins when --timeout is

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/plugctl/plugctl/store"
 )
 
@@ -93,4 +96,27 @@ func TestPluginSettings(t *testing.T) {
 			t.Errorf("config %q: got %q, %v; want %q, error %v", tc.config, got.Env, err, tc.want, tc.wantErr)
 		}
 	}
+}
+
+// TestHelpStandsAlone: the binary ships without README.md, so no help text
+// may send a user there.
+func TestHelpStandsAlone(t *testing.T) {
+	root := NewRootCmd(&Global{IO: IOStreams{Out: io.Discard, ErrOut: io.Discard}})
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, s := range []string{c.Short, c.Long, c.Example} {
+			if strings.Contains(s, "README") {
+				t.Errorf("help of %q points at README: %q", c.CommandPath(), s)
+			}
+		}
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if strings.Contains(f.Usage, "README") {
+				t.Errorf("flag --%s of %q points at README", f.Name, c.CommandPath())
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
 }

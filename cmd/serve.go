@@ -22,7 +22,9 @@ func newServeCmd(g *Global) *cobra.Command {
 		Long: `Serve DIR over HTTP with net/http's file server (Content-Length, Range, and
 conditional requests by ETag and modification time), logging each request on
 stderr, until SIGINT or SIGTERM. The address defaults to 127.0.0.1:8080; use
---addr 127.0.0.1:0 to pick a free port (the address is printed).`,
+--addr 127.0.0.1:0 to pick a free port. It prints the server's URL and, when
+DIR holds index.yaml (or index.yml, index.json), the index's URL to give to
+plugctl index add.`,
 		Args: args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			fi, err := os.Stat(a[0])
@@ -51,10 +53,27 @@ stderr, until SIGINT or SIGTERM. The address defaults to 127.0.0.1:8080; use
 					}
 				}),
 			}
+			base := "http://" + ln.Addr().String() + "/"
+			idx := ""
+			for _, name := range []string{"index.yaml", "index.yml", "index.json"} {
+				if fi, err := os.Stat(filepath.Join(root, name)); err == nil && fi.Mode().IsRegular() {
+					idx = base + name
+					break
+				}
+			}
 			if g.JSON() {
-				g.PrintJSON(map[string]string{"url": "http://" + ln.Addr().String() + "/"})
+				out := map[string]string{"url": base}
+				if idx != "" {
+					out["index"] = idx
+				}
+				g.PrintJSON(out)
 			} else {
-				g.Printf("serving %s on http://%s/\n", a[0], ln.Addr())
+				g.Printf("serving %s on %s\n", a[0], base)
+				if idx != "" {
+					g.Printf("index: %s (plugctl index add NAME %s)\n", idx, idx)
+				} else {
+					g.Printf("no index.yaml in %s: plugctl publish %s/index.yaml ARTIFACT … writes one\n", a[0], filepath.Clean(a[0]))
+				}
 			}
 			errc := make(chan error, 1)
 			go func() { errc <- srv.Serve(ln) }()

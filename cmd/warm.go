@@ -93,6 +93,13 @@ nothing and says so. The executable is hash-checked before it starts.`,
 				if err != nil {
 					return err
 				}
+				if !started && len(rf.Env) > 0 {
+					// It runs already, with the environment it was started
+					// with: --env cannot reach it.
+					if err := st.CheckEnv(opt, os.Environ()); err != nil {
+						return err
+					}
+				}
 				g.ensureKeeper(p, st)
 				j := toStartedJSON(p, st)
 				j.Started = &started
@@ -118,23 +125,26 @@ nothing and says so. The executable is hash-checked before it starts.`,
 }
 
 // startedTargets returns the running plugins that NAME[@VERSION] args (or
-// all) name; records of dead ones are removed first.
-func startedTargets(p store.Paths, a []string, all bool) ([]runtime.StartedPlugin, error) {
+// all) name, and the args that name an installed plugin or version that
+// does not run; records of dead ones are removed first. An arg that names
+// nothing installed is exit 3.
+func startedTargets(p store.Paths, a []string, all bool) ([]runtime.StartedPlugin, []string, error) {
 	if _, err := runtime.CleanStale(p, false); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	running, err := runtime.Started(p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if all {
-		return running, nil
+		return running, nil, nil
 	}
 	var out []runtime.StartedPlugin
+	var idle []string
 	for _, arg := range a {
 		name, version, err := splitExact(arg, false)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		n := 0
 		for _, s := range running {
@@ -143,11 +153,21 @@ func startedTargets(p store.Paths, a []string, all bool) ([]runtime.StartedPlugi
 				n++
 			}
 		}
-		if n == 0 {
-			return nil, &exitError{code: ExitNotFound, msg: fmt.Sprintf("%s: %v", arg, runtime.ErrNotStarted), hint: "plugctl ps lists started plugins; plugctl start " + arg + " starts it"}
+		if n > 0 {
+			continue
 		}
+		if version != "" {
+			if _, err := p.ReadReceipt(name, version); err != nil {
+				return nil, nil, err
+			}
+		} else if rs, err := p.Versions(name); err != nil {
+			return nil, nil, err
+		} else if len(rs) == 0 {
+			return nil, nil, fmt.Errorf("%s: %w", name, store.ErrNotInstalled)
+		}
+		idle = append(idle, arg)
 	}
-	return out, nil
+	return out, idle, nil
 }
 
 func newStopCmd(g *Global) *cobra.Command {
@@ -158,7 +178,10 @@ func newStopCmd(g *Global) *cobra.Command {
 		Long: `Ask a started plugin to exit (go-plugin's GRPCController.Shutdown or net/rpc's
 Control.Quit), kill its process group if it is still there a few seconds
 later, and remove its run files (the log stays until the next start). A bare
-NAME stops every started version of it; --all stops every started plugin.`,
+NAME stops every started version of it; --all stops every started plugin.
+An installed plugin (or version) that is not running is not an error: stop
+says "not running" and exits 0, so scripts can stop unconditionally; a name
+that is not installed is exit 3.`,
 		Example: "  plugctl stop kv\n  plugctl stop greeter@2.0.0\n  plugctl stop --all",
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if all == (len(a) > 0) {
@@ -168,9 +191,12 @@ NAME stops every started version of it; --all stops every started plugin.`,
 			if err != nil {
 				return err
 			}
-			targets, err := startedTargets(p, a, all)
+			targets, idle, err := startedTargets(p, a, all)
 			if err != nil {
 				return err
+			}
+			for _, arg := range idle {
+				g.Infof("%s is not running\n", arg)
 			}
 			ctx, cancel := g.withRunTimeout(cmd.Context())
 			defer cancel()
@@ -216,7 +242,7 @@ plugins whose process died are removed on the way.`,
 			if err != nil {
 				return err
 			}
-			running, err := startedTargets(p, nil, true)
+			running, _, err := startedTargets(p, nil, true)
 			if err != nil {
 				return err
 			}
@@ -516,6 +542,9 @@ func (g *Global) checkHealth(ctx context.Context, p store.Paths, target string, 
 	}
 	h.Version = r.Version
 	opt, err := g.runOptions(p, r.Name, rf)
+	if err == nil {
+		err = g.checkStartedEnv(p, r, rf)
+	}
 	if err != nil {
 		h.Status, h.Error = statusUnhealthy, err.Error()
 		return h

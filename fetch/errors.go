@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -65,4 +66,26 @@ func scrub(err error, secrets []string) error {
 		return err
 	}
 	return &scrubbedError{msg: clean, err: err}
+}
+
+// DoubleSlashError is an HTTP URL whose path holds "//": go-getter reads
+// that as a subdirectory of what comes before it, so it would fetch
+// something else than the URL says.
+type DoubleSlashError struct{ URL string }
+
+func (e *DoubleSlashError) Error() string {
+	return "its path contains '//', which go-getter reads as a subdirectory"
+}
+
+// Fixed is the URL with every "//" in its path made one "/".
+func (e *DoubleSlashError) Fixed() string {
+	u, err := url.Parse(e.URL)
+	if err != nil {
+		return e.URL
+	}
+	for strings.Contains(u.Path, "//") {
+		u.Path = strings.ReplaceAll(u.Path, "//", "/")
+	}
+	u.RawPath = ""
+	return u.String()
 }

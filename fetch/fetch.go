@@ -230,7 +230,7 @@ var errIdle = errors.New("idle timeout")
 func (f *Fetcher) httpFile(ctx context.Context, s *source, dst string) (res Result, err error) {
 	if strings.Contains(s.url.Path, "//") {
 		// go-getter would read it as a subdirectory and fetch something else.
-		return Result{}, errors.New("url path contains '//'")
+		return Result{}, &DoubleSlashError{URL: s.url.String()}
 	}
 	if s.url.Query().Has("checksum") {
 		return Result{}, errors.New("go-getter's checksum parameter is not supported: plugctl checks sha256 itself")

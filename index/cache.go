@@ -246,7 +246,7 @@ func LoadPluginMatching(p store.Paths, index, name, constraint, platform string)
 	defer f.Close()
 	var c *semver.Constraints
 	if constraint != "" {
-		if c, err = semver.NewConstraint(constraint); err != nil {
+		if c, err = CheckConstraint(constraint); err != nil {
 			return Plugin{}, false, fmt.Errorf("%w: bad version constraint %q: %v", ErrUsage, constraint, err)
 		}
 	}

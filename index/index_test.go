@@ -183,3 +183,16 @@ func TestPlatformsFromName(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckConstraint(t *testing.T) {
+	for _, c := range []string{"^1", "~1.2", "1.x", ">= 1.2, < 2", ">=1.2 <2 || ^3", "1.2.3-rc.1", "*", "1.2 - 1.4", "v1.2.3", "=1.0.0", "!=1.0.0", "~>1.2"} {
+		if _, err := CheckConstraint(c); err != nil {
+			t.Errorf("CheckConstraint(%q) = %v, want nil", c, err)
+		}
+	}
+	for _, c := range []string{"^x", "~x", "x", "X", ">=x", "1.2 || x", "latest", "^", "1.2.3.4", "^1 ||"} {
+		if _, err := CheckConstraint(c); err == nil {
+			t.Errorf("CheckConstraint(%q) = nil, want an error", c)
+		}
+	}
+}

@@ -227,6 +227,24 @@ type PublishRequest struct {
 	Signed  bool
 	Expires time.Duration
 	Now     time.Time
+
+	// Force allows a protocol change that applies to versions already
+	// published (the protocol is the plugin's, not a version's).
+	Force bool
+}
+
+// ProtocolChangeError is returned by Publish when the protocol flags would
+// change the protocol of versions already in the index, which clients then
+// launch with other settings than those they were built for.
+type ProtocolChangeError struct {
+	Name     string
+	Versions []string // the other versions already published, newest first
+	Changes  []string // "cookieValue x (was y)", …
+}
+
+func (e *ProtocolChangeError) Error() string {
+	return fmt.Sprintf("%s: the protocol is the plugin's, so this publish would change it for %s too: %s",
+		e.Name, strings.Join(e.Versions, ", "), strings.Join(e.Changes, ", "))
 }
 
 // Publish adds req's artifacts (their SHA-256 computed, or read from the
@@ -341,6 +359,9 @@ func Publish(req PublishRequest) ([]Publication, error) {
 			add(plats, u, sum)
 		}
 	}
+	if err := checkProtocolChange(idx, req); err != nil {
+		return nil, err
+	}
 	for _, p := range pubs {
 		if err := idx.Add(p, req.Description, req.Protocol); err != nil {
 			return nil, err
@@ -375,4 +396,41 @@ func relURL(indexDir, artifact string) string {
 		}
 	}
 	return filepath.Base(artifact)
+}
+
+// checkProtocolChange refuses (unless req.Force) protocol flags that would
+// change the protocol of versions of req.Name other than req.Version.
+func checkProtocolChange(idx *Index, req PublishRequest) error {
+	p, ok := idx.Plugins[req.Name]
+	if !ok || req.Force {
+		return nil
+	}
+	var others []string
+	this := strings.TrimPrefix(req.Version, "v")
+	for _, v := range p.SortedVersions() {
+		if v.String() != this {
+			others = append(others, v.String())
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	was := p.Protocol.WithDefaults(req.Name)
+	now := mergeProtocol(p.Protocol, req.Protocol).WithDefaults(req.Name)
+	var changes []string
+	add := func(field, a, b string) {
+		if a != b {
+			changes = append(changes, fmt.Sprintf("%s %s (was %s)", field, b, a))
+		}
+	}
+	add("kind", was.Kind, now.Kind)
+	add("version", was.Versions.String(), now.Versions.String())
+	add("cookieKey", was.CookieKey, now.CookieKey)
+	add("cookieValue", was.CookieValue, now.CookieValue)
+	add("dispense", was.Dispense, now.Dispense)
+	add("mtls", string(was.MTLS), string(now.MTLS))
+	if len(changes) == 0 {
+		return nil
+	}
+	return &ProtocolChangeError{Name: req.Name, Versions: others, Changes: changes}
 }

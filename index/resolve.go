@@ -70,7 +70,7 @@ func ParseQuery(s string) (Query, error) {
 		if q.Constraint == "" {
 			return q, fmt.Errorf("%w: %q: empty version constraint after @", ErrUsage, s)
 		}
-		if _, err := semver.NewConstraint(q.Constraint); err != nil {
+		if _, err := CheckConstraint(q.Constraint); err != nil {
 			return q, fmt.Errorf("%w: %q: bad version constraint %q: %v", ErrUsage, s, q.Constraint, err)
 		}
 	}
@@ -94,7 +94,7 @@ func Match(name string, p Plugin, constraint, platform string) (string, Artifact
 	var c *semver.Constraints
 	if constraint != "" {
 		var err error
-		if c, err = semver.NewConstraint(constraint); err != nil {
+		if c, err = CheckConstraint(constraint); err != nil {
 			return "", Artifact{}, fmt.Errorf("%w: bad version constraint %q: %v", ErrUsage, constraint, err)
 		}
 	}

@@ -48,13 +48,18 @@ type SHA256 string
 func (h *SHA256) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
+		if _, err := strconv.ParseFloat(string(b), 64); err == nil {
+			return ErrUnquotedHash
+		}
 		return fmt.Errorf("sha256 %s is not a string: quote it in the index (sha256: \"…\")", truncate(string(b), 20))
 	}
 	if !verify.ValidSHA256(s) {
 		// sigs.k8s.io/yaml turns an unquoted all-digit hash into a float
 		// and then into its string form, "1.2345e+63" or "+Inf".
 		if _, err := strconv.ParseFloat(s, 64); err == nil {
-			return fmt.Errorf("sha256 %s is not a string: YAML read an unquoted hash as a number; quote it in the index (sha256: \"…\")", truncate(s, 24))
+			// s is what YAML made of the digits ("+Inf", "1.1e+63"),
+			// not what the file says: not worth showing.
+			return ErrUnquotedHash
 		}
 		return fmt.Errorf("sha256 %q: want 64 hex digits", truncate(s, 70))
 	}
@@ -68,6 +73,10 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// ErrUnquotedHash is returned for a sha256 written without quotes and
+// made only of digits, which YAML reads as a number.
+var ErrUnquotedHash = errors.New(`sha256 is a number, not a string: YAML reads an unquoted all-digit hash as a number`)
 
 // ErrMalformed is wrapped by every index that cannot be read.
 var ErrMalformed = errors.New("malformed index")
@@ -105,6 +114,9 @@ func parse(data []byte, strict bool) (*Index, error) {
 		err = yaml.Unmarshal(data, &idx)
 	}
 	if err != nil {
+		if errors.Is(err, ErrUnquotedHash) {
+			return nil, fmt.Errorf("%w: %w", ErrMalformed, ErrUnquotedHash)
+		}
 		return nil, fmt.Errorf("%w: %s", ErrMalformed, store.YAMLError(err))
 	}
 	if err := idx.Validate(); err != nil {

@@ -20,6 +20,10 @@ type Problem struct {
 	Message  string `json:"message"`
 	Fix      string `json:"fix"`
 	Repaired bool   `json:"repaired"`
+	// Name and Version are those of a tampered or missing version, which
+	// ReinstallTampered fetches again.
+	Name    string `json:"-"`
+	Version string `json:"-"`
 }
 
 // Doctor checks the store: config.yaml and the index caches, every
@@ -121,12 +125,30 @@ func (in *Installer) doctorPlugin(name string, dryRun bool) []Problem {
 			kind = "missing"
 		}
 		probs = append(probs, Problem{Kind: kind, Subject: id, Message: strings.Join(c.Problems, "; "),
-			Fix: fmt.Sprintf("reinstall it: plugctl remove %s && plugctl install %s", id, id)})
+			Fix: "plugctl reinstall " + id, Name: name, Version: v})
 	}
 	if pr, ok := in.doctorActive(name, installed, dryRun); ok {
 		probs = append(probs, pr)
 	}
 	return probs
+}
+
+// ReinstallTampered fetches every tampered or missing version of probs
+// again from its receipt (Reinstall) and marks it repaired; a failure is
+// kept in the problem's fix. Doctor itself never downloads: this is
+// doctor --reinstall.
+func (in *Installer) ReinstallTampered(ctx context.Context, probs []Problem) {
+	for i := range probs {
+		pr := &probs[i]
+		if (pr.Kind != "tampered" && pr.Kind != "missing") || pr.Repaired || pr.Name == "" {
+			continue
+		}
+		if _, err := in.Reinstall(ctx, pr.Name, pr.Version); err != nil {
+			pr.Fix = "plugctl reinstall " + pr.Subject + " failed: " + err.Error()
+			continue
+		}
+		pr.Repaired, pr.Fix = true, "reinstalled from "+pr.Subject+"'s recorded source"
+	}
 }
 
 // doctorActive checks that name's active version is installed, and that a

@@ -50,6 +50,7 @@ type Result struct {
 	Receipt   *store.Receipt
 	Already   bool // the version was installed before; nothing changed
 	Activated bool // it became the active version
+	Replaced  bool // an installed version's files were replaced (Replace)
 }
 
 // ErrBadVersion is wrapped when a request's version is not a strict
@@ -87,7 +88,7 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 		return in.activateFirst(ctx, &Result{Receipt: r, Already: true})
 	}
 	in.cleanLeftovers(req.Name, req.Version)
-	r, err := in.stageAndCommit(ctx, req)
+	r, err := in.stageAndCommit(ctx, req, false)
 	if err != nil {
 		return nil, fmt.Errorf("install %s: %w", what, err)
 	}
@@ -130,7 +131,11 @@ func (in *Installer) hook(stage string) {
 	}
 }
 
-func (in *Installer) stageAndCommit(ctx context.Context, req Request) (*store.Receipt, error) {
+// stageAndCommit builds req's version in tmp/ and renames it into the
+// store. With replace, an installed version is exchanged for the new one in
+// one step (see replaceDir); without, only a directory without a receipt
+// (a leftover) is replaced.
+func (in *Installer) stageAndCommit(ctx context.Context, req Request, replace bool) (*store.Receipt, error) {
 	tmpRoot, err := in.Paths.EnsureTmp()
 	if err != nil {
 		return nil, err
@@ -179,6 +184,9 @@ func (in *Installer) stageAndCommit(ctx context.Context, req Request) (*store.Re
 		}
 		s := *proto.Schema
 		s.Path = SchemaFile
+		// The absolute address: a reinstall has no index to resolve a
+		// relative one against.
+		s.URL = req.SchemaSource
 		proto.Schema = &s
 	}
 	r := &store.Receipt{
@@ -192,6 +200,7 @@ func (in *Installer) stageAndCommit(ctx context.Context, req Request) (*store.Re
 		OCIManifest:    fres.OCIManifest,
 		OCILayer:       fres.OCILayer,
 		Bin:            bin,
+		ArtifactBin:    req.Bin,
 		BinSHA256:      binSum,
 		TreeHash:       tree,
 		Platform:       req.Platform,
@@ -211,6 +220,11 @@ func (in *Installer) stageAndCommit(ctx context.Context, req Request) (*store.Re
 			return err
 		}
 		dst := in.Paths.VersionDir(req.Name, req.Version)
+		if replace {
+			if _, err := os.Stat(dst); err == nil {
+				return in.replaceDir(vdir, dst, req.Name)
+			}
+		}
 		// A directory without a receipt is a leftover (a crash of an older
 		// plugctl, or a hand-made directory): it is not installed, so
 		// replace it.

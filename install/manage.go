@@ -19,12 +19,15 @@ func (in *Installer) Use(ctx context.Context, name, version string) (*store.Rece
 	err := in.withNameLock(ctx, name, func() error {
 		var err error
 		if r, err = in.Paths.ReadReceipt(name, version); err != nil {
-			return err
+			return err // names name@version already
 		}
-		return in.Paths.SetActive(name, version)
+		if err := in.Paths.SetActive(name, version); err != nil {
+			return fmt.Errorf("%s@%s: %w", name, version, err)
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("use %s@%s: %w", name, version, err)
+		return nil, fmt.Errorf("use %w", err)
 	}
 	return r, nil
 }
@@ -73,7 +76,7 @@ func (in *Installer) remove(name, version string) (*Removal, error) {
 		}
 	} else {
 		if _, err := in.Paths.ReadReceipt(name, version); err != nil {
-			return nil, fmt.Errorf("remove %s@%s: %w", name, version, err)
+			return nil, fmt.Errorf("remove %w", err) // names name@version already
 		}
 		victims = []string{version}
 	}

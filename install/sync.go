@@ -3,9 +3,13 @@ package install
 import (
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/plugctl/plugctl/verify"
 )
 
 // SyncStep is one plugin of a lock file: the request that installs its
@@ -13,6 +17,10 @@ import (
 type SyncStep struct {
 	Req  Request
 	Lock LockedPlugin
+	// Changed names the installed files of the locked version that no
+	// longer hash to what was installed from the locked bytes: sync
+	// fetches the version again, sync --check fails with ErrTampered.
+	Changed []string
 }
 
 // SyncPlan compares the store with lock (read from file) for platform. It
@@ -21,6 +29,10 @@ type SyncStep struct {
 // version active, a locked version outside its recorded constraint. A
 // locked version installed from other bytes than the lock records is an
 // error wrapping ErrTampered; a lock without the platform is an error too.
+// The executable of an installed locked version is checked against its
+// receipt's hash, which the lock's vouches for, through its identity record
+// (a full hash only when the file's identity changed): a changed one is in
+// the step's Changed.
 func (in *Installer) SyncPlan(lock *Lock, file, platform string) ([]SyncStep, []string, error) {
 	var steps []SyncStep
 	var drift []string
@@ -39,10 +51,15 @@ func (in *Installer) SyncPlan(lock *Lock, file, platform string) ([]SyncStep, []
 				drift = append(drift, fmt.Sprintf("%s: locked version %s does not satisfy its constraint %q", name, req.Version, lp.Constraint))
 			}
 		}
+		var changed []string
 		if r, err := in.Paths.ReadReceipt(name, req.Version); err == nil {
-			if r.ArtifactSHA256 != req.SHA256 {
+			if !strings.EqualFold(r.ArtifactSHA256, req.SHA256) {
 				return nil, nil, fmt.Errorf("%s@%s is installed from other bytes than %s records (sha256 %s, lock %s): plugctl remove %s@%s, then sync: %w",
 					name, req.Version, file, r.ArtifactSHA256, req.SHA256, name, req.Version, ErrTampered)
+			}
+			exe := in.Paths.Exe(r)
+			if err := verify.CheckExecutable(exe, r.BinSHA256, filepath.Join(in.Paths.VersionDir(name, req.Version), verify.RecordFile)); err != nil {
+				changed = append(changed, exe)
 			}
 		} else {
 			drift = append(drift, fmt.Sprintf("%s@%s is not installed", name, req.Version))
@@ -54,7 +71,26 @@ func (in *Installer) SyncPlan(lock *Lock, file, platform string) ([]SyncStep, []
 			}
 			drift = append(drift, fmt.Sprintf("%s: active is %s, lock says %s", name, active, req.Version))
 		}
-		steps = append(steps, SyncStep{Req: req, Lock: lp})
+		steps = append(steps, SyncStep{Req: req, Lock: lp, Changed: changed})
 	}
 	return steps, drift, nil
+}
+
+// Unlocked returns the installed plugins that lock does not record, sorted:
+// sync --check lists them, sync --prune removes them.
+func (in *Installer) Unlocked(lock *Lock) ([]string, error) {
+	names, err := in.Paths.Names()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range names {
+		if _, ok := lock.Plugins[n]; ok {
+			continue
+		}
+		if rs, err := in.Paths.Versions(n); err == nil && len(rs) > 0 {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }

@@ -35,6 +35,11 @@ type CallOptions struct {
 	ImportPaths []string
 	// Protoset is a FileDescriptorSet file for the schema.
 	Protoset string
+	// Requests, when set (and args empty), supplies the request messages
+	// instead of args: all of them, sent as they come, for a client- or
+	// bidirectional-streaming method; exactly one (or none: an empty
+	// request) for the other kinds. See Requests.
+	Requests Requests
 }
 
 // crashGrace is how long a failed call waits for the plugin's exit, so that
@@ -43,8 +48,13 @@ const crashGrace = time.Second
 
 // Call calls method with args, a JSON document (empty means an empty
 // request), and hands each result to emit as one compact JSON document:
-// once for a unary method, once per message for a server-streaming one. An
-// error from emit ends the call and is returned as is.
+// once for a unary or client-streaming method, once per message, as it
+// arrives, for a server-streaming or bidirectional one. An error from emit
+// ends the call and is returned as is.
+//
+// A client- or bidirectional-streaming method takes its request messages
+// from co.Requests, or else from args as a JSON array of messages (empty:
+// none); the send side is closed after the last one.
 //
 // gRPC methods are named "Get" (when only one of the plugin's own services
 // has it), "KV/Get", "proto.KV/Get" or "proto.KV.Get". Results use
@@ -59,7 +69,7 @@ func (p *Plugin) Call(ctx context.Context, method string, args []byte, co CallOp
 	case ProtocolGRPC:
 		return p.callGRPC(ctx, method, args, co, emit)
 	case ProtocolNetRPC:
-		return p.callNetRPC(ctx, method, args, emit)
+		return p.callNetRPC(ctx, method, args, co, emit)
 	}
 	return fmt.Errorf("plugin %s: protocol %q: %w", p.spec.Name, p.proto, ErrUnsupported)
 }
@@ -78,12 +88,14 @@ func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co Ca
 		return err
 	}
 	full := string(m.Parent().FullName()) + "/" + string(m.Name())
+	if md != nil {
+		ctx = metadata.NewOutgoingContext(ctx, md)
+	}
 	if m.IsStreamingClient() {
-		kind := "client-streaming"
-		if m.IsStreamingServer() {
-			kind = "bidirectional-streaming"
-		}
-		return fmt.Errorf("%s is %s: %w (only unary and server-streaming methods can be called)", full, kind, ErrUnsupported)
+		return p.callClientStreaming(ctx, m, s, args, co, emit)
+	}
+	if args, err = co.oneRequest(full, args); err != nil {
+		return err
 	}
 	req := dynamicpb.NewMessage(m.Input())
 	if len(bytes.TrimSpace(args)) > 0 {
@@ -91,9 +103,6 @@ func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co Ca
 		if err := uo.Unmarshal(args, req); err != nil {
 			return &ArgError{Method: full, Type: string(m.Input().FullName()), Err: err}
 		}
-	}
-	if md != nil {
-		ctx = metadata.NewOutgoingContext(ctx, md)
 	}
 	path := "/" + full
 	if !m.IsStreamingServer() {
@@ -235,7 +244,10 @@ type NotFoundError struct {
 	Plugin      string
 	Method      string   // as asked for
 	Suggestions []string // close matches, full names
-	Detail      string   // the plugin's own message (gRPC Unimplemented)
+	// Methods are the methods the plugin has, full names, when none is
+	// close enough to suggest.
+	Methods []string
+	Detail  string // the plugin's own message (gRPC Unimplemented)
 }
 
 func (e *NotFoundError) Error() string {
@@ -243,8 +255,13 @@ func (e *NotFoundError) Error() string {
 	if e.Detail != "" {
 		msg += " (" + e.Detail + ")"
 	}
-	if len(e.Suggestions) > 0 {
+	switch {
+	case len(e.Suggestions) > 0:
 		msg += "; did you mean " + strings.Join(e.Suggestions, ", ") + "?"
+	case len(e.Methods) > maxListedMethods:
+		msg += "; its methods: " + strings.Join(e.Methods[:maxListedMethods], ", ") + fmt.Sprintf(" and %d more", len(e.Methods)-maxListedMethods)
+	case len(e.Methods) > 0:
+		msg += "; its methods: " + strings.Join(e.Methods, ", ")
 	}
 	return msg
 }
@@ -287,13 +304,66 @@ func (s *schema) resolve(plugin, name string) (protoreflect.MethodDescriptor, er
 	case 1:
 		return found[0], nil
 	case 0:
-		return nil, &NotFoundError{Plugin: plugin, Method: name, Suggestions: s.suggest(svc, meth)}
+		nf := &NotFoundError{Plugin: plugin, Method: name, Suggestions: s.suggest(svc, meth)}
+		if len(nf.Suggestions) == 0 {
+			nf.Methods = s.methodNames()
+		}
+		return nil, nf
 	}
 	names := make([]string, len(found))
 	for i, m := range found {
 		names[i] = string(m.Parent().FullName()) + "/" + string(m.Name())
 	}
 	return nil, fmt.Errorf("%w: %q is a method of %s; give the full name", ErrAmbiguousMethod, name, strings.Join(names, " and "))
+}
+
+// maxListedMethods bounds the methods a NotFoundError lists.
+const maxListedMethods = 20
+
+// methodNames lists the methods of s, SERVICE/METHOD, go-plugin's and
+// gRPC's own services left out.
+func (s *schema) methodNames() []string {
+	var out []string
+	for _, sd := range s.services {
+		if internalServices[string(sd.FullName())] {
+			continue
+		}
+		for i := 0; i < sd.Methods().Len(); i++ {
+			out = append(out, string(sd.FullName())+"/"+string(sd.Methods().Get(i).Name()))
+		}
+	}
+	return out
+}
+
+// KnownMethods lists what a call may name as METHOD of spec's plugin as far
+// as it is known without launching it: from its protoset, else from the
+// reflection cache an earlier call or describe left (Spec.ReflectionCache).
+// Each method comes as SERVICE/METHOD, and alone where no other service
+// has a method of that name. Nil when nothing is known (shell completion
+// then offers nothing rather than start a plugin).
+func KnownMethods(spec Spec) []string {
+	var s *schema
+	if spec.Protoset != "" {
+		s, _ = readProtoset(spec.Protoset, spec.ProtosetSHA256)
+	} else if spec.ReflectionCache != "" {
+		s = readReflectionCache(spec.ReflectionCache, spec.SHA256)
+	}
+	if s == nil {
+		return nil
+	}
+	full := s.methodNames()
+	count := map[string]int{}
+	for _, f := range full {
+		_, m := splitMethod(f)
+		count[m]++
+	}
+	var out []string
+	for _, f := range full {
+		if _, m := splitMethod(f); count[m] == 1 {
+			out = append(out, m)
+		}
+	}
+	return append(out, full...)
 }
 
 // suggest lists up to five methods whose name is close to meth.

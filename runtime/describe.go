@@ -37,6 +37,9 @@ type Method struct {
 	Response        string `json:"response"`
 	ClientStreaming bool   `json:"clientStreaming"`
 	ServerStreaming bool   `json:"serverStreaming"`
+	// Kind names the combination of the two: unary, server-streaming,
+	// client-streaming or bidirectional.
+	Kind MethodKind `json:"kind"`
 }
 
 // Message is the shape of a message type.
@@ -110,6 +113,7 @@ func describeSchema(s *schema) *Description {
 				Response:        string(m.Output().FullName()),
 				ClientStreaming: m.IsStreamingClient(),
 				ServerStreaming: m.IsStreamingServer(),
+				Kind:            kindOf(m),
 			})
 			d.addMessage(m.Input())
 			d.addMessage(m.Output())

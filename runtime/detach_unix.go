@@ -78,6 +78,7 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 		Exe: spec.Exe, SHA256: spec.SHA256, Dir: opt.Dir,
 		Stdout: OutFile(home, spec.Name, spec.Version), Log: LogFile(home, spec.Name, spec.Version),
 		MTLS: mode == store.MTLSTrue,
+		Env:  envDigests(ExtraEnv(opt, os.Environ())),
 	}
 	if st.Dir == "" {
 		st.Dir, _ = os.Getwd()

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -252,8 +251,8 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 	// A caller that connects and sends nothing is dropped rather than held
 	// (with a goroutine) for the keeper's life.
 	_ = c.SetReadDeadline(time.Now().Add(k.requestTimeout))
-	br := bufio.NewReader(io.LimitReader(c, keepwire.MaxRequest))
-	line, err := br.ReadBytes('\n')
+	br := bufio.NewReader(c)
+	line, err := readKeptLine(br)
 	if err != nil {
 		return
 	}
@@ -278,16 +277,25 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 		ctx, dcancel = context.WithDeadline(ctx, time.Unix(0, req.Deadline))
 		defer dcancel()
 	}
-	// The caller hangs up (Ctrl-C, its own timeout): the call is cancelled.
-	go func() {
-		_, _ = br.ReadByte()
-		cancel()
-	}()
+	// The caller hangs up (Ctrl-C, its own timeout): the call is
+	// cancelled. A request's message stream is read first.
+	watchHangUp := func() {
+		go func() {
+			_, _ = br.ReadByte()
+			cancel()
+		}()
+	}
+	co := CallOptions{Metadata: req.Metadata}
+	if req.Stream {
+		co.Requests = keptRequests(br, watchHangUp)
+	} else {
+		watchHangUp()
+	}
 	var args []byte
 	if req.Args != nil {
 		args = *req.Args
 	}
-	err = k.plugin.Call(ctx, req.Method, args, CallOptions{Metadata: req.Metadata}, func(doc []byte) error {
+	err = k.plugin.Call(ctx, req.Method, args, co, func(doc []byte) error {
 		if err := enc.Encode(keepwire.Reply{Doc: doc}); err != nil {
 			return err
 		}
@@ -296,8 +304,50 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 	k.log.Debug("call", "method", req.Method, "error", err)
 	if err != nil {
 		_ = enc.Encode(keepwire.Reply{Err: encodeKeptError(err)})
-	} else {
-		_ = enc.Encode(keepwire.Reply{End: true})
+		return
+	}
+	// The schema the call used is cached: this costs no round trip.
+	kind, _ := k.plugin.MethodKind(ctx, req.Method, CallOptions{})
+	_ = enc.Encode(keepwire.Reply{End: true, Kind: string(kind)})
+}
+
+// readKeptLine reads one line of a caller, at most keepwire.MaxRequest
+// long.
+func readKeptLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > keepwire.MaxRequest {
+			return nil, fmt.Errorf("a line longer than %d bytes", keepwire.MaxRequest)
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return line, err
+		}
+	}
+}
+
+// keptRequests supplies the request messages a caller streams after its
+// request (keepwire.Message lines), then watches for the caller hanging up.
+func keptRequests(br *bufio.Reader, then func()) Requests {
+	return func(send func([]byte) error) error {
+		for {
+			line, err := readKeptLine(br)
+			if err != nil {
+				return fmt.Errorf("the caller left before its last request message: %w", err)
+			}
+			var m keepwire.Message
+			if err := json.Unmarshal(line, &m); err != nil {
+				return fmt.Errorf("unreadable request message: %w", err)
+			}
+			if m.End {
+				then()
+				return nil
+			}
+			if err := send(m.Doc); err != nil {
+				return err
+			}
+		}
 	}
 }
 
@@ -309,14 +359,22 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 // attaches or launches instead. Once the request is sent the call is not
 // retried (it may have run): a keeper lost meanwhile is a *PluginError.
 func (s *StartedPlugin) CallKeeper(ctx context.Context, home store.Paths, r *store.Receipt, method string, args []byte, co CallOptions, emit func(json []byte) error) (used bool, err error) {
+	used, _, err = s.CallKeeperKind(ctx, home, r, method, args, co, emit)
+	return used, err
+}
+
+// CallKeeperKind is CallKeeper that also says, after a call that
+// succeeded, how the method exchanges messages (see Plugin.MethodKind), so
+// that a caller can shape the results without asking for the schema.
+func (s *StartedPlugin) CallKeeperKind(ctx context.Context, home store.Paths, r *store.Receipt, method string, args []byte, co CallOptions, emit func(json []byte) error) (used bool, kind MethodKind, err error) {
 	sock := keeperSocket(home, s)
 	if sock == "" || !strings.EqualFold(s.SHA256, r.BinSHA256) || !s.Alive() || len(args) > keepwire.MaxRequest/2 {
 		// (Arguments too large for one keeper request go by attaching.)
-		return false, nil
+		return false, "", nil
 	}
 	c, err := keepwire.Dial(sock)
 	if err != nil {
-		return false, nil
+		return false, "", nil
 	}
 	defer c.Close()
 	req := keepwire.Request{Target: s.Name + "@" + s.Version, Method: method, Metadata: co.Metadata}
@@ -324,12 +382,16 @@ func (s *StartedPlugin) CallKeeper(ctx context.Context, home store.Paths, r *sto
 		raw := json.RawMessage(args)
 		req.Args = &raw
 	}
-	err = keepwire.Call(ctx, c, req, emit)
+	var requests func(func([]byte) error) error
+	if co.Requests != nil && req.Args == nil {
+		requests = co.Requests
+	}
+	end, err := keepwire.CallStream(ctx, c, req, requests, emit)
 	var declined *keepwire.DeclinedError
 	if errors.As(err, &declined) {
-		return false, nil
+		return false, "", nil
 	}
-	return true, keptError(s.Name, err)
+	return true, MethodKind(end.Kind), keptError(s.Name, err)
 }
 
 // Keeper is the socket of s's keeper when one answers there, else "" (none

@@ -145,6 +145,8 @@ type Plugin struct {
 	stopWatch func() bool
 	closeOnce sync.Once
 	hostLog   *hostLogger // Launch's, muted by Close
+	socketDir string      // go-plugin's directory for the plugin's socket, when Launch made one
+	forwards  bool        // the plugin's output is shown (Options.Logger): Close lets it drain
 
 	schemaMu    sync.Mutex
 	refl        *schema // discovered through reflection (or its cache), kept for the plugin's life
@@ -271,7 +273,12 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 		SkipHostEnv:      true, // hostEnv decides what the plugin gets
 	}
 	client := plugin.NewClient(cfg)
-	p := &Plugin{spec: spec, client: client, stderr: stderr, hostLog: logger}
+	p := &Plugin{spec: spec, client: client, stderr: stderr, hostLog: logger, forwards: opt.Logger != nil}
+	if proto.Kind != store.KindNetRPC {
+		// While the plugin starts (its runtime, its handshake: most of a
+		// cold call), load the schema a call would read next.
+		p.preloadSchema()
+	}
 
 	type result struct {
 		addr net.Addr
@@ -302,6 +309,9 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 		res.err = ctx.Err()
 	}
 	p.runner = rn.Load()
+	if dir := socketDir.Load(); dir != nil {
+		p.socketDir = *dir
+	}
 	if res.err != nil {
 		p.reap()
 		if dir := socketDir.Load(); dir != nil {
@@ -670,6 +680,37 @@ func (p *Plugin) Close() error {
 		p.reap()
 	})
 	return nil
+}
+
+// CloseAtExit ends a launched plugin at once, for a host that exits right
+// after: its process group is killed and its socket directory removed, but
+// the plugin is not asked to exit first, and, unless its output is shown
+// (Options.Logger), not waited for (the process left behind is reaped once
+// the host is gone); shown output is let drain to its last line. A plugin
+// that must clean up when it stops needs Close, which asks it to exit and
+// waits. On a started plugin that Attach returned, CloseAtExit is Close:
+// the connection is dropped, the plugin keeps running.
+func (p *Plugin) CloseAtExit() {
+	if p.runner == nil {
+		_ = p.Close()
+		return
+	}
+	p.closeOnce.Do(func() {
+		if p.stopWatch != nil {
+			p.stopWatch()
+		}
+		if p.hostLog != nil {
+			p.hostLog.muted.Store(true)
+		}
+		if p.forwards {
+			p.reap() // kills the group, then waits for the pipes to end
+		} else {
+			_ = p.runner.Kill(context.Background())
+		}
+		if p.socketDir != "" {
+			_ = os.RemoveAll(p.socketDir)
+		}
+	})
 }
 
 // exited is closed once the plugin's process is known to be gone.

@@ -54,12 +54,16 @@ func (p *Plugin) connectNetRPC(ctx context.Context, addr net.Addr, conn net.Conn
 
 // callNetRPC calls Plugin.<method> on the dispensed plugin (protocol
 // dispense). The method may be given as "Upper" or "Plugin.Upper".
-func (p *Plugin) callNetRPC(ctx context.Context, method string, args []byte, emit func([]byte) error) error {
+func (p *Plugin) callNetRPC(ctx context.Context, method string, args []byte, co CallOptions, emit func([]byte) error) error {
 	if p.rpc == nil {
 		return fmt.Errorf("plugin %s: not connected: %w", p.spec.Name, ErrUnsupported)
 	}
 	method = strings.TrimPrefix(method, "Plugin.")
 	full := "Plugin." + method
+	args, err := co.oneRequest(full, args)
+	if err != nil {
+		return err
+	}
 	out, err := p.rpc.Call(ctx, p.spec.Protocol.Dispense, method, args)
 	if err != nil {
 		return p.netrpcError(ctx, full, err)

@@ -101,10 +101,10 @@ func checkOwner(name, path string) error {
 		return nil
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
-		return &UnsafePathError{Name: name, Path: path, Reason: "a symbolic link", Fix: "remove and reinstall this version of the plugin"}
+		return &UnsafePathError{Name: name, Path: path, Reason: "a symbolic link", Fix: "fetch this version of the plugin again (reinstall it)"}
 	}
 	if !fi.IsDir() && !fi.Mode().IsRegular() {
-		return &UnsafePathError{Name: name, Path: path, Reason: "not a regular file (" + fi.Mode().Type().String() + ")", Fix: "remove and reinstall this version of the plugin"}
+		return &UnsafePathError{Name: name, Path: path, Reason: "not a regular file (" + fi.Mode().Type().String() + ")", Fix: "fetch this version of the plugin again (reinstall it)"}
 	}
 	uid := uint32(os.Geteuid())
 	if st.Uid != uid && st.Uid != 0 {

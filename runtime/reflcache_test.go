@@ -209,3 +209,24 @@ func TestReflectionCacheWithoutReflection(t *testing.T) {
 		t.Errorf("Describe with the spec's protoset: %+v, %v", d, err)
 	}
 }
+
+// Launch reads the reflection cache while the plugin starts: once Launch
+// returns, the schema is there, before any call asks for it.
+func TestReflectionCachePreloaded(t *testing.T) {
+	t.Parallel()
+	home, spec := kvSpec(t)
+	if n := callCounting(t, spec, home, "Put", `{"key":"k","value":"v"}`, `{}`); n != 1 {
+		t.Fatalf("first call: %d reflections, want 1", n)
+	}
+	p := launch(t, ctxT(t, 30*time.Second), spec, Options{Home: home})
+	p.schemaMu.Lock() // the preload holds it until it is done
+	loaded := p.refl != nil && p.refl.cached
+	p.schemaMu.Unlock()
+	if !loaded {
+		t.Error("no schema loaded from the cache during Launch")
+	}
+	mustCall(t, p, "Put", `{"key":"k","value":"v"}`, CallOptions{})
+	if p.reflections != 0 {
+		t.Errorf("%d reflections with the preloaded cache", p.reflections)
+	}
+}

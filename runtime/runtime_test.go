@@ -269,10 +269,6 @@ func TestMethodNames(t *testing.T) {
 			t.Errorf("%s: want ErrMethodNotFound, got %v", name, err)
 		}
 	}
-	_, err = call(context.Background(), p, "Chat", `{}`, CallOptions{})
-	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "bidirectional-streaming") {
-		t.Errorf("bidi: %v", err)
-	}
 }
 
 func TestMetadataAndErrors(t *testing.T) {
@@ -325,7 +321,9 @@ func TestDescribe(t *testing.T) {
 	b, _ := json.Marshal(d)
 	for _, s := range []string{
 		`"name":"test","version":"1.0.0","protocol":"grpc","schema":"reflection"`,
-		`{"name":"Count","fullName":"test.v1.Echo/Count","request":"test.v1.CountRequest","response":"test.v1.EchoReply","clientStreaming":false,"serverStreaming":true}`,
+		`{"name":"Count","fullName":"test.v1.Echo/Count","request":"test.v1.CountRequest","response":"test.v1.EchoReply","clientStreaming":false,"serverStreaming":true,"kind":"server-streaming"}`,
+		`{"name":"Chat","fullName":"test.v1.Echo/Chat","request":"test.v1.EchoRequest","response":"test.v1.EchoReply","clientStreaming":true,"serverStreaming":true,"kind":"bidirectional"}`,
+		`{"name":"Collect","fullName":"test.v1.Echo/Collect","request":"test.v1.EchoRequest","response":"test.v1.EchoReply","clientStreaming":true,"serverStreaming":false,"kind":"client-streaming"}`,
 		`{"name":"labels","jsonName":"labels","number":2,"type":"map","map":{"key":"string","value":"string"}}`,
 		`{"name":"color","jsonName":"color","number":3,"type":"enum","enum":"test.v1.Color"}`,
 		`{"name":"tags","jsonName":"tags","number":4,"type":"string","repeated":true}`,
@@ -946,4 +944,53 @@ func assertNoSocketDirs(t testing.TB, home store.Paths) {
 	if len(left) > 0 {
 		t.Errorf("left in run/: %v", left)
 	}
+}
+
+// CloseAtExit kills the whole group and removes the socket directory
+// without asking the plugin to exit: a grandchild in the group dies too,
+// and a second Close does nothing more.
+func TestCloseAtExit(t *testing.T) {
+	t.Parallel()
+	pidfile := filepath.Join(t.TempDir(), "pid")
+	opt, _ := optsFor(t, "TESTPLUGIN_MODE=grandchild", "TESTPLUGIN_PIDFILE="+pidfile)
+	p, err := Launch(ctxT(t, 30*time.Second), specFor(t, goodBin), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCall(t, p, "Ping", "", CallOptions{})
+	if p.socketDir == "" {
+		t.Fatal("Launch recorded no socket directory")
+	}
+	p.CloseAtExit()
+	if _, err := os.Stat(p.socketDir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket directory %s: %v", p.socketDir, err)
+	}
+	assertNoSocketDirs(t, opt.Home)
+	assertDead(t, p.Pid())
+	assertDead(t, readPid(t, pidfile))
+	_ = p.Close()
+	if _, err := call(context.Background(), p, "Ping", "", CallOptions{}); err == nil {
+		t.Error("a call after CloseAtExit succeeded")
+	}
+}
+
+// With the plugin's output shown, CloseAtExit lets it drain: what the
+// plugin printed during the call is all there once it returns.
+func TestCloseAtExitDrainsShownOutput(t *testing.T) {
+	t.Parallel()
+	opt, stderr := optsFor(t)
+	opt.Logger = testLogger(stderr, hclog.Debug)
+	p, err := Launch(ctxT(t, 30*time.Second), specFor(t, goodBin), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCall(t, p, "Noisy", "", CallOptions{})
+	p.CloseAtExit()
+	for _, want := range []string{"noise on os.Stderr during the call", "noise on fd 2 during the call"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	assertGone(t, p.Pid())
+	assertNoSocketDirs(t, opt.Home)
 }

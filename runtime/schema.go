@@ -157,6 +157,24 @@ func (p *Plugin) schemaFor(ctx context.Context, co CallOptions, method string) (
 	return s, nil
 }
 
+// preloadSchema reads the reflection cache on a goroutine of its own, for
+// the first schemaFor to find it loaded: Launch runs it during the
+// plugin's start. schemaFor waits for it (schemaMu) and still checks that
+// the schema knows the method called.
+func (p *Plugin) preloadSchema() {
+	cache := p.spec.ReflectionCache
+	if cache == "" || p.spec.Protoset != "" {
+		return
+	}
+	p.schemaMu.Lock()
+	go func() {
+		defer p.schemaMu.Unlock()
+		if p.refl == nil {
+			p.refl = readReflectionCache(cache, p.spec.SHA256)
+		}
+	}()
+}
+
 // knows reports whether method (as Call takes it) names at least one
 // method of s; an empty method (Describe) is known.
 func (s *schema) knows(method string) bool {

@@ -51,6 +51,11 @@ type StartedPlugin struct {
 	Stdout    string    `json:"stdout,omitempty"`
 	Log       string    `json:"log"`
 	StartedAt time.Time `json:"startedAt"`
+	// Env is what Options.Env and AllowEnv added to its environment (see
+	// ExtraEnv): each NAME with the SHA-256 of its value, so that a later
+	// call can tell whether it asks for the same variables (CheckEnv)
+	// without the values, which may be secrets, being kept on disk.
+	Env map[string]string `json:"env,omitempty"`
 }
 
 const startedSchema = 1

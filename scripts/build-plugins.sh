@@ -24,6 +24,13 @@ for mode in hang garbage exit wrongcookie panic noisy grandchild marker; do
 	go build -ldflags "-X main.mode=$mode" -o "$out/rogue-$mode" ./testdata/plugins/rogue &
 	pids+=($!)
 done
+# go-plugin's own examples, unmodified, from the go-plugin module this one
+# requires (so the version is go.mod's): goplugin-NAME is the plugin of
+# examples/NAME. Add one as NAME=PACKAGE (the example's plugin package).
+for ex in streaming=examples/streaming/plugin; do
+	go build -o "$out/goplugin-${ex%%=*}" "github.com/hashicorp/go-plugin/${ex#*=}" &
+	pids+=($!)
+done
 # A bare `wait` would hide a failed build.
 for p in "${pids[@]}"; do wait "$p"; done
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,6 +26,15 @@ type Request struct {
 	Args     *json.RawMessage    `json:"args,omitempty"` // absent: no argument
 	Metadata map[string][]string `json:"metadata,omitempty"`
 	Deadline int64               `json:"deadline,omitempty"` // Unix nanoseconds; 0: none
+	// Stream: the request messages follow the request line, one Message
+	// line each, then a Message with End (Args is then absent).
+	Stream bool `json:"stream,omitempty"`
+}
+
+// Message is one line of a request's message stream.
+type Message struct {
+	Doc json.RawMessage `json:"doc,omitempty"`
+	End bool            `json:"end,omitempty"`
 }
 
 // Reply is one line of the keeper's answer.
@@ -32,6 +42,9 @@ type Reply struct {
 	Doc json.RawMessage `json:"doc,omitempty"`
 	Err *Error          `json:"error,omitempty"`
 	End bool            `json:"end,omitempty"`
+	// Kind, on the End reply, is how the method exchanges messages
+	// (runtime.MethodKind), so that a caller can shape its results.
+	Kind string `json:"kind,omitempty"`
 	// Declined says why the keeper did not serve the call; nothing ran.
 	Declined string `json:"declined,omitempty"`
 }
@@ -71,41 +84,90 @@ func (e *LostError) Unwrap() error { return e.Err }
 // emit's. ctx ending makes the pending read fail, which hangs up and so
 // cancels the call; the *LostError then wraps ctx's error.
 func Call(ctx context.Context, c *os.File, req Request, emit func(doc []byte) error) error {
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+	_, err := CallEnd(ctx, c, req, emit)
+	return err
+}
+
+// CallEnd is Call that also returns the keeper's End reply.
+func CallEnd(ctx context.Context, c *os.File, req Request, emit func(doc []byte) error) (Reply, error) {
+	return CallStream(ctx, c, req, nil, emit)
+}
+
+// CallStream is CallEnd with the request messages that requests sends
+// (when not nil), written to the keeper as they come while its answers are
+// read. An error of requests' own hangs up, which cancels the call, and is
+// returned.
+func CallStream(ctx context.Context, c *os.File, req Request, requests func(send func(doc []byte) error) error, emit func(doc []byte) error) (Reply, error) {
+	hangUp := func() { _ = c.SetDeadline(time.Unix(1, 0)) }
+	stop := context.AfterFunc(ctx, hangUp)
 	defer stop()
 	if dl, ok := ctx.Deadline(); ok {
 		req.Deadline = dl.UnixNano()
 	}
+	req.Stream = requests != nil
 	b, err := json.Marshal(req)
 	if err != nil {
-		return fmt.Errorf("keeper request: %w", err)
+		return Reply{}, fmt.Errorf("keeper request: %w", err)
 	}
 	if _, err := c.Write(append(b, '\n')); err != nil {
-		return &DeclinedError{Reason: err.Error()}
+		return Reply{}, &DeclinedError{Reason: err.Error()}
+	}
+	var sendErr atomic.Pointer[error]
+	if requests != nil {
+		go func() {
+			w := bufio.NewWriter(c)
+			write := func(m Message) error {
+				b, err := json.Marshal(m)
+				if err != nil {
+					return err
+				}
+				if _, err := w.Write(append(b, '\n')); err != nil {
+					return err
+				}
+				return w.Flush()
+			}
+			var sent error
+			err := requests(func(doc []byte) error {
+				if sent = write(Message{Doc: doc}); sent != nil {
+					return sent
+				}
+				return nil
+			})
+			switch {
+			case err != nil && (sent == nil || err != sent):
+				sendErr.Store(&err)
+				hangUp()
+			case err == nil:
+				_ = write(Message{End: true})
+			}
+		}()
 	}
 	dec := json.NewDecoder(bufio.NewReader(c))
 	for first := true; ; first = false {
 		var rep Reply
 		if err := dec.Decode(&rep); err != nil {
+			if p := sendErr.Load(); p != nil {
+				return Reply{}, *p
+			}
 			if ctx.Err() != nil {
 				err = ctx.Err()
 			} else if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return &LostError{Err: err}
+			return Reply{}, &LostError{Err: err}
 		}
 		switch {
 		case rep.Declined != "" && first:
-			return &DeclinedError{Reason: rep.Declined}
+			return Reply{}, &DeclinedError{Reason: rep.Declined}
 		case rep.Declined != "":
-			return &LostError{Err: fmt.Errorf("the keeper declined the call after it began: %s", rep.Declined)}
+			return Reply{}, &LostError{Err: fmt.Errorf("the keeper declined the call after it began: %s", rep.Declined)}
 		case rep.Err != nil:
-			return rep.Err
+			return Reply{}, rep.Err
 		case rep.End:
-			return nil
+			return rep, nil
 		case rep.Doc != nil:
 			if err := emit(rep.Doc); err != nil {
-				return err
+				return Reply{}, err
 			}
 		}
 	}

@@ -170,19 +170,24 @@ func (m *MTLSMode) UnmarshalJSON(b []byte) error {
 // Receipt records one installed version. It is written last, so a version
 // directory without a readable receipt is a leftover, not an install.
 type Receipt struct {
-	Schema         int       `json:"schema"`
-	Name           string    `json:"name"`
-	Version        string    `json:"version"`
-	Constraint     string    `json:"constraint,omitempty"`
-	Index          string    `json:"index,omitempty"`
-	Source         string    `json:"source"`
-	ArtifactSHA256 string    `json:"artifactSha256"`
-	Bin            string    `json:"bin"` // slash-separated, relative to pkg/
-	BinSHA256      string    `json:"binSha256"`
-	TreeHash       string    `json:"treeHash"`
-	Platform       string    `json:"platform"`
-	Protocol       Protocol  `json:"protocol"`
-	InstalledAt    time.Time `json:"installedAt"`
+	Schema         int    `json:"schema"`
+	Name           string `json:"name"`
+	Version        string `json:"version"`
+	Constraint     string `json:"constraint,omitempty"`
+	Index          string `json:"index,omitempty"`
+	Source         string `json:"source"`
+	ArtifactSHA256 string `json:"artifactSha256"`
+	Bin            string `json:"bin"` // slash-separated, relative to pkg/
+	// ArtifactBin is bin as the index or --bin gave it ("" for a bare
+	// binary or an archive with one file): with Source and ArtifactSHA256
+	// it is what fetching the version again needs, without any index (a
+	// git address with a bin is a repository, without one a file).
+	ArtifactBin string    `json:"artifactBin,omitempty"`
+	BinSHA256   string    `json:"binSha256"`
+	TreeHash    string    `json:"treeHash"`
+	Platform    string    `json:"platform"`
+	Protocol    Protocol  `json:"protocol"`
+	InstalledAt time.Time `json:"installedAt"`
 	// From a registry: the digests of the manifest the artifact was taken
 	// from and of its layer.
 	OCIManifest string `json:"ociManifest,omitempty"`

@@ -165,6 +165,42 @@ func stream(md protoreflect.MethodDescriptor, st grpc.ServerStream) error {
 			}
 		}
 		return nil
+	case "Chat":
+		// Each request is answered as it arrives, before the next is
+		// read: a host must read answers while it still sends.
+		for n := int64(1); ; n++ {
+			in := dynamicpb.NewMessage(md.Input())
+			if err := st.RecvMsg(in); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			msg := get(in, "message").String()
+			if msg == "fail" {
+				return status.Errorf(codes.FailedPrecondition, "asked to fail at message %d", n)
+			}
+			out := dynamicpb.NewMessage(md.Output())
+			set(out, "message", protoreflect.ValueOfString(strings.ToUpper(msg)))
+			set(out, "n", protoreflect.ValueOfInt64(n))
+			if err := st.SendMsg(out); err != nil {
+				return err
+			}
+		}
+	case "Collect":
+		var msgs []string
+		for {
+			in := dynamicpb.NewMessage(md.Input())
+			if err := st.RecvMsg(in); err == io.EOF {
+				break
+			} else if err != nil {
+				return err
+			}
+			msgs = append(msgs, get(in, "message").String())
+		}
+		out := dynamicpb.NewMessage(md.Output())
+		set(out, "message", protoreflect.ValueOfString(strings.Join(msgs, " ")))
+		set(out, "n", protoreflect.ValueOfInt64(int64(len(msgs))))
+		return st.SendMsg(out)
 	}
 	return status.Errorf(codes.Unimplemented, "%s not implemented", md.Name())
 }
