@@ -4,7 +4,7 @@ BIN     := bin
 GOFLAGS ?= -buildvcs=false
 export GOFLAGS
 
-.PHONY: all build plugins demo test vet fmt-check bench setup-js setup-tools docs fuzz clean
+.PHONY: all build plugins demo test vet fmt-check bench setup-js setup-tools docs fuzz clean ecosystem-plugins check-ecosystems
 
 all: build
 
@@ -21,6 +21,17 @@ build:
 # The example plugins in testdata/plugins (see testdata/plugins/README.md).
 plugins:
 	./scripts/build-plugins.sh $(BIN)/plugins
+
+# The SDK test plugins (a Terraform provider, a Grafana data source), each
+# its own module under testdata/ecosystems, and the SDKs' .proto files. Slow
+# (docs/ecosystems.md): make check builds them once; make test skips the
+# scripts that need them, saying why.
+ECOSYSTEMS := $(BIN)/ecosystems
+ecosystem-plugins:
+	./scripts/build-ecosystem-plugins.sh $(ECOSYSTEMS)
+
+check-ecosystems: ecosystem-plugins
+	PLUGCTL_ECOSYSTEMS=$(CURDIR)/$(ECOSYSTEMS) $(GO) test -race -timeout 10m ./cmd -run 'TestScripts/eco_|TestEcosystemDocsRun'
 
 # Node modules of the JavaScript example plugin (npm registry).
 setup-js:
@@ -67,7 +78,8 @@ docs:
 # with the builds), from the seed corpora in each package's testdata/fuzz.
 FUZZTIME ?= 20s
 FUZZ_TARGETS := ./index:FuzzParse ./index:FuzzResolve ./install:FuzzExtract \
-	./runtime/internal/gobwire:FuzzDecode ./runtime/internal/gobwire:FuzzFromJSON
+	./runtime/internal/gobwire:FuzzDecode ./runtime/internal/gobwire:FuzzFromJSON \
+	./runtime:FuzzMsgpackToJSON
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \

@@ -23,6 +23,8 @@ type runFlags struct {
 	ImportPaths []string
 	Protoset    string
 	Env         []string
+	Decode      bool
+	decodeSet   bool
 }
 
 func (f *runFlags) bind(c *cobra.Command) {
@@ -99,7 +101,12 @@ func pluginSettings(p store.Paths, name string) (store.PluginSettings, error) {
 }
 
 func (f *runFlags) callOptions(md metadata.MD) runtime.CallOptions {
-	return runtime.CallOptions{Metadata: md, ProtoFiles: f.Proto, ImportPaths: f.ImportPaths, Protoset: f.Protoset}
+	co := runtime.CallOptions{Metadata: md, ProtoFiles: f.Proto, ImportPaths: f.ImportPaths, Protoset: f.Protoset}
+	if f.decodeSet {
+		d := f.Decode
+		co.Decode = &d
+	}
+	return co
 }
 
 // parseHeaders turns -H 'key: value' flags into gRPC metadata; the keys
@@ -221,6 +228,15 @@ batch (a crash fails the request in flight, and the next one starts it
 again); --timeout bounds each request. The exit code is 0 when every
 request succeeded, else the first failure's.
 
+A bytes field in ARGS (or an element of a repeated or map bytes field) may be
+written as the JSON value it holds (object, array, number, bool): it is sent
+as that value's JSON text. A string is base64, and null unset, as in
+protojson. --decode prints, for reading, bytes that hold JSON as JSON and a
+Terraform DynamicValue's msgpack as JSON; it is on by default for plugins
+installed with the terraform or grafana profile (--decode=false: plain
+protojson). With the terraform profile, a result holding an ERROR diagnostic
+exits 6, the result on stdout and the diagnostics on stderr.
+
 net/rpc plugins exchange gob, which is typed: ARGS is sent as the Go type
 its JSON suggests (a string as string, true as bool, 42 as int, 1.5 as
 float64, an array as a slice, an object as a struct whose exported fields
@@ -239,6 +255,7 @@ needs "name", the name the plugin registered it under with gob.`,
   plugctl call kv --batch requests.jsonl`,
 		Args: args(1, 3),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			o.Run.decodeSet = cmd.Flags().Changed("decode")
 			if o.Batch {
 				o.Target = a[0]
 				if len(a) > 2 {
@@ -259,6 +276,7 @@ needs "name", the name the plugin registered it under with gob.`,
 	c.Flags().BoolVar(&o.Raw, "raw", false, "print a string result without quotes")
 	c.Flags().BoolVar(&o.Batch, "batch", false, "read one request per line from FILE (default - for stdin) in METHOD's place and answer one JSON line each; --timeout bounds each request")
 	c.Flags().StringArrayVarP(&o.Headers, "header", "H", nil, "gRPC metadata 'key: value' (repeatable)")
+	c.Flags().BoolVar(&o.Run.Decode, "decode", false, "print bytes holding JSON as JSON, and Terraform's msgpack values as JSON, for reading (default on in the terraform and grafana profiles)")
 	o.Run.bind(c)
 	return c
 }

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -30,7 +31,10 @@ every receipt readable, its executable present and matching its hash (and the
 whole pkg/ tree its tree hash); the active version of each plugin installed;
 no leftovers of interrupted installs, removals or index updates in tmp/; no
 version directory without a receipt; no run files of started plugins whose
-process died; run/ private (0700).
+process died and no process left by a start that was killed midway; run/
+private (0700); every file that steers a launch (executable, receipt,
+config.yaml, schema) and the directories above it up to the home owned by
+you or root and not writable by others, as call requires.
 
 Leftovers, stale run files, directories without a receipt, an active version
 that is gone and run/'s mode are repaired at once (--dry-run only reports).
@@ -70,21 +74,43 @@ func doctorRun(cmd *cobra.Command, o *doctorOptions) error {
 		defer cancel()
 		in.ReinstallTampered(ctx, probs)
 	}
-	// Started plugins whose process died.
+	// What call would refuse to launch (StrictModes), once per path.
+	seen := map[string]bool{}
+	for _, u := range runtime.UnsafeVersions(in.Paths) {
+		pr := install.Problem{Kind: "unsafe", Subject: u.Name + "@" + u.Version, Message: u.Err.Error(), Fix: "see the message"}
+		var ue *runtime.UnsafePathError
+		if errors.As(u.Err, &ue) {
+			if seen[ue.Path] {
+				continue
+			}
+			seen[ue.Path] = true
+			pr.Message = fmt.Sprintf("plugctl refuses to run it: %s is %s", ue.Path, ue.Reason)
+			pr.Fix = ue.Fix
+		}
+		probs = append(probs, pr)
+	}
+	// Started plugins whose process died, and starts killed midway.
 	stale, err := runtime.CleanStale(in.Paths, o.DryRun)
 	if err != nil {
 		return err
 	}
 	for _, s := range stale {
 		pr := install.Problem{Kind: "stale-run", Subject: s.Path, Repaired: !o.DryRun, Fix: "removed"}
-		if s.Name != "" {
+		switch {
+		case s.Interrupted:
+			pr.Kind, pr.Subject, pr.Fix = "interrupted-start", s.Name+"@"+s.Version, "ended"
+			pr.Message = fmt.Sprintf("a start was killed before it recorded its plugin, which still runs unlisted (pid %v)", s.Ended)
+		case s.Name != "":
 			pr.Subject = s.Name + "@" + s.Version
 			pr.Message = fmt.Sprintf("started plugin no longer runs (pid %d): run files left in %s", s.Pid, in.Paths.Run())
-		} else {
+		default:
 			pr.Message = "unreadable run file " + s.Path
 		}
 		if o.DryRun {
 			pr.Fix = "plugctl doctor removes it"
+			if s.Interrupted {
+				pr.Fix = "plugctl doctor (or plugctl stop --all) ends it"
+			}
 		}
 		probs = append(probs, pr)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
@@ -94,18 +95,52 @@ func reportError(g *Global, err error) int {
 	if msg == "" {
 		return code
 	}
+	var de *runtime.DiagnosticsError
+	isDiag := errors.As(err, &de)
 	if g.JSON() {
-		b, _ := json.Marshal(struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-			Hint    string `json:"hint,omitempty"`
-		}{code, msg, hint})
+		e := struct {
+			Code        int               `json:"code"`
+			Message     string            `json:"message"`
+			Hint        string            `json:"hint,omitempty"`
+			Diagnostics []json.RawMessage `json:"diagnostics,omitempty"`
+		}{Code: code, Message: msg, Hint: hint}
+		if isDiag {
+			e.Message, e.Diagnostics = de.Summary, de.Diagnostics
+		}
+		b, _ := json.Marshal(e)
 		fmt.Fprintf(g.IO.ErrOut, "%s\n", b)
 		return code
 	}
 	fmt.Fprintf(g.IO.ErrOut, "plugctl: %s\n", msg)
+	if isDiag {
+		printDiagnostics(g, de)
+	}
 	if hint != "" {
 		fmt.Fprintf(g.IO.ErrOut, "hint: %s\n", hint)
 	}
 	return code
+}
+
+// printDiagnostics writes a result's diagnostics on stderr, one line each:
+// severity, summary, detail and the attribute path when given.
+func printDiagnostics(g *Global, de *runtime.DiagnosticsError) {
+	for _, raw := range de.Diagnostics {
+		var d struct {
+			Severity  string          `json:"severity"`
+			Summary   string          `json:"summary"`
+			Detail    string          `json:"detail"`
+			Attribute json.RawMessage `json:"attribute"`
+		}
+		if json.Unmarshal(raw, &d) != nil {
+			continue
+		}
+		line := d.Severity + ": " + d.Summary
+		if d.Detail != "" {
+			line += ": " + strings.ReplaceAll(d.Detail, "\n", " ")
+		}
+		if len(d.Attribute) > 0 {
+			line += " (attribute " + string(d.Attribute) + ")"
+		}
+		fmt.Fprintf(g.IO.ErrOut, "  %s\n", line)
+	}
 }

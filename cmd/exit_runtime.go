@@ -18,7 +18,10 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 	var ae *runtime.ArgError
 	var up *runtime.UnsafePathError
 	var em *runtime.EnvMismatchError
+	var de *runtime.DiagnosticsError
 	switch {
+	case errors.As(err, &de):
+		return ExitMethod, "the result on stdout holds the diagnostics", true
 	case errors.As(err, &em):
 		return ExitUsage, fmt.Sprintf("restart it with these variables: plugctl stop %s@%s && plugctl start %s@%s --env NAME=VALUE...; or call without --env to use those it was started with", em.Name, em.Version, em.Name, em.Version), true
 	case errors.As(err, &up):

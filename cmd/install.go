@@ -13,13 +13,15 @@ import (
 	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/install"
+	"github.com/plugctl/plugctl/profile"
+	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
 
 type protocolFlags struct {
-	Kind, CookieKey, CookieValue, Dispense, MTLS string
-	Versions                                     []int
+	Kind, CookieKey, CookieValue, Dispense, MTLS, Profile string
+	Versions                                              []int
 }
 
 func (f *protocolFlags) bind(c *cobra.Command) {
@@ -30,14 +32,21 @@ func (f *protocolFlags) bind(c *cobra.Command) {
 	fl.IntSliceVar(&f.Versions, "protocol-version", nil, "handshake protocol version(s) offered (default 1)")
 	fl.StringVar(&f.Dispense, "dispense", "", "name in the plugin's plugin map (default: the plugin's name)")
 	fl.StringVar(&f.MTLS, "mtls", "", "transport security: auto, true or false (default auto)")
+	fl.StringVar(&f.Profile, "profile", "", "ecosystem whose handshake the plugin expects: "+strings.Join(profile.Names(), ", ")+" (plugctl profiles; explicit flags win)")
 }
 
 func (f *protocolFlags) protocol() (store.Protocol, error) {
 	p := store.Protocol{
 		Kind: f.Kind, CookieKey: f.CookieKey, CookieValue: f.CookieValue,
-		Versions: f.Versions, Dispense: f.Dispense, MTLS: store.MTLSMode(f.MTLS),
+		Versions: f.Versions, Dispense: f.Dispense, MTLS: store.MTLSMode(f.MTLS), Profile: f.Profile,
 	}
-	if err := p.Validate(); err != nil {
+	// Returned unresolved, so that publish writes the profile's name into
+	// the index; install resolves it (Installer.Install, the lock).
+	resolved, err := profile.Resolve(p)
+	if err != nil {
+		return p, usageErrorf("--%v", err)
+	}
+	if err := resolved.Validate(); err != nil {
 		return p, usageErrorf("%v", err)
 	}
 	return p, nil
@@ -55,6 +64,10 @@ type installOptions struct {
 	Protocol protocolFlags
 	Save     bool
 	Force    bool
+	// The schema kept with an install --from: .proto files or a protoset.
+	Proto       []string
+	ImportPaths []string
+	Protoset    string
 }
 
 func newInstallCmd(g *Global) *cobra.Command {
@@ -94,6 +107,9 @@ installed files in one step; an active version stays active. --from with
 	f.StringVar(&o.Bin, "bin", "", "with --from: the executable's path inside an archive or repository")
 	f.BoolVar(&o.Force, "force", false, "fetch NAME@VERSION again from its receipt's source; with --from, replace an installed version")
 	f.BoolVar(&o.Save, "save", false, "record what was installed in "+install.LockFileName+" (every platform the index offers)")
+	f.StringArrayVar(&o.Proto, "proto", nil, "with --from: keep the gRPC schema compiled from this .proto file with the version (repeatable)")
+	f.StringArrayVar(&o.ImportPaths, "import-path", nil, "with --proto: directory to resolve imports from (repeatable)")
+	f.StringVar(&o.Protoset, "protoset", "", "with --from: keep the gRPC schema in this FileDescriptorSet file with the version")
 	o.Protocol.bind(c)
 	return c
 }
@@ -134,6 +150,9 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 					hint: "add --force to replace it with what the flags say (the same command with --force)"}
 			}
 		}
+		if req.SchemaSet, err = o.schemaSet(ctx); err != nil {
+			return err
+		}
 		plans = append(plans, plan{Req: req, Lock: lockFromRequest(req), Replace: o.Force})
 	} else if o.Force {
 		if o.Index != "" || !o.Protocol.empty() || o.SHA256 != "" || o.Name != "" || o.Version != "" || o.Bin != "" {
@@ -146,8 +165,8 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 		if len(o.Queries) == 0 {
 			return usageErrorf("install: name at least one plugin (NAME[@CONSTRAINT]) or use --from")
 		}
-		if o.SHA256 != "" || o.Name != "" || o.Version != "" || o.Bin != "" {
-			return usageErrorf("--sha256, --name, --version and --bin go with --from")
+		if o.SHA256 != "" || o.Name != "" || o.Version != "" || o.Bin != "" || len(o.Proto) > 0 || len(o.ImportPaths) > 0 || o.Protoset != "" {
+			return usageErrorf("--sha256, --name, --version, --bin, --proto, --import-path and --protoset go with --from (an index names its plugins' schemas)")
 		}
 		if plans, err = o.indexPlans(ctx, in); err != nil {
 			return err
@@ -313,6 +332,8 @@ func (o *installOptions) fromRequest() (install.Request, error) {
 	if err != nil {
 		return install.Request{}, err
 	}
+	// The lock keeps the resolved values (checked by protocol).
+	proto, _ = profile.Resolve(proto)
 	src, err := normalizeSource(o.From)
 	if err != nil {
 		return install.Request{}, err
@@ -360,6 +381,25 @@ func reinstallPlans(in *install.Installer, targets []string) ([]plan, error) {
 		plans = append(plans, plan{Req: install.Request{Name: name, Version: version}, Reinstall: true})
 	}
 	return plans, nil
+}
+
+// schemaSet compiles or reads the schema given with --from, before anything
+// is fetched: a schema that does not compile installs nothing.
+func (o *installOptions) schemaSet(ctx context.Context) ([]byte, error) {
+	if len(o.Proto) == 0 && o.Protoset == "" {
+		if len(o.ImportPaths) > 0 {
+			return nil, usageErrorf("--import-path goes with --proto")
+		}
+		return nil, nil
+	}
+	if len(o.Proto) > 0 && o.Protoset != "" {
+		return nil, usageErrorf("give the schema with --proto or --protoset, not both")
+	}
+	set, err := runtime.SchemaSet(ctx, o.Proto, o.ImportPaths, o.Protoset)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	return set, nil
 }
 
 func (o *installOptions) indexPlans(ctx context.Context, in *install.Installer) ([]plan, error) {
@@ -427,5 +467,5 @@ func (o *installOptions) indexPlans(ctx context.Context, in *install.Installer) 
 }
 
 func (f protocolFlags) empty() bool {
-	return f.Kind == "" && f.CookieKey == "" && f.CookieValue == "" && f.Dispense == "" && f.MTLS == "" && len(f.Versions) == 0
+	return f.Kind == "" && f.CookieKey == "" && f.CookieValue == "" && f.Dispense == "" && f.MTLS == "" && f.Profile == "" && len(f.Versions) == 0
 }

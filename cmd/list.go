@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"github.com/plugctl/plugctl/profile"
+
 	"fmt"
 	"io"
 	goruntime "runtime"
@@ -28,6 +30,7 @@ type listJSON struct {
 	Constraint  string    `json:"constraint,omitempty"`
 	Source      string    `json:"source"`
 	Protocol    string    `json:"protocol"`
+	Profile     string    `json:"profile,omitempty"` // install --profile, the index's protocol.profile
 	InstalledAt time.Time `json:"installedAt"`
 }
 
@@ -141,7 +144,7 @@ func installedRow(p store.Paths, r *store.Receipt, active string) listJSON {
 	return listJSON{
 		Name: r.Name, Version: r.Version, Active: r.Version == active, Path: p.Exe(r),
 		SHA256: r.BinSHA256, Index: r.Index, Constraint: r.Constraint, Source: r.Source,
-		Protocol: r.Protocol.WithDefaults(r.Name).Kind, InstalledAt: r.InstalledAt,
+		Protocol: r.Protocol.WithDefaults(r.Name).Kind, Profile: r.Protocol.Profile, InstalledAt: r.InstalledAt,
 	}
 }
 
@@ -205,7 +208,10 @@ func newInfoCmd(g *Global) *cobra.Command {
 				return err
 			}
 			for _, o := range offers {
-				oj := offerJSON{Index: o.Index.Name, Description: o.Plugin.Description, Protocol: o.Plugin.Protocol.WithDefaults(name),
+				// What install would record: the profile's values (an
+				// index naming an unknown one failed to parse).
+				proto, _ := profile.Resolve(o.Plugin.Protocol)
+				oj := offerJSON{Index: o.Index.Name, Description: o.Plugin.Description, Protocol: proto.WithDefaults(name),
 					Platforms: map[string][]string{}, Artifacts: map[string]map[string]artifact{}}
 				for _, v := range o.Plugin.SortedVersions() {
 					oj.Versions = append(oj.Versions, v.String())
@@ -236,6 +242,9 @@ func newInfoCmd(g *Global) *cobra.Command {
 				act := ""
 				if l.Active {
 					act = " (active)"
+				}
+				if l.Profile != "" {
+					act += " (profile " + l.Profile + ")"
 				}
 				g.Printf("  installed: %s%s  %s\n", l.Version, act, l.Path)
 			}

@@ -124,7 +124,7 @@ func newVerifyCmd(g *Global) *cobra.Command {
 	return &cobra.Command{
 		Use:   "verify [NAME...]",
 		Short: "Re-hash installed files against their receipts",
-		Long:  "Re-hash every installed version's executable and pkg/ tree against its receipt.\nExits 4 when anything changed since install.",
+		Long:  "Re-hash every installed version's executable and pkg/ tree against its receipt,\nand check that no one else can change what would launch it (the same ownership\nand mode checks as call). Exits 4 when anything changed since install or a\nlaunch would be refused.",
 		RunE: func(cmd *cobra.Command, a []string) error {
 			in, err := g.Installer()
 			if err != nil {
@@ -156,6 +156,10 @@ func newVerifyCmd(g *Global) *cobra.Command {
 						continue
 					}
 					c := in.Verify(r)
+					// What call would refuse to launch is no less a problem.
+					if err := runtime.CheckOwnership(runtime.SpecFromReceipt(in.Paths, r)); err != nil {
+						c.Problems = append(c.Problems, err.Error())
+					}
 					out = append(out, verifyJSON{Name: r.Name, Version: r.Version, OK: len(c.Problems) == 0, Problems: c.Problems})
 					if len(c.Problems) > 0 {
 						bad++

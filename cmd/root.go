@@ -202,6 +202,7 @@ var commands = []command{
 	{[]string{"sync"}, newSyncCmd},
 	{[]string{"call"}, newCallCmd},
 	{[]string{"describe"}, newDescribeCmd},
+	{[]string{"profiles"}, newProfilesCmd},
 	{[]string{"start"}, newStartCmd},
 	{[]string{"stop"}, newStopCmd},
 	{[]string{"ps"}, newPsCmd},

@@ -72,6 +72,7 @@ func scriptParams(t *testing.T, dir string, files []string, setup func(env *test
 			env.Setenv("ROOT", root)
 			env.Setenv("PLUGCTL_HOME", filepath.Join(env.WorkDir, "home"))
 			env.Setenv("GOOS_GOARCH", runtimeOSArch())
+			env.Setenv("ECOSYSTEMS", ecosystemsDir())
 			// A script that fails before its `stop --all` must not leave
 			// detached plugins running.
 			env.Defer(func() { stopStartedPlugins(env) })
@@ -79,6 +80,15 @@ func scriptParams(t *testing.T, dir string, files []string, setup func(env *test
 				setup(env)
 			}
 			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "ecosystems" {
+				// The SDK test plugins take minutes to build: make check
+				// builds them (scripts/build-ecosystem-plugins.sh) and
+				// names them in PLUGCTL_ECOSYSTEMS; make test does not.
+				return ecosystemsDir() != "", nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"httpserve":   cmdHTTPServe,
@@ -99,8 +109,30 @@ func scriptParams(t *testing.T, dir string, files []string, setup func(env *test
 			"setvar":      cmdSetVar,
 			"httpstop":    cmdHTTPStop,
 			"corruptblob": cmdCorruptBlob,
+			"procgone":    cmdProcGone,
+			"homeprocs":   cmdHomeProcs,
+			"killstart":   cmdKillStart,
 		},
 	}
+}
+
+// ecosystemsDir is where the SDK test plugins were built
+// (PLUGCTL_ECOSYSTEMS), or "" when they were not.
+func ecosystemsDir() string {
+	d := os.Getenv("PLUGCTL_ECOSYSTEMS")
+	if d == "" {
+		return ""
+	}
+	d, err := filepath.Abs(d)
+	if err != nil {
+		return ""
+	}
+	for _, f := range []string{"tfprovider", "grafanads", "tfplugin6.proto", "backend.proto"} {
+		if _, err := os.Stat(filepath.Join(d, f)); err != nil {
+			return ""
+		}
+	}
+	return d
 }
 
 var pluginsOnce sync.Once

@@ -438,8 +438,10 @@ handshake, and probe its health: gRPC's grpc.health.v1 (go-plugin's service
 "plugin") or net/rpc's Control.Ping. Prints status and latency per plugin;
 latencyMs is the probe's round trip, startMs the launch or reattach.
 Exits 5 when any plugin is unhealthy, else 3 when a named one is not
-installed. --timeout (default 60s) bounds the whole command; plugins are
-checked concurrently.`,
+installed. Plugins are checked all at once; --timeout (default 60s) bounds
+the whole command, and a plugin that has not completed its handshake or
+answered by then is killed and reported unhealthy ("timed out") while the
+others are reported as they are.`,
 		Example: "  plugctl health\n  plugctl health kv greeter@2.0.0 -o json",
 		RunE: func(cmd *cobra.Command, a []string) error {
 			p, err := g.Paths()
@@ -465,19 +467,7 @@ checked concurrently.`,
 			}
 			ctx, cancel := g.withRunTimeout(cmd.Context())
 			defer cancel()
-			out := make([]healthJSON, len(targets))
-			var wg sync.WaitGroup
-			sem := make(chan struct{}, 4)
-			for i, t := range targets {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					sem <- struct{}{}
-					defer func() { <-sem }()
-					out[i] = g.checkHealth(ctx, p, t, &rf)
-				}()
-			}
-			wg.Wait()
+			out := checkAllHealth(ctx, g, p, targets, &rf)
 			unhealthy, missing := 0, 0
 			for _, h := range out {
 				switch h.Status {
@@ -527,6 +517,39 @@ checked concurrently.`,
 	}
 	rf.bind(c)
 	return c
+}
+
+// checkAllHealth checks every target at once, so that plugins that never
+// complete their handshake (each held until ctx ends) delay no other one's
+// check, and returns the results in the order of targets. The checks share
+// one stderr, through a lock: plugins' output at -v, warnings and remarks
+// come out whole lines at a time.
+func checkAllHealth(ctx context.Context, g *Global, p store.Paths, targets []string, rf *runFlags) []healthJSON {
+	cg := *g
+	cg.IO.ErrOut = &lockedWriter{w: g.IO.ErrOut}
+	out := make([]healthJSON, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = cg.checkHealth(ctx, p, t, rf)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// lockedWriter serialises writes to w from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
 
 func (g *Global) checkHealth(ctx context.Context, p store.Paths, target string, rf *runFlags) healthJSON {
@@ -618,6 +641,9 @@ func (g *Global) runOptions(p store.Paths, name string, rf *runFlags) (runtime.O
 // stopRunning refuses op on name's started versions (version "" means all
 // of them) unless force, which stops them first.
 func (g *Global) stopRunning(ctx context.Context, p store.Paths, name, version string, force bool, op string) error {
+	if _, err := runtime.CleanStale(p, false); err != nil {
+		return err
+	}
 	running, err := runtime.Started(p)
 	if err != nil {
 		return err

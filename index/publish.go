@@ -113,6 +113,9 @@ func mergeProtocol(old, set store.Protocol) store.Protocol {
 	if set.MTLS != "" {
 		old.MTLS = set.MTLS
 	}
+	if set.Profile != "" {
+		old.Profile = set.Profile
+	}
 	return old
 }
 

@@ -1,6 +1,8 @@
 package index
 
 import (
+	"github.com/plugctl/plugctl/profile"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -137,6 +139,9 @@ func (idx *Index) Validate() error {
 		}
 		if err := p.Protocol.Validate(); err != nil {
 			return fmt.Errorf("%w: plugins.%s.%v", ErrMalformed, name, err)
+		}
+		if _, err := profile.Resolve(p.Protocol); err != nil {
+			return fmt.Errorf("%w: plugins.%s.protocol.%v", ErrMalformed, name, err)
 		}
 		for v, plats := range p.Versions {
 			if _, err := semver.StrictNewVersion(v); err != nil {

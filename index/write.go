@@ -99,6 +99,7 @@ func protocolNode(p store.Protocol) obj {
 		o = append(o, kv{"schema", obj{{"url", str(p.Schema.URL)}, {"sha256", str(p.Schema.SHA256)}}})
 	}
 	add("mtls", string(p.MTLS))
+	add("profile", p.Profile)
 	return o
 }
 

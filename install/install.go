@@ -1,6 +1,8 @@
 package install
 
 import (
+	"github.com/plugctl/plugctl/profile"
+
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +45,10 @@ type Request struct {
 	Protocol   store.Protocol
 	// SchemaSource is the absolute address of protocol.schema, if any.
 	SchemaSource string
+	// SchemaSet is a schema (a FileDescriptorSet) given with the install
+	// itself (install --from --proto/--protoset), kept like a fetched
+	// one; it goes without SchemaSource.
+	SchemaSet []byte
 }
 
 // Result says what Install did.
@@ -177,8 +183,22 @@ func (in *Installer) stageAndCommit(ctx context.Context, req Request, replace bo
 	if err != nil {
 		return nil, fmt.Errorf("hash installed tree: %w", err)
 	}
-	proto := req.Protocol
-	if req.SchemaSource != "" && proto.Schema != nil {
+	// The receipt keeps a profile's resolved values beside its name.
+	proto, err := profile.Resolve(req.Protocol)
+	if err != nil {
+		return nil, err
+	}
+	if req.SchemaSet != nil {
+		dst := filepath.Join(vdir, SchemaFile)
+		if err := os.WriteFile(dst, req.SchemaSet, 0o644); err != nil {
+			return nil, fmt.Errorf("schema: %w", err)
+		}
+		sum, err := verify.FileSHA256(dst)
+		if err != nil {
+			return nil, fmt.Errorf("schema: %w", err)
+		}
+		proto.Schema = &store.Schema{SHA256: sum, Path: SchemaFile}
+	} else if req.SchemaSource != "" && proto.Schema != nil {
 		if err := in.fetchSchema(ctx, req, vdir); err != nil {
 			return nil, err
 		}

@@ -1,6 +1,8 @@
 package install
 
 import (
+	"github.com/plugctl/plugctl/profile"
+
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,7 +113,12 @@ func (l *Lock) Write(path string) error {
 // Entry builds the lock entry for version of a plugin offered by an index:
 // every platform the index offers for that version, URLs made absolute.
 func Entry(c Candidate, version, constraint string) (LockedPlugin, error) {
-	lp := LockedPlugin{Version: version, Constraint: constraint, Protocol: c.Plugin.Protocol, Platforms: map[string]LockedArtifact{}}
+	// The lock keeps a profile's resolved values beside its name.
+	proto, err := profile.Resolve(c.Plugin.Protocol)
+	if err != nil {
+		return LockedPlugin{}, err
+	}
+	lp := LockedPlugin{Version: version, Constraint: constraint, Protocol: proto, Platforms: map[string]LockedArtifact{}}
 	if c.Index != "" {
 		lp.Index = &LockedIndex{Name: c.Index, Source: c.Meta.Source}
 	}

@@ -135,10 +135,21 @@ func (in *Installer) Verify(r *store.Receipt) Check {
 	case !strings.EqualFold(got, r.BinSHA256):
 		c.Problems = append(c.Problems, fmt.Sprintf("executable %s: want sha256 %s, got %s", r.Bin, r.BinSHA256, got))
 	}
-	tree, err := verify.TreeHash(in.Paths.PkgDir(r.Name, r.Version))
+	pkg := in.Paths.PkgDir(r.Name, r.Version)
+	tree, err := verify.TreeHash(pkg)
+	caches := []string(nil)
+	if err == nil && tree != r.TreeHash {
+		caches = verify.AppearedCaches(pkg, r.TreeHash)
+	}
 	switch {
 	case err != nil:
 		c.Problems = append(c.Problems, fmt.Sprintf("tree: %v", err))
+	case len(caches) > 0:
+		// Nothing else changed: say what appeared, which a run of the
+		// plugin with its own environment (--inherit-env) can write.
+		for _, d := range caches {
+			c.Problems = append(c.Problems, fmt.Sprintf("pkg/%s appeared (an interpreter's cache, written by running the plugin; remove it, or reinstall)", d))
+		}
 	case tree != r.TreeHash:
 		c.Problems = append(c.Problems, fmt.Sprintf("tree hash of pkg/: want %s, got %s", r.TreeHash, tree))
 	}
@@ -172,13 +183,16 @@ func (in *Installer) PruneVersions(name string, keep int) ([]PruneChoice, error)
 
 // removeRunFiles removes what run/ holds for a removed name@version: its
 // log and stdout, its lock and its keeper's socket. While a run record
-// says it was started they stay, for its process may still run: whoever
-// removes a version stops it first (runtime.Stop, which also clears the
-// record of one that died).
+// says it was started (or a start of it was interrupted) they stay, for its
+// process may still run: whoever removes a version stops it first
+// (runtime.Stop, which also clears the record of one that died, and
+// runtime.CleanStale, which ends what an interrupted start left).
 func (in *Installer) removeRunFiles(name, version string) {
 	home := in.Paths.Home
-	if _, err := os.Lstat(layout.StartedFile(home, name, version)); !errors.Is(err, fs.ErrNotExist) {
-		return
+	for _, rec := range []string{layout.StartedFile(home, name, version), layout.SpawnFile(home, name, version)} {
+		if _, err := os.Lstat(rec); !errors.Is(err, fs.ErrNotExist) {
+			return
+		}
 	}
 	for _, f := range []string{
 		layout.LogFile(home, name, version),

@@ -40,6 +40,10 @@ type CallOptions struct {
 	// bidirectional-streaming method; exactly one (or none: an empty
 	// request) for the other kinds. See Requests.
 	Requests Requests
+	// Decode prints bytes that hold JSON as JSON, and a Terraform
+	// DynamicValue's msgpack as JSON (--decode); nil: as the plugin's
+	// profile says (on for terraform and grafana). For reading only.
+	Decode *bool
 }
 
 // crashGrace is how long a failed call waits for the plugin's exit, so that
@@ -76,6 +80,9 @@ func (p *Plugin) Call(ctx context.Context, method string, args []byte, co CallOp
 
 func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co CallOptions, emit func([]byte) error) error {
 	md, err := checkMetadata(co.Metadata)
+	if err == nil {
+		md = underProtocolMetadata(p.spec.Protocol.Metadata, md)
+	}
 	if err != nil {
 		return err
 	}
@@ -98,6 +105,7 @@ func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co Ca
 		return err
 	}
 	req := dynamicpb.NewMessage(m.Input())
+	args = p.profileArgs(args, m.Input())
 	if len(bytes.TrimSpace(args)) > 0 {
 		uo := protojson.UnmarshalOptions{Resolver: s.types}
 		if err := uo.Unmarshal(args, req); err != nil {
@@ -114,7 +122,10 @@ func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co Ca
 		if err != nil {
 			return err
 		}
-		return emit(out)
+		if err := emit(p.readableResult(out, m.Output(), co)); err != nil {
+			return err
+		}
+		return p.resultError(full, out)
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -141,7 +152,7 @@ func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co Ca
 		if err != nil {
 			return err
 		}
-		if err := emit(out); err != nil {
+		if err := emit(p.readableResult(out, m.Output(), co)); err != nil {
 			return err
 		}
 	}
@@ -226,6 +237,24 @@ func checkMetadata(md metadata.MD) (metadata.MD, error) {
 		out[lk] = append(out[lk], vs...)
 	}
 	return out, nil
+}
+
+// underProtocolMetadata adds the metadata that the plugin's protocol gives
+// every call (the index's protocol.metadata, "key: value", checked when the
+// index was read) to md, for the keys md does not set itself.
+func underProtocolMetadata(base []string, md metadata.MD) metadata.MD {
+	if len(base) == 0 {
+		return md
+	}
+	out := metadata.MD{}
+	for _, s := range base {
+		k, v, _ := strings.Cut(s, ":")
+		k = strings.ToLower(strings.TrimSpace(k))
+		if _, ok := md[k]; !ok {
+			out.Append(k, strings.TrimSpace(v))
+		}
+	}
+	return metadata.Join(out, md)
 }
 
 func validHeaderKey(k string) bool {

@@ -1,29 +1,208 @@
 package runtime
 
 import (
+	"bytes"
+	"encoding/hex"
+	"net"
 	"os"
 	"strconv"
 	"strings"
 )
 
-// processStart returns the start time of pid (clock ticks since boot, field
-// 22 of /proc/PID/stat) and whether it is a zombie. ok is false when the
-// process does not exist.
-func processStart(pid int) (start uint64, zombie, ok bool) {
+// procStat is what /proc/PID/stat says of a process that plugctl needs.
+type procStat struct {
+	state   byte
+	pgrp    int
+	session int
+	start   uint64 // clock ticks since boot (field 22)
+}
+
+func readProcStat(pid int) (procStat, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, false, false
+		return procStat{}, false
 	}
 	// The command name (field 2) may hold spaces and parentheses.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, false, false
+		return procStat{}, false
 	}
 	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
+	if len(f) < 20 || f[0] == "" {
+		return procStat{}, false
+	}
+	var ps procStat
+	ps.state = f[0][0]
+	ps.pgrp, _ = strconv.Atoi(f[2])
+	ps.session, _ = strconv.Atoi(f[3])
+	ps.start, _ = strconv.ParseUint(f[19], 10, 64)
+	return ps, true
+}
+
+// processStart returns the start time of pid (clock ticks since boot, field
+// 22 of /proc/PID/stat) and whether it is a zombie. ok is false when the
+// process does not exist.
+func processStart(pid int) (start uint64, zombie, ok bool) {
+	ps, ok := readProcStat(pid)
+	if !ok {
 		return 0, false, false
 	}
-	start, _ = strconv.ParseUint(f[19], 10, 64)
-	return start, f[0] == "Z" || f[0] == "X", true
+	return ps.start, ps.state == 'Z' || ps.state == 'X', true
+}
+
+// canListGroups: groupMembers can tell which processes are in a group.
+const canListGroups = true
+
+// groupMembers lists the live (not zombie) processes of process group pgid
+// in session sid (sid 0: any session).
+func groupMembers(pgid, sid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		ps, ok := readProcStat(pid)
+		if !ok || ps.pgrp != pgid || (sid != 0 && ps.session != sid) || ps.state == 'Z' || ps.state == 'X' {
+			continue
+		}
+		out = append(out, pid)
+	}
+	return out
+}
+
+// envProcs lists the processes of this user whose environment holds the
+// entry kv (NAME=VALUE).
+func envProcs(kv string) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	want := []byte(kv)
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil {
+			continue
+		}
+		for _, v := range bytes.Split(b, []byte{0}) {
+			if bytes.Equal(v, want) {
+				if ps, ok := readProcStat(pid); ok && ps.state != 'Z' && ps.state != 'X' {
+					out = append(out, pid)
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+// groupSocketInodes returns the inodes of the sockets that the processes of
+// process group pgid hold open.
+func groupSocketInodes(pgid int) map[string]bool {
+	inodes := map[string]bool{}
+	for _, pid := range groupMembers(pgid, 0) {
+		dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+		fds, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			l, err := os.Readlink(dir + "/" + fd.Name())
+			if err != nil {
+				continue
+			}
+			if ino, ok := strings.CutPrefix(l, "socket:["); ok {
+				inodes[strings.TrimSuffix(ino, "]")] = true
+			}
+		}
+	}
+	return inodes
+}
+
+// groupListensUnix: a process of group pgid listens on a unix socket bound
+// at path (by that name: a hard link to another process's socket does not
+// count, /proc/net/unix names the path it was bound to).
+func groupListensUnix(pgid int, path string) bool {
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		// No /proc to tell: the private directory made for this launch
+		// is the proof, as where /proc does not exist.
+		return true
+	}
+	inodes := groupSocketInodes(pgid)
+	// Num RefCount Protocol Flags Type St Inode Path
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 8 || f[7] != path {
+			continue
+		}
+		flags, _ := strconv.ParseUint(f[3], 16, 32)
+		const acceptCon = 0x10000 // __SO_ACCEPTCON: listening
+		if flags&acceptCon != 0 && inodes[f[6]] {
+			return true
+		}
+	}
+	return false
+}
+
+// groupListensTCP: a process of group pgid listens on addr's port, at its
+// IP or at a wildcard address.
+func groupListensTCP(pgid int, addr *net.TCPAddr) bool {
+	var inodes map[string]bool
+	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" { // TCP_LISTEN
+				continue
+			}
+			ip, port, ok := parseProcNetAddr(f[1])
+			if !ok || port != addr.Port || !(ip.Equal(addr.IP) || ip.IsUnspecified()) {
+				continue
+			}
+			if inodes == nil {
+				inodes = groupSocketInodes(pgid)
+			}
+			if inodes[f[9]] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// parseProcNetAddr parses /proc/net/tcp's "0100007F:1F90": the address as
+// 32-bit words in host (little-endian) order, the port in hex.
+func parseProcNetAddr(s string) (net.IP, int, bool) {
+	h, p, ok := strings.Cut(s, ":")
+	if !ok || (len(h) != 8 && len(h) != 32) {
+		return nil, 0, false
+	}
+	raw, err := hex.DecodeString(h)
+	if err != nil {
+		return nil, 0, false
+	}
+	ip := make(net.IP, len(raw))
+	for i := 0; i < len(raw); i += 4 {
+		ip[i], ip[i+1], ip[i+2], ip[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+	}
+	port, err := strconv.ParseUint(p, 16, 16)
+	if err != nil {
+		return nil, 0, false
+	}
+	return ip, int(port), true
 }

@@ -66,6 +66,8 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 		return nil, false, err
 	}
 	defer unlock()
+	// What an earlier start of this version left when it was killed.
+	endInterruptedStart(home, spec.Name, spec.Version, false)
 	if old, err := ReadStarted(home, spec.Name, spec.Version); err == nil {
 		if old.Alive() {
 			return old, false, nil
@@ -89,22 +91,40 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 			return nil, false, fmt.Errorf("plugin %s: %w", spec.Name, err)
 		}
 	}
-	// The plugin names its socket <dir>/pluginNNNN. A deep home gets a
-	// private temp directory, which removeRunFiles removes on every path
+	// The plugin names its socket <dir>/pluginNNNN, in a directory made
+	// for this start alone, so that a handshake naming a socket anywhere
+	// else (another plugin's) is refused: run/sNNNN, or a private temp
+	// directory for a deep home. removeRunFiles removes it on every path
 	// from here on.
-	sockDir := runDir
-	if !socketFits(runDir, "/plugin0123456789") {
-		if sockDir, err = os.MkdirTemp("", "plugctl-run-"); err != nil {
-			return nil, false, err
-		}
-		st.SocketDir = sockDir
+	sockDir := ""
+	if socketFits(runDir, "/s0123456789/plugin0123456789") {
+		sockDir, err = os.MkdirTemp(runDir, "s")
+	} else {
+		sockDir, err = os.MkdirTemp("", "plugctl-run-")
 	}
-
-	exited, waitErr, err := startDetached(spec, opt, st, pluginEnv(proto, opt, handshakeEnv(proto, sockDir), certPEM))
 	if err != nil {
-		removeRunFiles(home, st)
 		return nil, false, err
 	}
+	st.SocketDir = sockDir
+
+	// Recorded before the process exists (see spawnRecord): a start killed
+	// from here on leaves nothing that CleanStale cannot find.
+	spawn, err := newSpawn(home, spec.Name, spec.Version, sockDir)
+	if err != nil {
+		removeRunFiles(home, st)
+		return nil, false, fmt.Errorf("plugin %s: %w", spec.Name, err)
+	}
+	spawnDone := func() { os.Remove(spawnFile(home, spec.Name, spec.Version)) }
+	// The token comes last: neither --env nor config.yaml can replace it.
+	env := append(pluginEnv(proto, opt, handshakeEnv(proto, sockDir), certPEM), spawn.env())
+	exited, waitErr, err := startDetached(spec, opt, st, env)
+	if err != nil {
+		removeRunFiles(home, st)
+		spawnDone()
+		return nil, false, err
+	}
+	spawn.Pid, spawn.ProcStart = st.Pid, st.ProcStart
+	_ = spawn.write(home, spec.Name, spec.Version) // the token finds it anyway where /proc can be read
 	fail := func(e error) (*StartedPlugin, bool, error) {
 		killGroup(st.Pid)
 		select {
@@ -112,12 +132,26 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 		case <-time.After(reapGrace):
 		}
 		removeRunFiles(home, st)
+		spawnDone()
 		return nil, false, e
 	}
 
 	line, err := awaitHandshake(ctx, st.Stdout, exited)
 	if err == nil {
 		err = st.applyHandshake(line, proto, mode)
+	}
+	var addrErr error
+	if err == nil {
+		// Nothing has dialled it yet: it must be the plugin's own.
+		rc, _ := st.ReattachConfig()
+		var warn string
+		if warn, addrErr = checkHandshakeAddr(rc.Addr, sockDir, st.Pid); warn != "" {
+			l, _ := pluginOutput(spec.Name, opt)
+			l.Warn(warn)
+		}
+	}
+	if addrErr != nil {
+		return fail(&PluginError{Name: spec.Name, Op: OpHandshake, Err: addrErr})
 	}
 	if err != nil {
 		status := ""
@@ -150,6 +184,7 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 	if err := writeState(home, st); err != nil {
 		return fail(err)
 	}
+	spawnDone()
 	// One round trip proves the record usable: address, TLS, protocol.
 	p, err := attachState(ctx, home, st, spec, Options{Home: home})
 	if err == nil {
@@ -393,6 +428,8 @@ func Stop(ctx context.Context, home store.Paths, name, version string) (*Started
 			}
 			waitProcGone(st, reapGrace)
 		}
+		// A plugin that exited when asked leaves its children running.
+		endGroup(st.Pid)
 	}
 	removeRunFiles(home, st)
 	return st, nil
@@ -414,6 +451,20 @@ func waitProcGone(st *StartedPlugin, d time.Duration) bool {
 func killGroup(pid int) {
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
 	_ = syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// endGroup kills what is left of the process group of a started plugin
+// that was just seen running: the children it started (a worker, a
+// `sleep`) stay in its group and session unless they made their own, and
+// would outlive it. The kernel does not hand out the plugin's pid again
+// while its group or session has a member, so the group is still the
+// plugin's; where the members can be listed, only a group that still has
+// some in the plugin's session is signalled.
+func endGroup(pid int) {
+	if pid <= 0 || canListGroups && len(groupMembers(pid, pid)) == 0 {
+		return
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
 }
 
 func inode(fi os.FileInfo) uint64 {

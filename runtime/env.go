@@ -7,6 +7,15 @@ import "strings"
 // holds it or a slice of it.
 var cleanEnv = [...]string{"PATH", "HOME", "TMPDIR", "LANG", "LC_*", "TZ"}
 
+// noCacheEnv is set for every plugin (before the profile's and the
+// caller's variables, which may override it): the interpreters' switches
+// that stop a script from writing caches beside its sources, so that a
+// plugin run normally cannot change its installed tree (which verify would
+// then report). Python writes __pycache__ next to each imported module;
+// Node.js (22.1 on) writes a module compile cache when NODE_COMPILE_CACHE
+// asks for one.
+var noCacheEnv = [...]string{"PYTHONDONTWRITEBYTECODE=1", "NODE_DISABLE_COMPILE_CACHE=1"}
+
 // CleanEnv returns the names of the variables of the caller's environment
 // that every plugin gets: what programs need to find tools, a home, a
 // temporary directory, a locale and a time zone, and nothing that usually

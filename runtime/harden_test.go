@@ -119,10 +119,16 @@ func TestCleanEnvironment(t *testing.T) {
 			if !slices.Contains(env, "PLUGCTL_PLUGIN=plugctl") {
 				t.Errorf("the magic cookie is missing: %q", env)
 			}
+			// The interpreters' no-cache switches are set, whatever else is.
+			for _, kv := range noCacheEnv {
+				if !slices.Contains(env, kv) {
+					t.Errorf("%s is missing: %q", kv, env)
+				}
+			}
 			if tc.name == "clean" {
 				for _, kv := range env {
 					k, _, _ := strings.Cut(kv, "=")
-					if !envAllowed(k, CleanEnv()) && k != "PLUGCTL_PLUGIN" && k != "TESTPLUGIN_MARKER" && !strings.HasPrefix(k, "PLUGIN_") {
+					if !envAllowed(k, CleanEnv()) && k != "PLUGCTL_PLUGIN" && k != "TESTPLUGIN_MARKER" && !strings.HasPrefix(k, "PLUGIN_") && !slices.Contains(noCacheEnv[:], kv) {
 						t.Errorf("unexpected variable %s in a clean environment", k)
 					}
 				}

@@ -69,7 +69,10 @@ func encodeKeptError(err error) *keepwire.Error {
 	var pe *PluginError
 	var me *MethodError
 	var ae *ArgError
+	var de *DiagnosticsError
 	switch {
+	case errors.As(err, &de):
+		ke.Kind, ke.Method, ke.Inner, ke.Diagnostics = "diagnostics", de.Method, de.Summary, de.Diagnostics
 	case errors.As(err, &me):
 		ke.Kind, ke.Method, ke.Code, ke.Inner = "method", me.Method, uint32(me.Code), me.Message
 	case errors.As(err, &ae) && ae.Err != nil:
@@ -108,6 +111,8 @@ func decodeKeptError(ke *keepwire.Error) error {
 	switch ke.Kind {
 	case "method":
 		return &MethodError{Method: ke.Method, Code: codes.Code(ke.Code), Message: ke.Inner}
+	case "diagnostics":
+		return &DiagnosticsError{Method: ke.Method, Summary: ke.Inner, Diagnostics: ke.Diagnostics}
 	case "arg":
 		return &ArgError{Method: ke.Method, Type: ke.Type, Err: &keptErr{ke.Inner, is}}
 	case "plugin":
@@ -158,18 +163,12 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 	defer p.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if c, err := keepwire.Dial(sock); err == nil {
-		// Two starts at once each ran a keeper: one is enough.
-		c.Close()
-		return nil
-	}
-	_ = os.Remove(sock) // a dead keeper's
 	// Logged before the socket exists: whoever sees it can read this line.
 	log, _ := pluginOutput(r.Name, opt)
 	log.Info("keeper serving calls", "socket", sock, "pid", st.Pid)
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		return fmt.Errorf("keeper of %s@%s: %w", r.Name, r.Version, err)
+	l, err := listenKeeper(ctx, home, st, sock)
+	if err != nil || l == nil {
+		return err
 	}
 	// On the way out, remove the socket only if it is still this one.
 	mine, _ := os.Stat(sock)
@@ -178,10 +177,6 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 			os.Remove(sock)
 		}
 	}()
-	if err := os.Chmod(sock, 0o600); err != nil {
-		l.Close()
-		return err
-	}
 	go func() {
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
@@ -209,6 +204,54 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 		go k.serve(ctx, c)
 	}
 }
+
+// listenKeeper binds the keeper's socket sock, or returns a nil listener
+// when another keeper of st already answers there (two starts at once each
+// ran one: one is enough). Under the version's run lock, so that two
+// keepers starting at once cannot each find no keeper, and the second
+// remove the socket the first just bound; the socket is bound under a
+// temporary name, made private, and renamed into place, so that it never
+// answers with another mode.
+func listenKeeper(ctx context.Context, home store.Paths, st *StartedPlugin, sock string) (net.Listener, error) {
+	unlock, err := lockRunCtx(ctx, home, st.Name, st.Version)
+	if err != nil {
+		return nil, fmt.Errorf("keeper of %s@%s: %w", st.Name, st.Version, err)
+	}
+	defer unlock()
+	if c, err := keepwire.Dial(sock); err == nil {
+		c.Close()
+		return nil, nil
+	}
+	if keeperBindHook != nil {
+		keeperBindHook()
+	}
+	tmp := fmt.Sprintf("%s.%d", sock, os.Getpid())
+	if !socketFits(tmp, "") {
+		tmp = filepath.Join(filepath.Dir(sock), fmt.Sprintf("k%d.tmp", os.Getpid()))
+	}
+	_ = os.Remove(tmp)
+	l, err := net.Listen("unix", tmp)
+	if err != nil {
+		return nil, fmt.Errorf("keeper of %s@%s: %w", st.Name, st.Version, err)
+	}
+	// Close must not remove the socket by its old name once renamed.
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := os.Chmod(tmp, 0o600); err == nil {
+		// Replaces a dead keeper's socket in one step.
+		err = os.Rename(tmp, sock)
+	}
+	if err != nil {
+		l.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("keeper of %s@%s: %w", st.Name, st.Version, err)
+	}
+	return l, nil
+}
+
+// keeperBindHook, when set by a test, runs between the check that no keeper
+// answers and the bind: where another keeper starting at once must not get
+// in.
+var keeperBindHook func()
 
 // keptRequestTimeout bounds the wait for a request's line: even the
 // largest one (keepwire.MaxRequest) takes well under a second on a unix
@@ -258,7 +301,7 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 	}
 	_ = c.SetReadDeadline(time.Time{})
 	w := bufio.NewWriter(c)
-	enc := json.NewEncoder(w)
+	enc := keepwire.NewReplyEncoder(w)
 	defer w.Flush()
 	var req keepwire.Request
 	if err := json.Unmarshal(line, &req); err != nil {
@@ -285,7 +328,7 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 			cancel()
 		}()
 	}
-	co := CallOptions{Metadata: req.Metadata}
+	co := CallOptions{Metadata: req.Metadata, Decode: req.Decode}
 	if req.Stream {
 		co.Requests = keptRequests(br, watchHangUp)
 	} else {
@@ -356,7 +399,9 @@ func keptRequests(br *bufio.Reader, then func()) Requests {
 // give ProtoFiles or Protoset attach themselves). used is false when s has
 // no keeper that answers, or the keeper declines the call (s has exited, or
 // runs another binary than r, its receipt), and nothing ran: the caller
-// attaches or launches instead. Once the request is sent the call is not
+// attaches or launches instead. A keeper socket, run/ or receipt that
+// someone else could have changed is refused before anything is dialled
+// (used, with an *UnsafePathError, as launching refuses it). Once the request is sent the call is not
 // retried (it may have run): a keeper lost meanwhile is a *PluginError.
 func (s *StartedPlugin) CallKeeper(ctx context.Context, home store.Paths, r *store.Receipt, method string, args []byte, co CallOptions, emit func(json []byte) error) (used bool, err error) {
 	used, _, err = s.CallKeeperKind(ctx, home, r, method, args, co, emit)
@@ -372,12 +417,21 @@ func (s *StartedPlugin) CallKeeperKind(ctx context.Context, home store.Paths, r 
 		// (Arguments too large for one keeper request go by attaching.)
 		return false, "", nil
 	}
+	// What a call through the keeper trusts is held to launching's rule:
+	// run/ and the socket (someone else's socket would be served by
+	// someone else's process), and the receipt that named the binary.
+	if err := checkSocket(s.Name, home, sock); err != nil {
+		return true, "", err
+	}
+	if err := checkTree(s.Name, home.Home, home.ReceiptFile(r.Name, r.Version), 0, false); err != nil {
+		return true, "", err
+	}
 	c, err := keepwire.Dial(sock)
 	if err != nil {
 		return false, "", nil
 	}
 	defer c.Close()
-	req := keepwire.Request{Target: s.Name + "@" + s.Version, Method: method, Metadata: co.Metadata}
+	req := keepwire.Request{Target: s.Name + "@" + s.Version, Method: method, Metadata: co.Metadata, Decode: co.Decode}
 	if len(bytes.TrimSpace(args)) > 0 {
 		raw := json.RawMessage(args)
 		req.Args = &raw

@@ -40,6 +40,12 @@ type Spec struct {
 	// Exe must be owned by the user or root and not writable by others
 	// (see UnsafePathError). Empty: only Exe's own directory is checked.
 	Root string
+	// Steering are the other files whose content steers the launch (the
+	// receipt, config.yaml with the plugin's environment, the schema):
+	// held, with their directories up to Root, to the same rule as Exe
+	// before anything runs; missing ones are skipped. SpecFromReceipt
+	// fills it.
+	Steering []string
 	// Protoset is an optional FileDescriptorSet (the index's protocol.schema,
 	// verified copy) used instead of gRPC reflection.
 	Protoset string
@@ -74,12 +80,14 @@ func SpecFromReceipt(p store.Paths, r *store.Receipt) Spec {
 
 		ReflectionCache: filepath.Join(vdir, ReflectionCacheFile),
 	}
+	s.Steering = []string{p.ReceiptFile(r.Name, r.Version), p.Config(), s.ReflectionCache}
 	if sc := r.Protocol.Schema; sc != nil && sc.Path != "" {
 		s.Protoset = sc.Path
 		if !filepath.IsAbs(s.Protoset) {
 			s.Protoset = filepath.Join(vdir, filepath.FromSlash(sc.Path))
 		}
 		s.ProtosetSHA256 = sc.SHA256
+		s.Steering = append(s.Steering, s.Protoset)
 	}
 	return s
 }
@@ -321,6 +329,17 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 		return nil, p.startError(res.err, proto)
 	}
 
+	// Nothing has dialled the address yet: it must be the plugin's own.
+	dir := ""
+	if d := socketDir.Load(); d != nil {
+		dir = *d
+	}
+	if warn, err := checkHandshakeAddr(res.addr, dir, p.runner.Pid()); err != nil {
+		p.refuse(dir)
+		return nil, &PluginError{Name: spec.Name, Op: OpHandshake, Err: err}
+	} else if warn != "" {
+		logger.Warn(warn)
+	}
 	fail := func(op string, err error) (*Plugin, error) {
 		_ = p.Close()
 		return nil, &PluginError{Name: spec.Name, Op: op, Err: err, Panic: stderr.panicLine()}
@@ -412,12 +431,15 @@ func (l *hostLogger) Warn(msg string, args ...any)  { l.Log(hclog.Warn, msg, arg
 func (l *hostLogger) Error(msg string, args ...any) { l.Log(hclog.Error, msg, args...) }
 
 // pluginEnv is a plugin's whole environment: what hostEnv lets through of
-// ours, then opt.Env, then goPlugin (go-plugin's handshake variables), which
+// ours, then noCacheEnv, then the protocol's Env (its profile's), then
+// opt.Env, then goPlugin (go-plugin's handshake variables), which
 // nothing overrides (for a name given twice the last value wins), then
 // PLUGIN_CLIENT_CERT, always set so that one in our own environment never
 // reaches the plugin (empty: no mTLS).
 func pluginEnv(proto store.Protocol, opt Options, goPlugin []string, certPEM []byte) []string {
 	env := filterEnv(hostEnv(os.Environ(), opt), proto.CookieKey)
+	env = append(env, noCacheEnv[:]...)
+	env = append(env, filterEnv(proto.Env, proto.CookieKey)...)
 	env = append(env, filterEnv(opt.Env, proto.CookieKey)...)
 	env = append(env, goPlugin...)
 	return append(env, "PLUGIN_CLIENT_CERT="+string(certPEM))
@@ -794,6 +816,25 @@ func (p *Plugin) reap() {
 	case <-time.After(pipeGrace):
 	}
 	p.dropConn()
+}
+
+// refuse ends a launched plugin whose handshake named an address that is
+// not its own: its process group is killed directly, and go-plugin's client
+// is never asked to (its Kill dials the address to shut down what answers
+// there: the very process the plugin pointed at). socketDir, go-plugin's
+// directory for this launch, is removed here for the same reason.
+func (p *Plugin) refuse(socketDir string) {
+	if r := p.runner; r != nil {
+		_ = r.Kill(context.Background())
+		select {
+		case <-r.exited:
+		case <-time.After(reapGrace):
+			r.closePipes()
+		}
+	}
+	if socketDir != "" {
+		_ = os.RemoveAll(socketDir)
+	}
 }
 
 // dropConn closes our connections to the plugin, nothing more.

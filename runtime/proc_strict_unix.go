@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/plugctl/plugctl/store"
 )
 
 // UnsafePathError says that a file or directory that a plugin is launched
@@ -31,34 +33,85 @@ func (e *UnsafePathError) Error() string {
 	return fmt.Sprintf("plugin %s: refusing to run: %s is %s; fix: %s", e.Name, e.Path, e.Reason, e.Fix)
 }
 
-// checkOwnership applies StrictModes to what launching spec trusts: the
-// executable, its identity record, and every directory from the
-// executable's up to spec.Root (the home) inclusive; with no Root, the
-// executable's directory only. Directories above the home are not checked
-// (ssh stops at the user's home too).
+// checkOwnership applies StrictModes to everything launching spec trusts
+// (the one rule: strictModes): the executable, its identity record, the
+// files that steer the launch (spec.Steering: the receipt, config.yaml,
+// the schema…, when they exist), and every directory from each of them up
+// to spec.Root (the home) inclusive; with no Root, their own directories
+// only. Directories above the home are not checked (ssh stops at the
+// user's home too).
 func checkOwnership(spec Spec) error {
 	// The executable itself must be a file, not a link to one.
-	if err := checkOwner(spec.Name, spec.Exe); err != nil {
+	if err := checkTree(spec.Name, spec.Root, spec.Exe, 0, true); err != nil {
 		return err
 	}
-	paths := []string{}
-	if spec.RecordPath != "" {
-		if _, err := os.Lstat(spec.RecordPath); err == nil {
-			paths = append(paths, spec.RecordPath)
+	for _, p := range append([]string{spec.RecordPath}, spec.Steering...) {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Lstat(p); err != nil {
+			continue // a missing one steers nothing
+		}
+		if err := checkTree(spec.Name, spec.Root, p, 0, false); err != nil {
+			return err
 		}
 	}
-	// Directories are checked where they really are: a home reached
-	// through a symbolic link (~/.plugins -> /data/plugins) is fine, what
-	// matters is who can change the directories it leads to.
-	dir := realPath(filepath.Dir(spec.Exe))
-	if spec.Root == "" {
+	return nil
+}
+
+// CheckOwnership reports what launching spec would refuse under StrictModes
+// (an *UnsafePathError), without launching: doctor and verify say what a
+// call would refuse.
+func CheckOwnership(spec Spec) error { return checkOwnership(spec) }
+
+// UnsafeVersion is an installed version that a launch would refuse.
+type UnsafeVersion struct {
+	Name, Version string
+	Err           error // an *UnsafePathError, mostly
+}
+
+// UnsafeVersions applies to every installed version of home the check that
+// launching it makes (CheckOwnership), and returns those it would refuse.
+// Unreadable receipts are doctor's and verify's own business.
+func UnsafeVersions(home store.Paths) []UnsafeVersion {
+	names, _ := home.Names()
+	var out []UnsafeVersion
+	for _, n := range names {
+		rs, _ := home.Versions(n)
+		for _, r := range rs {
+			if err := checkOwnership(SpecFromReceipt(home, r)); err != nil {
+				out = append(out, UnsafeVersion{Name: r.Name, Version: r.Version, Err: err})
+			}
+		}
+	}
+	return out
+}
+
+// checkTree applies strictModes to path (of kind, as strictModes takes it) and to every directory from its
+// own up to root inclusive (its own directory only when root is empty, or
+// when path lies outside root and !mustBeInside). Directories are checked
+// where they really are: a home reached through a symbolic link
+// (~/.plugins -> /data/plugins) is fine, what matters is who can change
+// the directories it leads to.
+func checkTree(name, root, path string, kind fs.FileMode, mustBeInside bool) error {
+	if err := strictModes(name, path, kind); err != nil {
+		return err
+	}
+	dir := realPath(filepath.Dir(path))
+	paths := []string{}
+	inside := false
+	if root != "" {
+		r := realPath(root)
+		rel, err := filepath.Rel(r, dir)
+		inside = err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+		if !inside && mustBeInside {
+			return fmt.Errorf("plugin %s: executable %s is outside %s", name, path, root)
+		}
+		root = r
+	}
+	if !inside {
 		paths = append(paths, dir)
 	} else {
-		root := realPath(spec.Root)
-		rel, err := filepath.Rel(root, dir)
-		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return fmt.Errorf("plugin %s: executable %s is outside %s", spec.Name, spec.Exe, spec.Root)
-		}
 		for {
 			paths = append(paths, dir)
 			if dir == root {
@@ -72,7 +125,7 @@ func checkOwnership(spec Spec) error {
 		}
 	}
 	for _, p := range paths {
-		if err := checkOwner(spec.Name, p); err != nil {
+		if err := strictModes(name, p, 0); err != nil {
 			return err
 		}
 	}
@@ -88,7 +141,13 @@ func realPath(p string) string {
 	return filepath.Clean(p)
 }
 
-func checkOwner(name, path string) error {
+// strictModes is plugctl's one StrictModes rule, for everything it
+// trusts to run a plugin: path must be owned by the user or root, not
+// writable by other users nor by a group other than the user's private
+// one, and be what is expected: a regular file or a directory (kind 0), or
+// a unix socket (kind fs.ModeSocket); never a symbolic link. A missing
+// path passes (whoever opens it reports it).
+func strictModes(name, path string, kind fs.FileMode) error {
 	fi, err := os.Lstat(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -100,11 +159,15 @@ func checkOwner(name, path string) error {
 	if !ok {
 		return nil
 	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		return &UnsafePathError{Name: name, Path: path, Reason: "a symbolic link", Fix: "fetch this version of the plugin again (reinstall it)"}
+	fix := "fetch this version of the plugin again (reinstall it)"
+	if kind == fs.ModeSocket {
+		fix = "stop " + name + " and start it again"
 	}
-	if !fi.IsDir() && !fi.Mode().IsRegular() {
-		return &UnsafePathError{Name: name, Path: path, Reason: "not a regular file (" + fi.Mode().Type().String() + ")", Fix: "fetch this version of the plugin again (reinstall it)"}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return &UnsafePathError{Name: name, Path: path, Reason: "a symbolic link", Fix: fix}
+	}
+	if kind != 0 && fi.Mode().Type() != kind || kind == 0 && !fi.IsDir() && !fi.Mode().IsRegular() {
+		return &UnsafePathError{Name: name, Path: path, Reason: "not a regular file (" + fi.Mode().Type().String() + ")", Fix: fix}
 	}
 	uid := uint32(os.Geteuid())
 	if st.Uid != uid && st.Uid != 0 {
@@ -145,3 +208,26 @@ var (
 	privateGroupOnce sync.Once
 	privateGID       int64 = -1
 )
+
+// checkSocketDir applies strictModes to the directory of a started
+// plugin's socket, and to those above it up to the home when it lies in
+// the home: the socket itself has the plugin's umask; the directory is
+// what keeps others from reaching or replacing it.
+func checkSocketDir(name string, home store.Paths, sock string) error {
+	dir := filepath.Dir(sock)
+	if home.Home != "" {
+		if rel, err := filepath.Rel(realPath(home.Home), realPath(dir)); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return checkTree(name, home.Home, filepath.Join(dir, "."), 0, true)
+		}
+	}
+	return strictModes(name, dir, 0)
+}
+
+// checkSocket applies the rule that launching applies to what it runs to a
+// unix socket that a call is about to dial (a keeper's, or a started
+// plugin's): the socket (owned by the user or root, nobody else's to
+// replace) and the directories from its own up to the home (run/, or the
+// private directory made for it when run/ is too deep).
+func checkSocket(name string, home store.Paths, sock string) error {
+	return checkTree(name, home.Home, sock, fs.ModeSocket, false)
+}

@@ -118,6 +118,13 @@ func attachState(ctx context.Context, home store.Paths, st *StartedPlugin, spec 
 	if err != nil {
 		return nil, err
 	}
+	if st.Network == "unix" {
+		// The plugin made its socket with its own umask: what keeps
+		// others from it, or from replacing it, is the directory.
+		if err := checkSocketDir(spec.Name, home, st.Address); err != nil {
+			return nil, err
+		}
+	}
 	spec.Protocol = spec.Protocol.WithDefaults(spec.Name)
 
 	var tlsConf *tls.Config

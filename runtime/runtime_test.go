@@ -891,7 +891,8 @@ func TestSpecFromReceipt(t *testing.T) {
 	s := SpecFromReceipt(p, r)
 	want := Spec{Name: "kv", Version: "1.2.0", Exe: "/h/plugins/kv/1.2.0/pkg/bin/kv", SHA256: "ab",
 		RecordPath: "/h/plugins/kv/1.2.0/.verified", Root: "/h", Protoset: "/h/plugins/kv/1.2.0/schema/kv.protoset", ProtosetSHA256: "cd",
-		ReflectionCache: "/h/plugins/kv/1.2.0/.reflection.cache"}
+		ReflectionCache: "/h/plugins/kv/1.2.0/.reflection.cache",
+		Steering:        []string{"/h/plugins/kv/1.2.0/receipt.json", "/h/config.yaml", "/h/plugins/kv/1.2.0/.reflection.cache", "/h/plugins/kv/1.2.0/schema/kv.protoset"}}
 	got := s
 	got.Protocol = store.Protocol{}
 	if fmt.Sprint(got) != fmt.Sprint(want) {

@@ -217,16 +217,23 @@ func recordPaths(home store.Paths) ([]string, error) {
 }
 
 // StaleRunFile is a run file CleanStale found: the record of a started plugin
-// whose process is gone, or a record that cannot be read.
+// whose process is gone, a record that cannot be read, or what a start
+// killed midway left (Interrupted: its spawn file, and the processes it had
+// created, which CleanStale ends).
 type StaleRunFile struct {
 	Path    string
 	Name    string // empty for an unreadable record
 	Version string
 	Pid     int
+	// Interrupted: a start of Name@Version was killed before it recorded
+	// its plugin; Ended are the processes it had left running.
+	Interrupted bool
+	Ended       []int
 }
 
-// CleanStale removes the run files of started plugins whose processes are
-// gone (record and socket; the log stays until the next start) and
+// CleanStale ends the processes that starts killed midway left running (see
+// SpawnTokenEnv), removes the run files of started plugins whose processes
+// are gone (record and socket; the log stays until the next start) and
 // unreadable records, and returns what it found. With dryRun it only
 // reports.
 func CleanStale(home store.Paths, dryRun bool) ([]StaleRunFile, error) {
@@ -235,6 +242,18 @@ func CleanStale(home store.Paths, dryRun bool) ([]StaleRunFile, error) {
 		return nil, err
 	}
 	var out []StaleRunFile
+	for _, nv := range spawnRecords(home) {
+		// A start under way holds the lock: its spawn file is no leftover.
+		unlock, err := lockRun(home, nv[0], nv[1], 50*time.Millisecond)
+		if err != nil {
+			continue
+		}
+		pids, found := endInterruptedStart(home, nv[0], nv[1], dryRun)
+		unlock()
+		if found && len(pids) > 0 {
+			out = append(out, StaleRunFile{Path: spawnFile(home, nv[0], nv[1]), Name: nv[0], Version: nv[1], Pid: pids[0], Interrupted: true, Ended: pids})
+		}
+	}
 	for _, path := range paths {
 		s, err := readStateFile(path)
 		if err != nil {

@@ -20,7 +20,7 @@ go build -o "$out/" "${plain[@]}"
 
 go build -ldflags "-X main.version=2.0.0" -o "$out/greeter-v2" ./testdata/plugins/greeter
 pids=()
-for mode in hang garbage exit wrongcookie panic noisy grandchild marker; do
+for mode in hang garbage exit wrongcookie panic noisy grandchild marker hijack; do
 	go build -ldflags "-X main.mode=$mode" -o "$out/rogue-$mode" ./testdata/plugins/rogue &
 	pids+=($!)
 done

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"sort"
+	"strings"
 
 	"golang.org/x/mod/sumdb/dirhash"
 )
@@ -64,4 +67,65 @@ func ValidSHA256(s string) bool {
 	}
 	_, err := hex.DecodeString(s)
 	return err == nil
+}
+
+// cacheDirs are the directories that interpreters write beside a script's
+// sources when nothing stops them (Python's bytecode cache; the cache that
+// Node.js tools keep in node_modules). The plugin environment sets the
+// variables that stop them; a plugin run with its own environment may still
+// write them, and verify then says so.
+var cacheDirs = [...]string{"__pycache__", "node_modules/.cache"}
+
+// AppearedCaches explains a tree hash of dir that is not want: the
+// interpreter cache directories under dir (slash-separated, relative to
+// dir) without which the tree hashes to want again. Nil when the tree
+// differs in other ways too, or has no such directory.
+func AppearedCaches(dir, want string) []string {
+	files, err := dirhash.DirFiles(dir, "")
+	if err != nil {
+		return nil
+	}
+	found := map[string]bool{}
+	var kept []string
+	for _, f := range files {
+		if c := cacheDirOf(f); c != "" {
+			found[c] = true
+			continue
+		}
+		kept = append(kept, f)
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	got, err := dirhash.Hash1(kept, func(name string) (io.ReadCloser, error) {
+		return os.Open(filepath.Join(dir, filepath.FromSlash(name)))
+	})
+	if err != nil || got != want {
+		return nil
+	}
+	out := make([]string, 0, len(found))
+	for c := range found {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// cacheDirOf returns the cache directory holding file (a slash-separated
+// path), or "".
+func cacheDirOf(file string) string {
+	for _, c := range cacheDirs {
+		for i := 0; ; {
+			j := strings.Index(file[i:], c+"/")
+			if j < 0 {
+				break
+			}
+			at := i + j
+			if at == 0 || file[at-1] == '/' {
+				return file[:at+len(c)]
+			}
+			i = at + 1
+		}
+	}
+	return ""
 }

@@ -181,6 +181,18 @@ func (r *runner) do(ctx context.Context, line int, text []byte) (answer []byte, 
 		return nil
 	}
 	kind, err := r.call(ctx, req.Method, req.args, co, emit)
+	var de *runtime.DiagnosticsError
+	if errors.As(err, &de) && len(docs) == 1 {
+		// A result that reports its own failure (a Terraform ERROR
+		// diagnostic): the line carries both.
+		b := append([]byte(`{"id":`), id...)
+		b = append(b, `,"result":`...)
+		b = append(b, docs[0]...)
+		e, code := r.errorObject(err)
+		b = append(b, `,"error":`...)
+		b = append(b, e...)
+		return append(b, '}'), code
+	}
 	if err != nil {
 		return r.errorLine(id, err)
 	}
@@ -190,7 +202,7 @@ func (r *runner) do(ctx context.Context, line int, text []byte) (answer []byte, 
 		if docs == nil {
 			docs = []json.RawMessage{}
 		}
-		result, err = json.Marshal(docs)
+		result = appendArray(nil, docs)
 	case len(docs) == 1:
 		result = docs[0]
 	default:
@@ -235,20 +247,32 @@ func (r *runner) call(ctx context.Context, method string, args []byte, co runtim
 }
 
 func (r *runner) errorLine(id json.RawMessage, err error) ([]byte, int) {
+	eb, code := r.errorObject(err)
+	b := append([]byte(`{"id":`), id...)
+	b = append(b, `,"error":`...)
+	b = append(b, eb...)
+	return append(b, '}'), code
+}
+
+// errorObject is err as a line's "error" value, with its exit code: a
+// result's diagnostics name the first error's summary and list them all,
+// as a single call's JSON error does.
+func (r *runner) errorObject(err error) ([]byte, int) {
 	code, hint := r.o.Classify(err)
 	if code == 0 {
 		code = 1
 	}
 	e := struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-		Hint    string `json:"hint,omitempty"`
-	}{code, err.Error(), hint}
-	eb, _ := json.Marshal(e)
-	b := append([]byte(`{"id":`), id...)
-	b = append(b, `,"error":`...)
-	b = append(b, eb...)
-	return append(b, '}'), code
+		Code        int               `json:"code"`
+		Message     string            `json:"message"`
+		Hint        string            `json:"hint,omitempty"`
+		Diagnostics []json.RawMessage `json:"diagnostics,omitempty"`
+	}{Code: code, Message: err.Error(), Hint: hint}
+	var de *runtime.DiagnosticsError
+	if errors.As(err, &de) {
+		e.Message, e.Diagnostics = de.Summary, de.Diagnostics
+	}
+	return marshal(e), code
 }
 
 // parsed is a request ready to call.
@@ -373,3 +397,26 @@ func (c keeperConn) Call(ctx context.Context, method string, args []byte, co run
 }
 
 func (c keeperConn) Close() error { return nil }
+
+// appendArray writes docs as one JSON array, each as the call printed it:
+// json.Marshal would re-escape <, > and & inside them, and a result must
+// read the same whichever path served it.
+func appendArray(b []byte, docs []json.RawMessage) []byte {
+	b = append(b, '[')
+	for i, d := range docs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, d...)
+	}
+	return append(b, ']')
+}
+
+// marshal is json.Marshal without HTML escaping, as results are printed.
+func marshal(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}

@@ -26,6 +26,7 @@ type Request struct {
 	Args     *json.RawMessage    `json:"args,omitempty"` // absent: no argument
 	Metadata map[string][]string `json:"metadata,omitempty"`
 	Deadline int64               `json:"deadline,omitempty"` // Unix nanoseconds; 0: none
+	Decode   *bool               `json:"decode,omitempty"`   // absent: the plugin's profile decides
 	// Stream: the request messages follow the request line, one Message
 	// line each, then a Message with End (Args is then absent).
 	Stream bool `json:"stream,omitempty"`
@@ -49,10 +50,21 @@ type Reply struct {
 	Declined string `json:"declined,omitempty"`
 }
 
+// NewReplyEncoder is the one way a keeper writes its replies: a result
+// document goes through byte for byte, as a cold call prints it. (A plain
+// json.Encoder would rewrite <, > and & inside the document as \u003c,
+// \u003e and \u0026, so a warm call would print another text than a cold
+// one for the same result.)
+func NewReplyEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
+}
+
 // Error is a call's error with what the CLI maps to exit codes and hints:
 // its kind and fields, the sentinels it wraps (by name), and its text.
 type Error struct {
-	Kind    string   `json:"kind"` // plugin, method, arg or other
+	Kind    string   `json:"kind"` // plugin, method, arg, diagnostics or other
 	Message string   `json:"message"`
 	Name    string   `json:"name,omitempty"`
 	Op      string   `json:"op,omitempty"`
@@ -62,6 +74,8 @@ type Error struct {
 	Code    uint32   `json:"code,omitempty"`
 	Inner   string   `json:"inner,omitempty"` // the wrapped error's text
 	Is      []string `json:"is,omitempty"`
+	// Diagnostics of a "diagnostics" error (a Terraform result's).
+	Diagnostics []json.RawMessage `json:"diagnostics,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Message }

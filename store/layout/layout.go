@@ -60,6 +60,14 @@ func LockFile(home, name, version string) string {
 	return Join(Run(home), name+"@"+version+".lock")
 }
 
+// SpawnFile is where a start of name@version notes, before it runs the
+// plugin, how to find the process it is about to create; it goes once the
+// plugin's record (StartedFile) is written. One left behind is a start that
+// was killed midway, whose process may still run.
+func SpawnFile(home, name, version string) string {
+	return Join(Run(home), name+"@"+version+".spawn")
+}
+
 // Exe is the path of r's executable in the home, as store.Paths.Exe gives
 // it, when r.Bin is a clean relative slash-separated path (as install
 // writes it); false otherwise.

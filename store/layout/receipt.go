@@ -31,6 +31,19 @@ type Protocol struct {
 	Dispense    string           `json:"dispense,omitempty"`
 	Schema      *Schema          `json:"schema,omitempty"`
 	MTLS        MTLSMode         `json:"mtls,omitempty"`
+	// Profile names the plugin ecosystem (terraform, grafana, vault,
+	// nomad) whose host the plugin expects; the fields above, Env,
+	// Metadata and Decode hold its values once resolved, under any set
+	// explicitly.
+	Profile string `json:"profile,omitempty"`
+	// Env is NAME=VALUE pairs set in the plugin's environment, as the
+	// ecosystem's host sets them.
+	Env []string `json:"env,omitempty"`
+	// Metadata is gRPC metadata ("key: value") sent with every call
+	// unless the call sets that key itself.
+	Metadata []string `json:"metadata,omitempty"`
+	// Decode makes calls print readable bytes by default (--decode).
+	Decode bool `json:"decode,omitempty"`
 }
 
 // Schema is a gRPC schema (a FileDescriptorSet, "protoset") for a plugin
@@ -97,6 +110,19 @@ func (p Protocol) Validate() error {
 	}
 	if strings.ContainsRune(p.CookieValue, 0) {
 		return fmt.Errorf("protocol cookieValue: contains a NUL byte")
+	}
+	for _, e := range p.Env {
+		k, _, ok := strings.Cut(e, "=")
+		if !ok || k == "" || strings.ContainsAny(e, "\x00") || strings.HasPrefix(k, "PLUGIN_") || k == p.CookieKey {
+			return fmt.Errorf("protocol env %q: want NAME=VALUE, NAME not the cookie key nor PLUGIN_*", e)
+		}
+	}
+	for _, m := range p.Metadata {
+		k, _, ok := strings.Cut(m, ":")
+		k = strings.ToLower(strings.TrimSpace(k))
+		if !ok || k == "" || strings.HasPrefix(k, "grpc-") || strings.Trim(k, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != "" {
+			return fmt.Errorf("protocol metadata %q: want \"key: value\" with a key of [a-z0-9-_.], not grpc-*", m)
+		}
 	}
 	return nil
 }

@@ -18,6 +18,9 @@
 //	             on stdout and stderr before and during the call and returns "ok"
 //	grandchild   starts `sleep 300` with its own stdout and stderr (so the
 //	             pipes stay open after rogue dies), then serves
+//	hijack       prints a handshake naming the address in $PLUGCTL_TEST_HIJACK
+//	             (or $LC_PLUGCTL_TEST_HIJACK), "unix|PATH" or "tcp|HOST:PORT":
+//	             another process's, not one it listens on; then sleeps
 //	marker       creates the file named by $PLUGCTL_TEST_MARKER, or else by
 //	             $LC_PLUGCTL_TEST_MARKER (which plugins get without --env),
 //	             when set, at start, then serves: proves that a binary ran
@@ -101,6 +104,15 @@ func main() {
 			os.Exit(1)
 		}
 		fmt.Fprintf(os.Stderr, "rogue: started grandchild %d\n", cmd.Process.Pid)
+	case "hijack":
+		addr := os.Getenv("PLUGCTL_TEST_HIJACK")
+		if addr == "" {
+			addr = os.Getenv("LC_PLUGCTL_TEST_HIJACK")
+		}
+		fmt.Printf("1|1|%s|grpc\n", addr)
+		for {
+			time.Sleep(time.Hour)
+		}
 	case "marker":
 		path := os.Getenv("PLUGCTL_TEST_MARKER")
 		if path == "" {
