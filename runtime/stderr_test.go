@@ -2,10 +2,12 @@ package runtime
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/metadata"
 )
 
 func TestLogWriter(t *testing.T) {
@@ -65,5 +67,18 @@ func TestStderrWatch(t *testing.T) {
 	q.Write([]byte(`{"@message":"plugin failed","error":"boom"}` + "\n"))
 	if got := q.detail(); got != ": plugin failed: boom" {
 		t.Errorf("detail = %q", got)
+	}
+}
+
+// TestUnderProtocolMetadata: the index's metadata is sent unless the call
+// sets the same key.
+func TestUnderProtocolMetadata(t *testing.T) {
+	got := underProtocolMetadata([]string{"X-Profile: a", "x-both: index", "x-both: index2"}, metadata.MD{"x-both": {"call"}, "x-call": {"c"}})
+	want := metadata.MD{"x-profile": {"a"}, "x-both": {"call"}, "x-call": {"c"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if got := underProtocolMetadata(nil, nil); got != nil {
+		t.Errorf("no metadata: got %v", got)
 	}
 }
