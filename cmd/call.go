@@ -130,21 +130,10 @@ func parseHeaders(hdrs []string) (metadata.MD, error) {
 // resolveInstalled picks NAME[@VERSION]: the given version, else the active
 // one.
 func resolveInstalled(p store.Paths, arg string) (*store.Receipt, error) {
-	name, version, err := splitExact(arg, false)
-	if err != nil {
+	if _, _, err := splitExact(arg, false); err != nil {
 		return nil, err
 	}
-	if version == "" {
-		active, err := p.Active(name)
-		if err != nil {
-			return nil, err
-		}
-		if active == "" {
-			return nil, fmt.Errorf("%s: %w", name, store.ErrNotInstalled)
-		}
-		version = active
-	}
-	return p.ReadReceipt(name, version)
+	return p.ReadRef(arg)
 }
 
 // launch starts an installed plugin for one command, or reattaches to it

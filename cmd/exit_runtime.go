@@ -47,6 +47,8 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 		return ExitPlugin, "the plugin speaks go-plugin's mTLS: call it with --mtls true", true
 	case errors.Is(err, runtime.ErrBadRunFile):
 		return ExitError, "plugctl doctor removes it", true
+	case errors.Is(err, runtime.ErrBrokerClosed):
+		return ExitPlugin, "restart the plugin: plugctl stop NAME, then plugctl start NAME (keep other go-plugin hosts from attaching to it)", true
 	case errors.As(err, &pe):
 		if errors.Is(err, context.DeadlineExceeded) {
 			return ExitPlugin, "the plugin did not answer in time: raise --timeout, or run with -v to see its output", true

@@ -40,11 +40,15 @@ func newKeepCmd(g *Global) *cobra.Command {
 				return err
 			}
 			// Its stderr is the plugin's log file (ensureKeeper), which
-			// outlives any call: lines carry their time.
-			var logger hclog.Logger
-			if level := g.logLevel(); level != hclog.Off {
-				logger = hclog.New(&hclog.LoggerOptions{Output: g.IO.ErrOut, Level: level})
+			// outlives any call: lines carry their time. What the plugin
+			// prints through go-plugin's stdio stream (logged at Info), and
+			// the logs of $broker helpers it launches, go there at any
+			// --log-level.
+			level := g.logLevel()
+			if level == hclog.Off || level > hclog.Info {
+				level = hclog.Info
 			}
+			logger := hclog.New(&hclog.LoggerOptions{Output: g.IO.ErrOut, Level: level})
 			return runtime.Keep(cmd.Context(), p, r, runtime.Options{Home: p, Logger: logger})
 		},
 	}
@@ -54,8 +58,7 @@ func newKeepCmd(g *Global) *cobra.Command {
 // answers, and waits a moment for it to listen. A keeper that does not come
 // up costs nothing but speed: calls attach to the plugin themselves.
 func (g *Global) ensureKeeper(p store.Paths, st *runtime.StartedPlugin) {
-	if st.Network != "unix" || st.Address == "" || st.Keeper(p) != "" {
-		// A plugin on TCP has no keeper (Keep refuses it).
+	if st.Keeper(p) != "" {
 		return
 	}
 	exe, err := os.Executable()

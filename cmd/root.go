@@ -80,13 +80,25 @@ func (g *Global) logLevel() hclog.Level {
 }
 
 // logger is the host logger of the plugins a command runs: go-plugin's
-// lines and the plugins' logs on stderr, at logLevel; nil when off.
+// lines and the plugins' logs on stderr, at logLevel; when that is off,
+// runtime's warnings only.
 func (g *Global) logger() hclog.Logger {
 	level := g.logLevel()
 	if level == hclog.Off {
-		return nil
+		// runtime's own warnings (plain TCP) show whatever the level.
+		return hclog.New(&hclog.LoggerOptions{Output: g.IO.ErrOut, Level: hclog.Warn, DisableTime: true, Exclude: notHostWarning})
 	}
 	return hclog.New(&hclog.LoggerOptions{Output: g.IO.ErrOut, Level: level, DisableTime: true})
+}
+
+// notHostWarning leaves out every line but runtime's own warnings.
+func notHostWarning(_ hclog.Level, _ string, args ...any) bool {
+	for i := 0; i+1 < len(args); i += 2 {
+		if args[i] == runtime.HostWarning {
+			return false
+		}
+	}
+	return true
 }
 
 // JSON reports whether -o json was asked for.

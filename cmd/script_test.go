@@ -112,6 +112,7 @@ func scriptParams(t *testing.T, dir string, files []string, setup func(env *test
 			"procgone":    cmdProcGone,
 			"homeprocs":   cmdHomeProcs,
 			"killstart":   cmdKillStart,
+			"brokerleave": cmdBrokerLeave,
 		},
 	}
 }

@@ -2,15 +2,14 @@ package cmd
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/store"
-	"github.com/plugctl/plugctl/store/layout"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -26,17 +25,16 @@ func args(min, max int) cobra.PositionalArgs {
 
 // splitExact parses NAME@VERSION (version optional unless required).
 func splitExact(s string, needVersion bool) (name, version string, err error) {
-	name, version, _ = strings.Cut(s, "@")
-	if err := store.ValidName(name); err != nil {
+	name, version, err = store.SplitRef(s)
+	switch {
+	case errors.Is(err, store.ErrBadVersion):
+		return "", "", usageErrorf("%q: bad version", s)
+	case err != nil:
 		return "", "", err
-	}
-	if needVersion && version == "" {
+	case needVersion && version == "":
 		return "", "", usageErrorf("%q: want NAME@VERSION", s)
 	}
-	if version != "" && !layout.ValidVersion(version) {
-		return "", "", usageErrorf("%q: bad version", s)
-	}
-	return name, strings.TrimPrefix(version, "v"), nil
+	return name, version, nil
 }
 
 // printTable prints an aligned table on stdout, header first, unless -q.

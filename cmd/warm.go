@@ -177,7 +177,9 @@ func newStopCmd(g *Global) *cobra.Command {
 		Short: "Stop started plugins: gracefully, then by force",
 		Long: `Ask a started plugin to exit (go-plugin's GRPCController.Shutdown or net/rpc's
 Control.Quit), kill its process group if it is still there a few seconds
-later, and remove its run files (the log stays until the next start). A bare
+later, and remove its run files (the log stays until the next start). A
+plugin without such a controller gets SIGTERM on its process group instead,
+and is killed half a second later if it is still there. A bare
 NAME stops every started version of it; --all stops every started plugin.
 An installed plugin (or version) that is not running is not an error: stop
 says "not running" and exits 0, so scripts can stop unconditionally; a name

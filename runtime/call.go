@@ -73,12 +73,15 @@ func (p *Plugin) Call(ctx context.Context, method string, args []byte, co CallOp
 	case ProtocolGRPC:
 		return p.callGRPC(ctx, method, args, co, emit)
 	case ProtocolNetRPC:
+		if hasBrokerRef(args) && namesBroker(args) {
+			return &BrokerError{Plugin: p.spec.Name, Err: fmt.Errorf("%w: it speaks net/rpc, and plugctl serves only gRPC's broker (not net/rpc's MuxBroker)", ErrUnsupported)}
+		}
 		return p.callNetRPC(ctx, method, args, co, emit)
 	}
 	return fmt.Errorf("plugin %s: protocol %q: %w", p.spec.Name, p.proto, ErrUnsupported)
 }
 
-func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co CallOptions, emit func([]byte) error) error {
+func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co CallOptions, emit func([]byte) error) (err error) {
 	md, err := checkMetadata(co.Metadata)
 	if err == nil {
 		md = underProtocolMetadata(p.spec.Protocol.Metadata, md)
@@ -103,6 +106,28 @@ func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co Ca
 	}
 	if args, err = co.oneRequest(full, args); err != nil {
 		return err
+	}
+	if hasBrokerRef(args) {
+		if args, err = p.substituteBrokers(ctx, args); err != nil {
+			return err
+		}
+		// The plugin dials the callback back through its broker: if that
+		// is closed the call would wait for the plugin's own timeout.
+		bctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-p.bw.gone:
+				cancel()
+			case <-bctx.Done():
+			}
+		}()
+		ctx = bctx
+		defer func() {
+			if err != nil && p.bw.closed() {
+				err = p.brokerClosed()
+			}
+		}()
 	}
 	req := dynamicpb.NewMessage(m.Input())
 	args = p.profileArgs(args, m.Input())

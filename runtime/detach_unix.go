@@ -26,6 +26,10 @@ const (
 	// stopGrace is how long Stop waits for a plugin asked to exit before it
 	// kills the plugin's process group.
 	stopGrace = 3 * time.Second
+	// termGrace is how long Stop waits after SIGTERM, sent to a plugin
+	// that could not be asked to exit (no go-plugin controller), before it
+	// kills the group.
+	termGrace = 500 * time.Millisecond
 	// handshakePoll is how often Start reads the plugin's stdout file
 	// back for the handshake line.
 	handshakePoll = 2 * time.Millisecond
@@ -147,7 +151,7 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 		var warn string
 		if warn, addrErr = checkHandshakeAddr(rc.Addr, sockDir, st.Pid); warn != "" {
 			l, _ := pluginOutput(spec.Name, opt)
-			l.Warn(warn)
+			l.Warn(warn, HostWarning, true)
 		}
 	}
 	if addrErr != nil {
@@ -186,7 +190,7 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 	}
 	spawnDone()
 	// One round trip proves the record usable: address, TLS, protocol.
-	p, err := attachState(ctx, home, st, spec, Options{Home: home})
+	p, err := attachState(ctx, home, st, spec, Options{Home: home}, false)
 	if err == nil {
 		err = p.Ping(ctx)
 		_ = p.Close()
@@ -394,9 +398,10 @@ func lockRun(home store.Paths, name, version string, wait time.Duration) (func()
 }
 
 // Stop ends a started plugin: it asks it to exit (go-plugin's
-// GRPCController.Shutdown or net/rpc's Control.Quit), waits up to a few
-// seconds, then kills its process group, and removes its run files (the log
-// stays). It wraps ErrNotStarted when name@version was not started; a
+// GRPCController.Shutdown or net/rpc's Control.Quit) and waits up to a few
+// seconds; a plugin that cannot be asked (no controller, or no answer) gets
+// SIGTERM on its process group and a short grace instead. Then the group is
+// killed, and its run files are removed (the log stays). It wraps ErrNotStarted when name@version was not started; a
 // record whose process is already gone is cleaned up and returned without
 // error.
 func Stop(ctx context.Context, home store.Paths, name, version string) (*StartedPlugin, error) {
@@ -415,12 +420,18 @@ func Stop(ctx context.Context, home store.Paths, name, version string) (*Started
 			spec = SpecFromReceipt(home, r)
 		}
 		actx, cancel := context.WithTimeout(ctx, time.Second)
-		if p, err := attachState(actx, home, st, spec, Options{Home: home}); err == nil {
-			p.quit(actx)
+		asked := false
+		if p, err := attachState(actx, home, st, spec, Options{Home: home}, false); err == nil {
+			asked = p.quit(actx)
 			_ = p.Close()
 		}
 		cancel()
-		if !waitProcGone(st, stopGrace) {
+		grace := stopGrace
+		if !asked && st.Alive() {
+			termGroup(st.Pid)
+			grace = termGrace
+		}
+		if !waitProcGone(st, grace) {
 			// setsid made its pid its process group id. The identity
 			// check above (start time) guards against a reused pid.
 			if st.Alive() {
@@ -430,6 +441,10 @@ func Stop(ctx context.Context, home store.Paths, name, version string) (*Started
 		}
 		// A plugin that exited when asked leaves its children running.
 		endGroup(st.Pid)
+		// Its keeper notices and ends too: waited for, so that a start
+		// right after gets a keeper of its own rather than finding the old
+		// one still answering (then gone, and its socket with it).
+		waitKeeperGone(home, st, reapGrace)
 	}
 	removeRunFiles(home, st)
 	return st, nil
@@ -465,6 +480,12 @@ func endGroup(pid int) {
 		return
 	}
 	_ = syscall.Kill(-pid, syscall.SIGKILL)
+}
+
+// termGroup asks a started plugin's process group to end (SIGTERM).
+func termGroup(pid int) {
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	_ = syscall.Kill(pid, syscall.SIGTERM)
 }
 
 func inode(fi os.FileInfo) uint64 {

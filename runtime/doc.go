@@ -53,8 +53,16 @@
 // handshake as go-plugin (the first line on stdout); it records how to
 // reattach in run/NAME@VERSION.json, negotiated protocol version included.
 // Attach reconnects to it: that Plugin's Close only drops the connection
-// (never Kill, Control.Quit or GRPCController.Shutdown); Stop ends it
-// gracefully, then by force; Started and CleanStale find live and dead ones.
+// (never Kill, Control.Quit or GRPCController.Shutdown). Attach connects
+// without go-plugin's client, so it opens neither the plugin's broker nor
+// its stdio stream: go-plugin closes a plugin's broker for good when a host
+// that opened it leaves, and only the keeper (Keep) opens it. Stop ends a
+// started plugin gracefully (SIGTERM when it has no controller), then by
+// force; Started and CleanStale find live and dead ones.
+//
+// Broker callbacks: a request field given as {"$broker": "NAME[@VERSION]"}
+// gets a broker ID on which the installed gRPC plugin it names is served
+// (see BrokerError, ErrBrokerClosed), on a Plugin from Launch or a keeper.
 //
 // Manager is the embeddable host: Get
 // launches a plugin's active version on first use and reuses it, probes it

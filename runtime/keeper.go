@@ -35,17 +35,24 @@ import (
 // is never served by a stale plugin whatever it checked itself.
 
 // keeperSocket is where the keeper of the started plugin st of home
-// listens: run/NAME@VERSION.sock, or k<pid> beside the plugin's own socket
-// when that path is too long for a unix socket address; "" for a plugin
-// that listens on TCP.
+// listens: run/NAME@VERSION.sock, or, when that path is too long for a unix
+// socket address, k<pid> in the private directory of the plugin's own
+// socket (unix) or the one Start made for it (TCP); "" when there is none.
 func keeperSocket(home store.Paths, st *StartedPlugin) string {
-	if st.Network != "unix" || st.Address == "" {
+	if st.Address == "" || (st.Network != "unix" && st.Network != "tcp") {
 		return ""
 	}
 	if p := layout.KeeperSocket(home.Home, st.Name, st.Version); p != "" {
 		return p
 	}
-	return filepath.Join(filepath.Dir(st.Address), fmt.Sprintf("k%d", st.Pid))
+	dir := st.SocketDir
+	if st.Network == "unix" {
+		dir = filepath.Dir(st.Address)
+	}
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, fmt.Sprintf("k%d", st.Pid))
 }
 
 // keptSentinels are the errors a call's error may wrap that callers test
@@ -57,6 +64,9 @@ var keptSentinels = map[string]error{
 	"unsupported":      ErrUnsupported,
 	"deadline":         context.DeadlineExceeded,
 	"canceled":         context.Canceled,
+	"broker-closed":    ErrBrokerClosed,
+	"not-installed":    store.ErrNotInstalled,
+	"invalid-name":     store.ErrInvalidName,
 }
 
 func encodeKeptError(err error) *keepwire.Error {
@@ -153,7 +163,7 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 	if sock == "" {
 		return fmt.Errorf("plugin %s@%s listens on %s: %w", r.Name, r.Version, st.Network, ErrUnsupported)
 	}
-	p, attached, err := attachStarted(ctx, home, st, r, opt)
+	p, attached, err := attachStarted(ctx, home, st, r, opt, true)
 	if err != nil {
 		return err
 	}
@@ -446,6 +456,25 @@ func (s *StartedPlugin) CallKeeperKind(ctx context.Context, home store.Paths, r 
 		return false, "", nil
 	}
 	return true, MethodKind(end.Kind), keptError(s.Name, err)
+}
+
+// waitKeeperGone waits up to d until the keeper of st, whose plugin is
+// gone, no longer answers (it checks on its plugin every 100 ms; its
+// listener's socket file is removed before it stops answering).
+func waitKeeperGone(home store.Paths, st *StartedPlugin, d time.Duration) {
+	sock := keeperSocket(home, st)
+	if sock == "" {
+		return
+	}
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		c, err := keepwire.Dial(sock)
+		if err != nil {
+			return
+		}
+		c.Close()
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // Keeper is the socket of s's keeper when one answers there, else "" (none

@@ -308,8 +308,9 @@ func rawJSON(s string) *json.RawMessage {
 
 // The keeper's socket is run/NAME@VERSION.sock (removed by that name with
 // the version), unless that path is too long for a unix socket: then k<pid>
-// beside the plugin's own socket (which Launch keeps short); none for a
-// plugin on TCP.
+// beside the plugin's own socket (which Launch keeps short); for a plugin on
+// TCP, k<pid> in the private directory Start made when run/ is too deep,
+// else none.
 func TestKeeperSocket(t *testing.T) {
 	short := store.Paths{Home: "/h"}
 	long := store.Paths{Home: "/" + strings.Repeat("d", 100)}
@@ -322,8 +323,15 @@ func TestKeeperSocket(t *testing.T) {
 	}
 	tcp := *st
 	tcp.Network, tcp.Address = "tcp", "127.0.0.1:1234"
-	if got := keeperSocket(short, &tcp); got != "" {
+	if got := keeperSocket(short, &tcp); got != "/h/run/kv@1.0.0.sock" {
 		t.Errorf("tcp: %q", got)
+	}
+	if got := keeperSocket(long, &tcp); got != "" {
+		t.Errorf("tcp, long home, no socket directory: %q", got)
+	}
+	tcp.SocketDir = "/tmp/sock-dir"
+	if got := keeperSocket(long, &tcp); got != "/tmp/sock-dir/k42" {
+		t.Errorf("tcp, long home: %q", got)
 	}
 }
 

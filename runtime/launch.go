@@ -156,6 +156,17 @@ type Plugin struct {
 	socketDir string      // go-plugin's directory for the plugin's socket, when Launch made one
 	forwards  bool        // the plugin's output is shown (Options.Logger): Close lets it drain
 
+	// For $broker arguments (broker.go): the options helpers are launched
+	// with, the TLS of the connection (brokered servers use it too), the
+	// watch on go-plugin's broker stream (nil: this connection has no
+	// broker), and what was brokered, ended at Close.
+	opt      Options
+	tls      *tls.Config
+	bw       *brokerWatch
+	brokerMu sync.Mutex
+	brokered []*grpc.Server
+	helpers  map[string]*Plugin
+
 	schemaMu    sync.Mutex
 	refl        *schema // discovered through reflection (or its cache), kept for the plugin's life
 	protoset    *schema // spec.Protoset, hash-checked once, kept likewise
@@ -247,6 +258,7 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 	stderr := &stderrWatch{}
 	pluginLog, stdio := pluginOutput(spec.Name, opt)
 	logger := &hostLogger{Logger: pluginLog}
+	bw := newBrokerWatch()
 	var rn atomic.Pointer[procRunner]
 	killed := new(atomic.Bool)
 	var socketDir atomic.Pointer[string]
@@ -279,9 +291,10 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 		Logger:           logger,
 		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: runDir},
 		SkipHostEnv:      true, // hostEnv decides what the plugin gets
+		GRPCDialOptions:  []grpc.DialOption{bw.dialOption()},
 	}
 	client := plugin.NewClient(cfg)
-	p := &Plugin{spec: spec, client: client, stderr: stderr, hostLog: logger, forwards: opt.Logger != nil}
+	p := &Plugin{spec: spec, client: client, stderr: stderr, hostLog: logger, forwards: opt.Logger != nil, opt: opt, bw: bw}
 	if proto.Kind != store.KindNetRPC {
 		// While the plugin starts (its runtime, its handshake: most of a
 		// cold call), load the schema a call would read next.
@@ -338,7 +351,7 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 		p.refuse(dir)
 		return nil, &PluginError{Name: spec.Name, Op: OpHandshake, Err: err}
 	} else if warn != "" {
-		logger.Warn(warn)
+		logger.Warn(warn, HostWarning, true)
 	}
 	fail := func(op string, err error) (*Plugin, error) {
 		_ = p.Close()
@@ -445,11 +458,17 @@ func pluginEnv(proto store.Protocol, opt Options, goPlugin []string, certPEM []b
 	return append(env, "PLUGIN_CLIENT_CERT="+string(certPEM))
 }
 
+// HostWarning is the key of an argument (true) that marks this package's
+// own warnings on Options.Logger (as opposed to go-plugin's lines and the
+// plugin's logs), so that a host can show them even when it shows no
+// plugin logs (hclog.LoggerOptions.Exclude).
+const HostWarning = "host-warning"
+
 // warnPlainTCP warns that a plugin listens where other local users can reach
 // it without mTLS.
 func warnPlainTCP(l hclog.Logger, addr net.Addr, mode store.MTLSMode) {
 	if addr.Network() == "tcp" && mode == store.MTLSAuto {
-		l.Warn("the plugin listens on plain TCP, which other local users can reach; require mTLS (protocol.mtls true) if it supports go-plugin's mTLS", "address", addr.String())
+		l.Warn("the plugin listens on plain TCP ("+addr.String()+"), which other local users can reach; require mTLS (protocol.mtls true) if it supports go-plugin's mTLS", HostWarning, true)
 	}
 }
 
@@ -457,9 +476,17 @@ func warnPlainTCP(l hclog.Logger, addr net.Addr, mode store.MTLSMode) {
 // plugin's address: go-plugin's gRPC connection, or a net/rpc session of
 // rpcwire's on a connection of our own (pre's when set, else dialed).
 func (p *Plugin) connect(ctx context.Context, addr net.Addr, pre *dialedConn, tlsConf *tls.Config, stdio io.Writer) error {
-	p.mtls = tlsConf != nil
+	p.mtls, p.tls = tlsConf != nil, tlsConf
 	switch p.proto {
 	case ProtocolGRPC:
+		if p.client == nil {
+			conn, err := plainGRPC(addr, pre, tlsConf)
+			if err != nil {
+				return fmt.Errorf("connect: %w", err)
+			}
+			p.conn = conn
+			return nil
+		}
 		gc, err := p.grpcClient()
 		if err != nil {
 			return fmt.Errorf("connect: %w", err)
@@ -473,8 +500,12 @@ func (p *Plugin) connect(ctx context.Context, addr net.Addr, pre *dialedConn, tl
 }
 
 // grpcClient is go-plugin's client of a gRPC plugin: made once, at connect,
-// and asked again by Dispense for its broker.
+// and asked again for its broker (grpcBroker).
 func (p *Plugin) grpcClient() (*plugin.GRPCClient, error) {
+	if p.client == nil {
+		// A started plugin reached on a plain connection (attachStarted).
+		return nil, fmt.Errorf("a started plugin is reached without go-plugin's client, whose broker stream would close the plugin's broker for good when this host leaves: %w", ErrUnsupported)
+	}
 	cp, err := p.client.Client()
 	if err != nil {
 		return nil, err
@@ -522,12 +553,14 @@ func verifiedExec(spec Spec) (f *os.File, execPath string, err error) {
 	return f, execPath, nil
 }
 
-// placeholder fills go-plugin's plugin sets; it is never dispensed.
+// placeholder fills go-plugin's plugin sets. Dispensing it yields the
+// connection's broker (grpcBroker): calls are made generically on the
+// connection.
 type placeholder struct{ plugin.NetRPCUnsupportedPlugin }
 
 func (placeholder) GRPCServer(*plugin.GRPCBroker, *grpc.Server) error { return ErrUnsupported }
-func (placeholder) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
-	return nil, ErrUnsupported
+func (placeholder) GRPCClient(_ context.Context, b *plugin.GRPCBroker, _ *grpc.ClientConn) (any, error) {
+	return b, nil
 }
 
 // startTimeout gives go-plugin's own start timer the time left before ctx's
@@ -687,6 +720,7 @@ func (p *Plugin) Spec() Spec { return p.spec }
 // every step is bounded and best effort, and the caller could do nothing more.
 func (p *Plugin) Close() error {
 	p.closeOnce.Do(func() {
+		p.endBrokered()
 		if p.attach != nil {
 			p.attach.detach()
 			p.dropConn()
@@ -718,6 +752,7 @@ func (p *Plugin) CloseAtExit() {
 		return
 	}
 	p.closeOnce.Do(func() {
+		p.endBrokered()
 		if p.stopWatch != nil {
 			p.stopWatch()
 		}
@@ -733,6 +768,35 @@ func (p *Plugin) CloseAtExit() {
 			_ = os.RemoveAll(p.socketDir)
 		}
 	})
+}
+
+// hasExited reports whether the plugin's process is known to be gone.
+func (p *Plugin) hasExited() bool {
+	if p.client != nil {
+		return p.client.Exited()
+	}
+	select {
+	case <-p.exited():
+		return true
+	default:
+		return false
+	}
+}
+
+// address is where the plugin listens.
+func (p *Plugin) address() net.Addr {
+	if p.client != nil {
+		if rc := p.client.ReattachConfig(); rc != nil {
+			return rc.Addr
+		}
+		return nil
+	}
+	if p.attach != nil {
+		if rc, err := p.attach.st.ReattachConfig(); err == nil {
+			return rc.Addr
+		}
+	}
+	return nil
 }
 
 // exited is closed once the plugin's process is known to be gone.

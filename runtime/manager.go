@@ -223,7 +223,10 @@ func (c *Client) Describe(ctx context.Context, co CallOptions) (*Description, er
 //
 // gRPC plugins are dispensed on the Client's connection (with go-plugin's
 // broker); net/rpc plugins on a second connection made once per process.
-// net/rpc with mTLS is not supported.
+// net/rpc with mTLS is not supported, nor a gRPC plugin started with Start
+// that the Manager reattached to (UseStarted): it is reached without
+// go-plugin's client, whose broker stream would close the plugin's broker
+// for good when this host leaves.
 func (c *Client) Dispense(plugins plugin.PluginSet) (any, error) {
 	inst := c.inst
 	p := inst.plugin
@@ -256,11 +259,11 @@ func (c *Client) Dispense(plugins plugin.PluginSet) (any, error) {
 			if p.mtls {
 				return nil, fmt.Errorf("plugin %s: dispensing a net/rpc plugin over mTLS: %w", inst.name, ErrUnsupported)
 			}
-			rc := p.client.ReattachConfig()
-			if rc == nil || rc.Addr == nil {
+			addr := p.address()
+			if addr == nil {
 				return nil, fmt.Errorf("plugin %s: dispense: no address", inst.name)
 			}
-			conn, err := net.Dial(rc.Addr.Network(), rc.Addr.String())
+			conn, err := net.Dial(addr.Network(), addr.String())
 			if err != nil {
 				return nil, &PluginError{Name: inst.name, Op: OpCall, Err: fmt.Errorf("dispense: %w", err)}
 			}
@@ -679,7 +682,7 @@ func (inst *instance) close() {
 
 // usable: the process runs and has not failed a probe or a call.
 func (inst *instance) usable() bool {
-	return !inst.unhealthy.Load() && !inst.plugin.client.Exited()
+	return !inst.unhealthy.Load() && !inst.plugin.hasExited()
 }
 
 // noteFailure marks the process for relaunch when a call failed because of

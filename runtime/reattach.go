@@ -44,7 +44,7 @@ func Attach(ctx context.Context, home store.Paths, name, version string, opt Opt
 	if err != nil {
 		return nil, false, err
 	}
-	return attachStarted(ctx, home, st, r, opt)
+	return attachStarted(ctx, home, st, r, opt, false)
 }
 
 // AttachReceipt is Attach for the installed version whose receipt the
@@ -57,10 +57,16 @@ func AttachReceipt(ctx context.Context, home store.Paths, r *store.Receipt, opt 
 		}
 		return nil, false, err
 	}
-	return attachStarted(ctx, home, st, r, opt)
+	return attachStarted(ctx, home, st, r, opt, false)
 }
 
-func attachStarted(ctx context.Context, home store.Paths, st *StartedPlugin, r *store.Receipt, opt Options) (p *Plugin, attached bool, err error) {
+// attachStarted connects to the started plugin st. Only the keeper
+// (Keep) asks for go-plugin's client (withBroker): it opens the plugin's
+// broker stream, and go-plugin closes a plugin's broker for good when any
+// host's broker stream ends, so every other caller (start, health, ps,
+// describe, calls without a keeper, a Manager) uses a plain connection,
+// which leaves the broker alone and has none.
+func attachStarted(ctx context.Context, home store.Paths, st *StartedPlugin, r *store.Receipt, opt Options, withBroker bool) (p *Plugin, attached bool, err error) {
 	if !st.Alive() {
 		cleanDead(home, st)
 		return nil, false, nil
@@ -74,7 +80,7 @@ func attachStarted(ctx context.Context, home store.Paths, st *StartedPlugin, r *
 	if opt.Home.Home == "" {
 		opt.Home = home
 	}
-	p, err = attachState(ctx, home, st, SpecFromReceipt(home, r), opt)
+	p, err = attachState(ctx, home, st, SpecFromReceipt(home, r), opt, withBroker)
 	if err != nil {
 		var de *deadSocketError
 		if errors.As(err, &de) {
@@ -111,9 +117,11 @@ type deadSocketError struct{ err error }
 
 func (e *deadSocketError) Error() string { return "dead socket: " + e.err.Error() }
 
-// attachState builds a *Plugin connected to a started plugin. Its Close
-// only drops the connection; Stop asks the plugin to exit with Plugin.quit.
-func attachState(ctx context.Context, home store.Paths, st *StartedPlugin, spec Spec, opt Options) (*Plugin, error) {
+// attachState builds a *Plugin connected to a started plugin: through
+// go-plugin's client withBroker (see attachStarted), else on a plain
+// connection. Its Close only drops the connection; Stop asks the plugin to
+// exit with Plugin.quit.
+func attachState(ctx context.Context, home store.Paths, st *StartedPlugin, spec Spec, opt Options, withBroker bool) (*Plugin, error) {
 	rc, err := st.ReattachConfig()
 	if err != nil {
 		return nil, err
@@ -165,6 +173,16 @@ func attachState(ctx context.Context, home store.Paths, st *StartedPlugin, spec 
 	_, stdio := pluginOutput(spec.Name, opt)
 	logger := hclog.NewNullLogger()
 	a := &attachment{st: st, done: make(chan struct{}), gone: make(chan struct{})}
+	if !withBroker {
+		p := &Plugin{spec: spec, attach: a, stderr: &stderrWatch{}, proto: st.Protocol, pre: pre, opt: opt}
+		go a.watch(p.stderr)
+		if err := p.connect(ctx, rc.Addr, pre, tlsConf, stdio); err != nil {
+			_ = p.Close()
+			return nil, &PluginError{Name: spec.Name, Op: OpHandshake, Err: fmt.Errorf("reattach: %w", err)}
+		}
+		return p, nil
+	}
+	bw := newBrokerWatch()
 	rc.ReattachFunc = func() (runner.AttachedRunner, error) { return a, nil }
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig: plugin.HandshakeConfig{MagicCookieKey: spec.Protocol.CookieKey, MagicCookieValue: spec.Protocol.CookieValue},
@@ -175,9 +193,9 @@ func attachState(ctx context.Context, home store.Paths, st *StartedPlugin, spec 
 		SyncStdout:      stdio,
 		SyncStderr:      stdio,
 		// go-plugin appends these after its own dialer: ours wins.
-		GRPCDialOptions: []grpc.DialOption{grpc.WithContextDialer(pre.dialer(rc.Addr))},
+		GRPCDialOptions: []grpc.DialOption{grpc.WithContextDialer(pre.dialer(rc.Addr)), bw.dialOption()},
 	})
-	p := &Plugin{spec: spec, client: client, attach: a, stderr: &stderrWatch{}, proto: st.Protocol, pre: pre}
+	p := &Plugin{spec: spec, client: client, attach: a, stderr: &stderrWatch{}, proto: st.Protocol, pre: pre, opt: opt, bw: bw}
 	go a.watch(p.stderr)
 
 	if _, err := client.Start(); err != nil {

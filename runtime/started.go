@@ -292,8 +292,10 @@ func removeRunFiles(home store.Paths, s *StartedPlugin) {
 		dir := filepath.Dir(s.Address)
 		if dir == home.Run() || (s.SocketDir != "" && dir == s.SocketDir) {
 			os.Remove(s.Address)
-			os.Remove(keeperSocket(home, s)) // its keeper exits with the plugin
 		}
+	}
+	if k := keeperSocket(home, s); k != "" {
+		os.Remove(k) // its keeper exits with the plugin
 	}
 	if s.SocketDir != "" {
 		os.RemoveAll(s.SocketDir)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# build-plugins.sh DIR: build every example plugin of testdata/plugins into
-# DIR (see testdata/plugins/README.md), and pack the JavaScript one with its
-# node_modules (installed by setup-js.sh when missing) as DIR/kv-js.tar.gz.
+# build-plugins.sh DIR: build every example plugin of testdata/plugins and
+# go-plugin's own examples into DIR (see testdata/plugins/README.md), and
+# pack the JavaScript one with its node_modules (installed by setup-js.sh
+# when missing) as DIR/kv-js.tar.gz.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mkdir -p "$1" && cd "$1" && pwd)
@@ -24,11 +25,12 @@ for mode in hang garbage exit wrongcookie panic noisy grandchild marker hijack; 
 	go build -ldflags "-X main.mode=$mode" -o "$out/rogue-$mode" ./testdata/plugins/rogue &
 	pids+=($!)
 done
-# go-plugin's own examples, unmodified, from the go-plugin module this one
-# requires (so the version is go.mod's): goplugin-NAME is the plugin of
-# examples/NAME. Add one as NAME=PACKAGE (the example's plugin package).
-for ex in streaming=examples/streaming/plugin; do
-	go build -o "$out/goplugin-${ex%%=*}" "github.com/hashicorp/go-plugin/${ex#*=}" &
+# go-plugin's own examples, unmodified, from the module version go.mod
+# requires: goplugin-<example> (see testdata/plugins/README.md).
+examples=github.com/hashicorp/go-plugin/examples
+for pair in basic:basic/plugin grpc:grpc/plugin-go-grpc grpc-netrpc:grpc/plugin-go-netrpc \
+	negotiated:negotiated/plugin-go bidirectional:bidirectional/plugin-go-grpc streaming:streaming/plugin; do
+	go build -o "$out/goplugin-${pair%%:*}" "$examples/${pair#*:}" &
 	pids+=($!)
 done
 # A bare `wait` would hide a failed build.
