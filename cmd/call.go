@@ -130,9 +130,6 @@ func parseHeaders(hdrs []string) (metadata.MD, error) {
 // resolveInstalled picks NAME[@VERSION]: the given version, else the active
 // one.
 func resolveInstalled(p store.Paths, arg string) (*store.Receipt, error) {
-	if _, _, err := splitExact(arg, false); err != nil {
-		return nil, err
-	}
 	return p.ReadRef(arg)
 }
 

@@ -1,12 +1,11 @@
 package cmd
 
 import (
-	"strings"
-
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/runtime"
+	"github.com/plugctl/plugctl/store"
 )
 
 // completeInstalled completes installed plugin names and, after NAME@,
@@ -17,7 +16,7 @@ func completeInstalled(g *Global) cobra.CompletionFunc {
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		if name, _, ok := strings.Cut(toComplete, "@"); ok {
+		if name, _, ok := store.SplitAt(toComplete); ok {
 			rs, _ := p.Versions(name)
 			var out []string
 			for _, r := range rs {

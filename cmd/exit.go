@@ -54,10 +54,15 @@ func classify(err error) (code int, hint string) {
 	var ee *exitError
 	var ue *usageError
 	var mm *verify.MismatchError
+	var up *verify.UnpinnedError
 	switch {
+	case errors.As(err, &up):
+		return ExitIntegrity, fmt.Sprintf("check what the directory holds; once you trust it, pin it as a whole with its tree hash: install --from … --h1 %s, or h1: %q in the index entry (the lock file records it)", up.TreeHash, up.TreeHash)
+	case errors.Is(err, verify.ErrUnpinned):
+		return ExitIntegrity, "an index entry for a file needs its sha256 (plugctl publish computes it)"
 	case errors.As(err, &ee):
 		return ee.code, ee.hint
-	case errors.As(err, &ue), errors.Is(err, store.ErrInvalidName):
+	case errors.As(err, &ue), errors.Is(err, store.ErrInvalidName), errors.Is(err, store.ErrBadRef):
 		return ExitUsage, ""
 	case errors.As(err, &mm) && strings.HasPrefix(mm.What, "executable"):
 		return ExitIntegrity, "an installed file changed after install: plugctl verify shows what; plugctl reinstall NAME@VERSION fetches it again from its recorded source"
@@ -81,10 +86,8 @@ func classify(err error) (code int, hint string) {
 
 // nameOnly is NAME of NAME@VERSION.
 func nameOnly(s string) string {
-	if i := strings.IndexByte(s, '@'); i >= 0 {
-		return s[:i]
-	}
-	return s
+	name, _, _ := store.SplitAt(s)
+	return name
 }
 
 // reportError prints err as one line plus a hint line (text) or one JSON

@@ -16,7 +16,12 @@ func classifyManage(err error) (code int, hint string, ok bool) {
 	var ra *fetch.RegistryAuthError
 	var pc *index.ProtocolChangeError
 	var ds *fetch.DoubleSlashError
+	var le *install.LockError
 	switch {
+	case errors.Is(err, fetch.ErrLocalFromRemote):
+		return ExitIntegrity, "an index served over http(s) or git may name artifacts only by remote address or by a path relative to itself: tell its publisher; only an index added by path may name local files", true
+	case errors.As(err, &le):
+		return ExitError, "another plugctl command is changing " + le.What + ": let it finish, or raise --timeout", true
 	case errors.As(err, &ra):
 		return ExitError, "log in to the registry: docker login " + ra.Registry + " (or oras login " + ra.Registry + "); plugctl reads the credentials they store in Docker's config ($DOCKER_CONFIG or ~/.docker/config.json), or a token from " + fetch.TokenEnv(ra.Registry), true
 	case errors.As(err, &ds):

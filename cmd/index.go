@@ -77,13 +77,6 @@ func indexAddRun(cmd *cobra.Command, o *indexAddOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := g.Config()
-	if err != nil {
-		return err
-	}
-	if _, ok := cfg.Lookup(o.Name); ok {
-		return usageErrorf("index %q is already configured (plugctl index remove %s first)", o.Name, o.Name)
-	}
 	src, err := normalizeSource(o.Source)
 	if err != nil {
 		return err
@@ -91,13 +84,11 @@ func indexAddRun(cmd *cobra.Command, o *indexAddOptions) error {
 	s := index.Source{Name: o.Name, Address: src, Keys: keys}
 	ctx, cancel := g.withTimeout(cmd.Context())
 	defer cancel()
-	idx, err := index.Fetch(ctx, g.Fetcher(), p, s)
-	if err != nil {
-		return err
+	idx, err := index.Add(ctx, g.Fetcher(), p, s)
+	if errors.Is(err, store.ErrIndexExists) {
+		return usageErrorf("index %q is already configured (plugctl index remove %s first)", o.Name, o.Name)
 	}
-	cfg.Indexes = append(cfg.Indexes, s)
-	if err := cfg.Save(p); err != nil {
-		index.RemoveCache(p, o.Name)
+	if err != nil {
 		return err
 	}
 	if g.JSON() {
@@ -168,17 +159,9 @@ func newIndexRemoveCmd(g *Global) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := g.Config()
-			if err != nil {
-				return err
-			}
-			if !cfg.Remove(a[0]) {
-				return &index.NotFoundError{What: "index", Name: a[0]}
-			}
-			if err := cfg.Save(p); err != nil {
-				return err
-			}
-			if err := index.RemoveCache(p, a[0]); err != nil {
+			ctx, cancel := g.withTimeout(cmd.Context())
+			defer cancel()
+			if err := index.Remove(ctx, p, a[0]); err != nil {
 				return err
 			}
 			if g.JSON() {

@@ -58,6 +58,7 @@ type installOptions struct {
 	Index    string
 	From     string
 	SHA256   string
+	H1       string
 	Name     string
 	Version  string
 	Bin      string
@@ -92,6 +93,7 @@ installed files in one step; an active version stays active. --from with
   plugctl install team/greeter@~1.4
   plugctl install --from https://example.com/greeter_linux_amd64 --sha256 9f86d0… --name greeter --version 1.0.0
   plugctl install --from oci://ghcr.io/acme/greeter@sha256:4c1e… --name greeter --version 1.0.0
+  plugctl install --from ./greeter-dir --h1 h1:2Xx… --bin greeter --name greeter --version 1.0.0
   plugctl install greeter@1.2.0 --force     # same as plugctl reinstall greeter@1.2.0`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			o.Queries = a
@@ -101,7 +103,8 @@ installed files in one step; an active version stays active. --from with
 	f := c.Flags()
 	f.StringVar(&o.Index, "index", "", "install from this index SOURCE instead of the configured ones")
 	f.StringVar(&o.From, "from", "", "install one artifact from SOURCE (URL, path, git or oci:// registry address), outside any index")
-	f.StringVar(&o.SHA256, "sha256", "", "with --from: the artifact's SHA-256 (required, unless SOURCE is oci://…@sha256:DIGEST)")
+	f.StringVar(&o.SHA256, "sha256", "", "with --from: the SHA-256 of the file SOURCE delivers (of bin, for a directory); not needed for oci://…@sha256:DIGEST")
+	f.StringVar(&o.H1, "h1", "", "with --from: the tree hash (h1:...) of the directory SOURCE delivers, which pins every file in it (required for a directory)")
 	f.StringVar(&o.Name, "name", "", "with --from: the plugin's name")
 	f.StringVar(&o.Version, "version", "", "with --from: the version (semver)")
 	f.StringVar(&o.Bin, "bin", "", "with --from: the executable's path inside an archive or repository")
@@ -165,8 +168,8 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 		if len(o.Queries) == 0 {
 			return usageErrorf("install: name at least one plugin (NAME[@CONSTRAINT]) or use --from")
 		}
-		if o.SHA256 != "" || o.Name != "" || o.Version != "" || o.Bin != "" || len(o.Proto) > 0 || len(o.ImportPaths) > 0 || o.Protoset != "" {
-			return usageErrorf("--sha256, --name, --version, --bin, --proto, --import-path and --protoset go with --from (an index names its plugins' schemas)")
+		if o.SHA256 != "" || o.H1 != "" || o.Name != "" || o.Version != "" || o.Bin != "" || len(o.Proto) > 0 || len(o.ImportPaths) > 0 || o.Protoset != "" {
+			return usageErrorf("--sha256, --h1, --name, --version, --bin, --proto, --import-path and --protoset go with --from (an index names its plugins' schemas)")
 		}
 		if plans, err = o.indexPlans(ctx, in); err != nil {
 			return err
@@ -297,23 +300,23 @@ func installJSONs(in *install.Installer, results []planResult) []installJSON {
 func lockFromRequest(req install.Request) install.LockedPlugin {
 	return install.LockedPlugin{
 		Version: req.Version, Constraint: req.Constraint, Protocol: req.Protocol,
-		Platforms: map[string]install.LockedArtifact{req.Platform: {URL: req.Source, SHA256: req.SHA256, Bin: req.Bin}},
+		Platforms: map[string]install.LockedArtifact{req.Platform: {URL: req.Source, SHA256: req.SHA256, H1: req.H1, Bin: req.Bin}},
 	}
 }
 
 func (o *installOptions) fromRequest() (install.Request, error) {
 	var missing []string
-	sha := o.SHA256
-	if sha == "" && fetch.OCIPinned(o.From) {
-		sha = "pinned by digest"
+	pin := o.SHA256 + o.H1
+	if pin == "" && fetch.OCIPinned(o.From) {
+		pin = "pinned by digest"
 	}
-	for _, f := range []struct{ flag, v string }{{"--sha256", sha}, {"--name", o.Name}, {"--version", o.Version}} {
+	for _, f := range []struct{ flag, v string }{{"--sha256 (a file) or --h1 (a directory)", pin}, {"--name", o.Name}, {"--version", o.Version}} {
 		if f.v == "" {
 			missing = append(missing, f.flag)
 		}
 	}
 	if len(missing) > 0 {
-		if fetch.IsOCI(o.From) && len(missing) == 1 && sha == "" {
+		if fetch.IsOCI(o.From) && len(missing) == 1 && pin == "" {
 			return install.Request{}, usageErrorf("install --from %s needs --sha256, or a registry address pinned by digest (oci://REGISTRY/REPOSITORY@sha256:DIGEST)", o.From)
 		}
 		return install.Request{}, usageErrorf("install --from needs %s", joinAnd(missing))
@@ -323,6 +326,9 @@ func (o *installOptions) fromRequest() (install.Request, error) {
 	}
 	if o.SHA256 != "" && !verify.ValidSHA256(o.SHA256) {
 		return install.Request{}, usageErrorf("--sha256 %q: want 64 hex digits", o.SHA256)
+	}
+	if o.H1 != "" && !verify.ValidH1(o.H1) {
+		return install.Request{}, usageErrorf("--h1 %q: want h1: and the base64 of a SHA-256, as plugctl prints a tree hash", o.H1)
 	}
 	v, err := semver.StrictNewVersion(strings.TrimPrefix(o.Version, "v"))
 	if err != nil {
@@ -339,7 +345,7 @@ func (o *installOptions) fromRequest() (install.Request, error) {
 		return install.Request{}, err
 	}
 	return install.Request{
-		Name: o.Name, Version: v.String(), Source: src, SHA256: strings.ToLower(o.SHA256),
+		Name: o.Name, Version: v.String(), Source: src, SHA256: strings.ToLower(o.SHA256), H1: o.H1,
 		Bin: o.Bin, Platform: Platform(), Protocol: proto,
 	}, nil
 }
@@ -371,7 +377,7 @@ func reinstallPlans(in *install.Installer, targets []string) ([]plan, error) {
 	}
 	var plans []plan
 	for _, t := range targets {
-		name, version, err := splitExact(t, true)
+		name, version, err := store.ParseRef(t, true)
 		if err != nil {
 			return nil, err
 		}

@@ -31,7 +31,7 @@ func newKeepCmd(g *Global) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			name, version, err := splitExact(a[0], true)
+			name, version, err := store.ParseRef(a[0], true)
 			if err != nil {
 				return err
 			}

@@ -316,6 +316,8 @@ func newPruneCmd(g *Global) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			ctx, cancel := g.withTimeout(cmd.Context())
+			defer cancel()
 			out := []pruneJSON{}
 			for _, n := range names {
 				choices, err := in.PruneVersions(n, keep)
@@ -339,14 +341,14 @@ func newPruneCmd(g *Global) *cobra.Command {
 							continue
 						}
 						if !dryRun {
-							if _, err := runtime.Stop(cmd.Context(), in.Paths, n, v); err != nil {
+							if _, err := runtime.Stop(ctx, in.Paths, n, v); err != nil {
 								return err
 							}
 						}
 					}
 					if !dryRun {
-						clearDead(cmd.Context(), in.Paths, n, v)
-						if _, err := in.Remove(cmd.Context(), n, v); err != nil {
+						clearDead(ctx, in.Paths, n, v)
+						if _, err := in.Remove(ctx, n, v); err != nil {
 							return err
 						}
 					}

@@ -27,7 +27,7 @@ func newUseCmd(g *Global) *cobra.Command {
 		Example: "  plugctl use greeter@1.2.0",
 		Args:    args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			name, version, err := splitExact(a[0], true)
+			name, version, err := store.ParseRef(a[0], true)
 			if err != nil {
 				return err
 			}
@@ -35,7 +35,9 @@ func newUseCmd(g *Global) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := in.Use(cmd.Context(), name, version)
+			ctx, cancel := g.withTimeout(cmd.Context())
+			defer cancel()
+			r, err := in.Use(ctx, name, version)
 			if err != nil {
 				return err
 			}
@@ -77,16 +79,18 @@ runs (plugctl start) is refused unless --force, which stops it first.`,
 			if err != nil {
 				return err
 			}
+			ctx, cancel := g.withTimeout(cmd.Context())
+			defer cancel()
 			var out []removeJSON
 			for _, s := range a {
-				name, version, err := splitExact(s, false)
+				name, version, err := store.ParseRef(s, false)
 				if err != nil {
 					return err
 				}
-				if err := g.stopRunning(cmd.Context(), in.Paths, name, version, force, "remove"); err != nil {
+				if err := g.stopRunning(ctx, in.Paths, name, version, force, "remove"); err != nil {
 					return err
 				}
-				rm, err := in.Remove(cmd.Context(), name, version)
+				rm, err := in.Remove(ctx, name, version)
 				if err != nil {
 					return err
 				}
@@ -137,7 +141,7 @@ func newVerifyCmd(g *Global) *cobra.Command {
 			out := []verifyJSON{}
 			bad := 0
 			for _, n := range names {
-				name, version, err := splitExact(n, false)
+				name, version, err := store.ParseRef(n, false)
 				if err != nil {
 					return err
 				}

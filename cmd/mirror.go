@@ -13,8 +13,8 @@ import (
 	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/install"
+	"github.com/plugctl/plugctl/internal/regfile"
 	"github.com/plugctl/plugctl/store"
-	"github.com/plugctl/plugctl/verify"
 )
 
 type mirrorOptions struct {
@@ -122,22 +122,10 @@ func mirrorRun(cmd *cobra.Command, o *mirrorOptions) error {
 	} else if dir, err = filepath.Abs(o.Dir); err != nil {
 		return err
 	}
-	var sign func(string) error
+	var sign index.SignFunc
 	if o.Key != "" {
-		sec, err := os.ReadFile(o.Key)
-		if err != nil {
+		if sign, err = g.indexSigner(o.Key); err != nil {
 			return usageErrorf("--key: %v", err)
-		}
-		pw, asked := "", false
-		sign = func(path string) error {
-			// Ask for the password once, and only when something is signed.
-			if verify.KeyIsEncrypted(sec) && !asked {
-				if pw, err = g.keyPassword("password for "+o.Key, false); err != nil {
-					return err
-				}
-				asked = true
-			}
-			return writeSignature(sec, pw, path)
 		}
 	}
 	opts := install.MirrorOptions{
@@ -276,7 +264,7 @@ with the public key clients will trust (index add --key), before publishing.`,
 
 func lintRun(cmd *cobra.Command, o *lintOptions) error {
 	g := o.g
-	data, err := os.ReadFile(o.Index)
+	data, err := regfile.ReadFile(o.Index, index.MaxIndexBytes)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return &index.NotFoundError{What: "index", Name: o.Index}
@@ -308,16 +296,25 @@ func lintRun(cmd *cobra.Command, o *lintOptions) error {
 		f := g.Fetcher()
 		for _, a := range rep.Artifacts {
 			src, err := index.ResolveURL(&index.Meta{Source: abs}, a.URL)
-			got := ""
+			got, gotH1 := "", ""
 			if err == nil {
-				got, err = install.ArtifactSHA256(ctx, f, tmp, src, a.Bin)
+				got, gotH1, err = install.ArtifactHashes(ctx, f, tmp, src, a.Bin)
 			}
 			switch {
 			case err != nil:
 				problems = append(problems, index.Problem{Path: a.Path + ".url", Line: a.Line, Message: err.Error()})
-			case got != a.SHA256:
+			case gotH1 != "" && a.H1 == "":
+				problems = append(problems, index.Problem{Path: a.Path + ".h1", Line: a.Line,
+					Message: fmt.Sprintf("missing: %s is a directory, pinned as a whole by its tree hash: h1: %q once you trust its files", src, gotH1)})
+			case gotH1 != "" && gotH1 != a.H1:
+				problems = append(problems, index.Problem{Path: a.Path + ".h1", Line: a.Line,
+					Message: fmt.Sprintf("does not match the directory: want %s, got %s (from %s)", a.H1, gotH1, src)})
+			case a.SHA256 != "" && got != a.SHA256:
 				problems = append(problems, index.Problem{Path: a.Path + ".sha256", Line: a.Line,
 					Message: fmt.Sprintf("does not match the artifact: want %s, got %s (from %s)", a.SHA256, got, src)})
+			case gotH1 == "" && a.SHA256 == "":
+				problems = append(problems, index.Problem{Path: a.Path + ".sha256", Line: a.Line,
+					Message: fmt.Sprintf("missing: %s is a file, pinned by its sha256: %q", src, got)})
 			}
 		}
 	}

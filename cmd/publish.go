@@ -86,7 +86,8 @@ type publishJSON struct {
 	Version  string `json:"version"`
 	Platform string `json:"platform"`
 	URL      string `json:"url"`
-	SHA256   string `json:"sha256"`
+	SHA256   string `json:"sha256,omitempty"`
+	H1       string `json:"h1,omitempty"`
 }
 
 func publishRun(cmd *cobra.Command, o *publishOptions) error {
@@ -131,24 +132,25 @@ func publishRun(cmd *cobra.Command, o *publishOptions) error {
 			return f.PushPlatforms(ctx, o.Push, file, tag, platforms)
 		}
 	}
+	var sign index.SignFunc
+	if o.Key != "" {
+		if sign, err = g.indexSigner(o.Key); err != nil {
+			return err
+		}
+	}
 	pubs, err := index.Publish(index.PublishRequest{
 		Push:      push,
 		IndexFile: o.Index, Name: o.Name, Version: o.Version, Description: o.Description, Bin: o.Bin, Protocol: proto,
 		Artifacts: o.Artifacts, Platforms: o.Platforms, URL: o.URL, DefaultPlatform: Platform(),
 		Checksums: o.Checksums, URLPrefix: o.URLPrefix,
-		Signed: o.Key != "", Expires: ttl, Now: time.Now(), Force: o.Force,
+		Sign: sign, Expires: ttl, Now: time.Now(), Force: o.Force,
 	})
 	if err != nil {
 		return err
 	}
-	if o.Key != "" {
-		if err := g.signIndexFile(o.Index, o.Key); err != nil {
-			return err
-		}
-	}
 	out := []publishJSON{}
 	for _, p := range pubs {
-		out = append(out, publishJSON{Index: o.Index, Name: p.Name, Version: strings.TrimPrefix(p.Version, "v"), Platform: p.Platform, URL: p.URL, SHA256: p.SHA256})
+		out = append(out, publishJSON{Index: o.Index, Name: p.Name, Version: strings.TrimPrefix(p.Version, "v"), Platform: p.Platform, URL: p.URL, SHA256: p.SHA256, H1: p.H1})
 	}
 	if g.JSON() {
 		return g.PrintJSON(out)

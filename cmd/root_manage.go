@@ -69,7 +69,7 @@ func (g *Global) Config() (*index.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return index.LoadConfig(p)
+	return store.LoadConfig(p)
 }
 
 // EnvIndexTTL overrides index.DefaultTTL: how old a cached index may be
@@ -86,7 +86,7 @@ func (g *Global) freshConfig(ctx context.Context) (store.Paths, *index.Config, e
 	if err != nil {
 		return p, nil, err
 	}
-	cfg, err := index.LoadConfig(p)
+	cfg, err := store.LoadConfig(p)
 	if err != nil || g.Offline {
 		return p, cfg, err
 	}

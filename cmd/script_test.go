@@ -113,6 +113,8 @@ func scriptParams(t *testing.T, dir string, files []string, setup func(env *test
 			"homeprocs":   cmdHomeProcs,
 			"killstart":   cmdKillStart,
 			"brokerleave": cmdBrokerLeave,
+			"holdlock":    cmdHoldLock,
+			"treehash":    cmdTreeHash,
 		},
 	}
 }

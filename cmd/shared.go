@@ -2,14 +2,12 @@ package cmd
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -21,20 +19,6 @@ func args(min, max int) cobra.PositionalArgs {
 		}
 		return nil
 	}
-}
-
-// splitExact parses NAME@VERSION (version optional unless required).
-func splitExact(s string, needVersion bool) (name, version string, err error) {
-	name, version, err = store.SplitRef(s)
-	switch {
-	case errors.Is(err, store.ErrBadVersion):
-		return "", "", usageErrorf("%q: bad version", s)
-	case err != nil:
-		return "", "", err
-	case needVersion && version == "":
-		return "", "", usageErrorf("%q: want NAME@VERSION", s)
-	}
-	return name, version, nil
 }
 
 // printTable prints an aligned table on stdout, header first, unless -q.

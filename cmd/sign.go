@@ -11,6 +11,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/internal/regfile"
+	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -104,33 +106,45 @@ Keys are interoperable with the minisign tool.`,
 	return c
 }
 
-// signIndexFile writes INDEX.minisig for the index file at path.
-func (g *Global) signIndexFile(path, keyPath string) error {
-	sec, err := os.ReadFile(keyPath)
+// indexSigner is the signing function of the minisign secret key at
+// keyPath. It asks for the key's password once, when it first signs.
+func (g *Global) indexSigner(keyPath string) (index.SignFunc, error) {
+	sec, err := regfile.ReadFile(keyPath, 64<<10)
 	if err != nil {
-		return fmt.Errorf("secret key: %w", err)
+		return nil, fmt.Errorf("secret key: %w", err)
 	}
-	pw := ""
-	if verify.KeyIsEncrypted(sec) {
-		if pw, err = g.keyPassword("password for "+keyPath, false); err != nil {
-			return err
+	pw, asked := "", false
+	return func(name string, msg []byte) ([]byte, error) {
+		if verify.KeyIsEncrypted(sec) && !asked {
+			p, err := g.keyPassword("password for "+keyPath, false)
+			if err != nil {
+				return nil, err
+			}
+			pw, asked = p, true
 		}
-	}
-	return writeSignature(sec, pw, path)
+		sig, err := verify.Sign(sec, pw, name, msg)
+		if err != nil {
+			return nil, fmt.Errorf("sign %s: %w", name, err)
+		}
+		return sig, nil
+	}, nil
 }
 
-// writeSignature signs the file at path with the secret key sec and writes
-// PATH.minisig beside it.
-func writeSignature(sec []byte, pw, path string) error {
-	msg, err := os.ReadFile(path)
+// signIndexFile writes INDEX.minisig for the index file at path.
+func (g *Global) signIndexFile(path, keyPath string) error {
+	sign, err := g.indexSigner(keyPath)
 	if err != nil {
 		return err
 	}
-	sig, err := verify.Sign(sec, pw, filepath.Base(path), msg)
+	msg, err := regfile.ReadFile(path, index.MaxIndexBytes)
 	if err != nil {
-		return fmt.Errorf("sign %s: %w", path, err)
+		return err
 	}
-	return os.WriteFile(path+".minisig", sig, 0o644)
+	sig, err := sign(filepath.Base(path), msg)
+	if err != nil {
+		return err
+	}
+	return store.WriteFileAtomic(path+".minisig", sig, 0o644)
 }
 
 func newIndexSignCmd(g *Global) *cobra.Command {

@@ -142,7 +142,7 @@ func startedTargets(p store.Paths, a []string, all bool) ([]runtime.StartedPlugi
 	var out []runtime.StartedPlugin
 	var idle []string
 	for _, arg := range a {
-		name, version, err := splitExact(arg, false)
+		name, version, err := store.ParseRef(arg, false)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -294,7 +294,7 @@ grows (Ctrl-C ends). --level LEVEL leaves out hclog lines below LEVEL
 			if err != nil {
 				return err
 			}
-			name, version, err := splitExact(a[0], false)
+			name, version, err := store.ParseRef(a[0], false)
 			if err != nil {
 				return err
 			}
@@ -463,7 +463,7 @@ others are reported as they are.`,
 				}
 			}
 			for _, t := range targets {
-				if _, _, err := splitExact(t, false); err != nil {
+				if _, _, err := store.ParseRef(t, false); err != nil {
 					return err
 				}
 			}
@@ -555,7 +555,7 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 }
 
 func (g *Global) checkHealth(ctx context.Context, p store.Paths, target string, rf *runFlags) healthJSON {
-	name, _, _ := strings.Cut(target, "@")
+	name, _, _ := store.SplitAt(target)
 	h := healthJSON{Name: name}
 	r, err := resolveInstalled(p, target)
 	if err != nil {

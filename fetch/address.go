@@ -319,7 +319,71 @@ func secretsOf(addr string) []string {
 // (git::URL//sub/REF?ref=R), where ".." may climb to the repository's root
 // but not above it. An absolute path is returned as is, except against an
 // http(s) base, where it names a path on the same host.
+//
+// A remote base (http(s) or git) may name remote addresses and paths
+// relative to itself only: a ref that names the local file system there (a
+// file:// URL or file:: address, an absolute path against a git base, a git
+// repository on a local path) is a *LocalRefError. A local base may name
+// anything.
 func Resolve(base, ref string) (string, error) {
+	out, err := resolve(base, ref)
+	if err != nil {
+		return "", err
+	}
+	if base != "" && isRemote(base) && !isRelative(ref) && isLocal(out) {
+		return "", &LocalRefError{Base: base, Ref: ref}
+	}
+	return out, nil
+}
+
+// isRemote reports whether addr is fetched over the network: an http(s)
+// URL or a git address (a git repository on a local path included: what it
+// names is relative to that repository, never to this machine).
+func isRemote(addr string) bool {
+	if IsGit(addr) {
+		return true
+	}
+	scheme, ok := hasScheme(stripForced(addr))
+	return ok && (scheme == "http" || scheme == "https")
+}
+
+// isRelative reports whether ref is resolved against its base rather than
+// taken as it is.
+func isRelative(ref string) bool {
+	if forced, _ := splitForced(ref); forced != "" {
+		return false
+	}
+	if _, ok := hasScheme(ref); ok {
+		return false
+	}
+	if scpLike(ref) && detectGit(ref) != "" {
+		return false
+	}
+	return !filepath.IsAbs(ref) && !strings.HasPrefix(ref, "/")
+}
+
+// isLocal reports whether addr reads the local file system: a path, a
+// file:// URL or file:: address, or a git repository on a local path.
+func isLocal(addr string) bool {
+	forced, rest := splitForced(addr)
+	if forced == "file" {
+		return true
+	}
+	if IsGit(addr) {
+		repo, _ := getter.SourceDirSubdir(rest)
+		repo, _, _ = strings.Cut(repo, "?")
+		if scheme, ok := hasScheme(repo); ok {
+			return scheme == "file"
+		}
+		return !scpLike(repo) && detectGit(repo) == ""
+	}
+	if scheme, ok := hasScheme(rest); ok {
+		return scheme == "file"
+	}
+	return true
+}
+
+func resolve(base, ref string) (string, error) {
 	if ref == "" {
 		return "", errors.New("resolve: empty reference")
 	}

@@ -89,3 +89,22 @@ func (e *DoubleSlashError) Fixed() string {
 	u.RawPath = ""
 	return u.String()
 }
+
+// ErrLocalFromRemote is wrapped by a *LocalRefError.
+var ErrLocalFromRemote = errors.New("a remote index may not name local files")
+
+// LocalRefError is an address in a remote (http(s) or git) index that
+// names the local file system: a file:// URL, an absolute path, or a git
+// repository on a local path. Followed, it would install whatever the
+// machine running plugctl holds at that path, chosen by whoever serves the
+// index.
+type LocalRefError struct {
+	Base string // the index's address
+	Ref  string // the address as the index wrote it
+}
+
+func (e *LocalRefError) Error() string {
+	return fmt.Sprintf("%q names a local file, which an index served from %s may not do (only a remote address or a path relative to the index)", e.Ref, redact(e.Base))
+}
+
+func (e *LocalRefError) Unwrap() error { return ErrLocalFromRemote }

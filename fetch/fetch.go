@@ -15,6 +15,8 @@ import (
 	"time"
 
 	getter "github.com/hashicorp/go-getter/v2"
+
+	"github.com/plugctl/plugctl/internal/regfile"
 )
 
 // Defaults for Options.
@@ -366,9 +368,10 @@ func (c ctxReader) Read(p []byte) (int, error) {
 }
 
 // localFile copies a local file: go-getter's file getter would symlink it
-// into place without Copy, and has no hook to hash while copying.
+// into place without Copy, and has no hook to hash while copying. A FIFO
+// or device in the file's place is refused without waiting on it.
 func (f *Fetcher) localFile(ctx context.Context, p, dst string) (Result, error) {
-	src, err := os.Open(p)
+	src, err := regfile.Open(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return Result{}, &notFoundError{err}
@@ -379,9 +382,6 @@ func (f *Fetcher) localFile(ctx context.Context, p, dst string) (Result, error) 
 	fi, err := src.Stat()
 	if err != nil {
 		return Result{}, err
-	}
-	if !fi.Mode().IsRegular() {
-		return Result{}, fmt.Errorf("%s is not a regular file", p)
 	}
 	return f.copyFile(ctx, src, filepath.Base(p), fi.Size(), dst)
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	getter "github.com/hashicorp/go-getter/v2"
+
+	"github.com/plugctl/plugctl/internal/regfile"
 )
 
 // checkout clones s's repository, checked out at s.ref, into a new
@@ -320,7 +322,8 @@ func copyPlain(src, dst string, m os.FileMode) error {
 	if m&0o111 != 0 {
 		perm = 0o755
 	}
-	in, err := os.Open(src)
+	// The walk saw a regular file, but it may have been replaced since.
+	in, err := regfile.Open(src)
 	if err != nil {
 		return err
 	}

@@ -324,7 +324,6 @@ func TestResolve(t *testing.T) {
 		{"https://h/idx/index.yaml", "https://o/a.tgz", "https://o/a.tgz"},
 		{"https://h/idx/index.yaml", "git::https://o/r.git?ref=v1", "git::https://o/r.git?ref=v1"},
 		{"/srv/idx/index.yaml", "/opt/a.tgz", "/opt/a.tgz"},
-		{"git::https://h/r.git//index.yaml?ref=v1", "/opt/a.tgz", "/opt/a.tgz"},
 		{"/srv/index.yaml", "git@github.com:o/r.git", "git@github.com:o/r.git"},
 		{"/srv/index.yaml", "file:///x/a.tgz", "file:///x/a.tgz"},
 		// http(s): URL resolution.
@@ -377,6 +376,60 @@ func TestRedact(t *testing.T) {
 	} {
 		if got := redact(in); got != want {
 			t.Errorf("redact(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// A remote index (http(s) or git) names remote addresses or paths relative
+// to itself; anything that reads the local file system is refused. A local
+// index may name anything.
+func TestResolveRemoteRefusesLocal(t *testing.T) {
+	remote := []string{
+		"https://h/idx/index.yaml",
+		"http://127.0.0.1:8080/index.yaml",
+		"http::https://h/index.yaml",
+		"git::https://h/r.git//index.yaml?ref=v1",
+		"git::file:///abs/repo//index.yaml?ref=v1",
+		"github.com/o/r//idx/index.yaml?ref=v1",
+	}
+	for _, base := range remote {
+		for _, ref := range []string{
+			"file:///etc/passwd",
+			"file://localhost/etc/passwd",
+			"FILE:///etc/passwd",
+			"file::/etc/passwd",
+			"file::./x",
+			"git::/home/u/private-repo?ref=main",
+			"git::file:///home/u/private-repo",
+			"git::./repo",
+		} {
+			_, err := Resolve(base, ref)
+			var le *LocalRefError
+			if !errors.As(err, &le) || !errors.Is(err, ErrLocalFromRemote) {
+				t.Errorf("Resolve(%s, %s) = %v, want a LocalRefError", base, ref, err)
+			}
+		}
+		for _, ref := range []string{"https://o/a.tgz", "git::https://o/r.git?ref=v1", "git@github.com:o/r.git", "ssh://git@h/r.git", "a.tgz", "sub/a.tgz"} {
+			if _, err := Resolve(base, ref); err != nil {
+				t.Errorf("Resolve(%s, %s) = %v, want it allowed", base, ref, err)
+			}
+		}
+	}
+	// An absolute path: a path on the same host against http, the local
+	// file system against git.
+	if got, err := Resolve("https://h/idx/index.yaml", "/etc/passwd"); err != nil || got != "https://h/etc/passwd" {
+		t.Errorf("http base, /etc/passwd: %q, %v", got, err)
+	}
+	for _, base := range remote[3:] {
+		if _, err := Resolve(base, "/etc/passwd"); !errors.Is(err, ErrLocalFromRemote) {
+			t.Errorf("Resolve(%s, /etc/passwd) = %v, want ErrLocalFromRemote", base, err)
+		}
+	}
+	for _, base := range []string{"/srv/idx/index.yaml", "idx/index.yaml", "file:///srv/index.yaml", "file::/srv/index.yaml"} {
+		for _, ref := range []string{"/opt/a.tgz", "file:///x/a.tgz", "git::/home/u/repo", "a.tgz", "https://o/a.tgz"} {
+			if _, err := Resolve(base, ref); err != nil {
+				t.Errorf("local base Resolve(%s, %s) = %v, want it allowed", base, ref, err)
+			}
 		}
 	}
 }

@@ -1,6 +1,13 @@
 package index
 
-import "github.com/plugctl/plugctl/store"
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/plugctl/plugctl/fetch"
+	"github.com/plugctl/plugctl/store"
+)
 
 // The configuration (config.yaml) lives in store, so that commands that only
 // run plugins read it without linking the index code; these names keep
@@ -15,5 +22,40 @@ type (
 	Source = store.Source
 )
 
-// LoadConfig reads config.yaml; a missing file is an empty configuration.
-func LoadConfig(p store.Paths) (*Config, error) { return store.LoadConfig(p) }
+// Add fetches and validates the index s names, then adds it to
+// config.yaml; when the fetch fails the configuration is left as it was.
+// The name must be free (an error wrapping store.ErrIndexExists).
+func Add(ctx context.Context, f *fetch.Fetcher, p store.Paths, s Source) (*Index, error) {
+	cfg, err := store.LoadConfig(p)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := cfg.Lookup(s.Name); ok {
+		return nil, fmt.Errorf("index %q: %w", s.Name, store.ErrIndexExists)
+	}
+	idx, err := Fetch(ctx, f, p, s)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.AddIndex(ctx, p, s); err != nil {
+		// When another add of the same name got there first, the cache
+		// is that index's now.
+		if !errors.Is(err, store.ErrIndexExists) {
+			RemoveCache(p, s.Name)
+		}
+		return nil, err
+	}
+	return idx, nil
+}
+
+// Remove removes the index called name from config.yaml, then its cached
+// copy.
+func Remove(ctx context.Context, p store.Paths, name string) error {
+	if err := store.RemoveIndex(ctx, p, name); err != nil {
+		if errors.Is(err, store.ErrNoSuchIndex) {
+			return &NotFoundError{What: "index", Name: name}
+		}
+		return err
+	}
+	return RemoveCache(p, name)
+}

@@ -42,6 +42,7 @@ type LintArtifact struct {
 	Line   int
 	URL    string // as written
 	SHA256 string
+	H1     string
 	Bin    string
 }
 
@@ -423,12 +424,13 @@ func (l *linter) platforms(path string, n *yaml.Node) {
 	}
 }
 
-// artifact checks {url, sha256[, bin]} (bin only for artifacts, not for a
-// protocol schema).
+// artifact checks {url, sha256[, h1, bin]} (h1 and bin only for
+// artifacts, not for a protocol schema, which is one file). A directory
+// artifact may have h1 without sha256.
 func (l *linter) artifact(path string, n *yaml.Node, withBin bool) {
 	known := []string{"url", "sha256"}
 	if withBin {
-		known = append(known, "bin")
+		known = append(known, "h1", "bin")
 	}
 	fields, ok := l.mapping(path, n, strings.Join(known, ", "), known...)
 	if !ok {
@@ -436,6 +438,7 @@ func (l *linter) artifact(path string, n *yaml.Node, withBin bool) {
 	}
 	a := LintArtifact{Path: path, Line: deref(n).Line}
 	good := true
+	isDir := false // a local directory
 	have := map[string]bool{}
 	for _, f := range fields {
 		p := join(path, f.key)
@@ -450,9 +453,9 @@ func (l *linter) artifact(path string, n *yaml.Node, withBin bool) {
 			}
 			if ok && s != "" {
 				a.URL = s
-				if !l.resolves(p, f.line, s) {
-					good = false
-				}
+				ok, dir := l.resolves(p, f.line, s, withBin)
+				good = good && ok
+				isDir = dir
 			}
 		case "sha256":
 			v := deref(f.val)
@@ -469,6 +472,17 @@ func (l *linter) artifact(path string, n *yaml.Node, withBin bool) {
 			default:
 				a.SHA256 = strings.ToLower(v.Value)
 			}
+		case "h1":
+			s, ok := l.str(p, f.val)
+			switch {
+			case !ok:
+				good = false
+			case !verify.ValidH1(s):
+				l.add(p, f.line, "want \"h1:\" and the base64 of a SHA-256, as plugctl prints a tree hash")
+				good = false
+			default:
+				a.H1 = s
+			}
 		case "bin":
 			s, ok := l.str(p, f.val)
 			if ok && (s == "" || filepath.IsAbs(s) || strings.HasPrefix(s, "/") || s == ".." || strings.HasPrefix(filepath.ToSlash(filepath.Clean(s)), "../")) {
@@ -478,10 +492,14 @@ func (l *linter) artifact(path string, n *yaml.Node, withBin bool) {
 		}
 	}
 	for _, k := range []string{"url", "sha256"} {
-		if !have[k] {
+		if !have[k] && !(k == "sha256" && have["h1"]) {
 			l.add(join(path, k), a.Line, "missing")
 			good = false
 		}
+	}
+	if isDir && (!have["h1"] || !have["bin"]) {
+		l.add(join(path, "h1"), a.Line, "%q is a directory: it needs bin (its executable) and h1 (its tree hash, which pins every file in it; plugctl publish computes it)", a.URL)
+		good = false
 	}
 	if good {
 		l.rep.Artifacts = append(l.rep.Artifacts, a)
@@ -489,35 +507,36 @@ func (l *linter) artifact(path string, n *yaml.Node, withBin bool) {
 }
 
 // resolves checks that a URL which names a local file (a relative URL of a
-// local index, or an absolute path) names one that exists.
-func (l *linter) resolves(path string, line int, ref string) bool {
+// local index, or an absolute path) names one that exists; a directory is
+// one only where dirOK (an artifact, not a schema), and reported as dir.
+func (l *linter) resolves(path string, line int, ref string, dirOK bool) (ok, dir bool) {
 	if l.opts.Base == "" {
-		return true
+		return true, false
 	}
 	abs, err := fetch.Resolve(l.opts.Base, ref)
 	if err != nil {
 		l.add(path, line, "%q does not resolve: %v", ref, err)
-		return false
+		return false, false
 	}
 	if fetch.IsGit(abs) || strings.Contains(abs, "::") {
-		return true
+		return true, false
 	}
 	if u, ok := strings.CutPrefix(abs, "file://"); ok {
 		abs = u
 	} else if strings.Contains(abs, "://") {
-		return true
+		return true, false
 	}
 	fi, err := os.Stat(abs)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		l.add(path, line, "%q: no such file (%s)", ref, abs)
-		return false
+		return false, false
 	case err != nil:
 		l.add(path, line, "%q: %v", ref, err)
-		return false
-	case fi.IsDir():
+		return false, false
+	case fi.IsDir() && !dirOK:
 		l.add(path, line, "%q is a directory (%s)", ref, abs)
-		return false
+		return false, false
 	}
-	return true
+	return true, fi.IsDir()
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/plugctl/plugctl/internal/regfile"
 	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
@@ -22,14 +23,15 @@ type Publication struct {
 	Version  string
 	Platform string
 	URL      string
-	SHA256   string
+	SHA256   string // of the file; for a directory, of its bin
+	H1       string // a directory's tree hash
 	Bin      string
 }
 
 // LoadFile reads an index file for editing; a missing file is a new, empty
 // index.
 func LoadFile(path string) (*Index, error) {
-	b, err := os.ReadFile(path)
+	b, err := regfile.ReadFile(path, MaxIndexBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &Index{APIVersion: APIVersion, Plugins: map[string]Plugin{}}, nil
 	}
@@ -49,7 +51,75 @@ func LoadFile(path string) (*Index, error) {
 // WriteFile writes idx to path atomically, as JSON when path ends in .json
 // and as YAML otherwise.
 func WriteFile(path string, idx *Index) error {
-	return store.WriteFileAtomic(path, Marshal(idx, strings.EqualFold(filepath.Ext(path), ".json")), 0o644)
+	return store.WriteFileAtomic(path, Marshal(idx, isJSONPath(path)), 0o644)
+}
+
+func isJSONPath(path string) bool {
+	return strings.EqualFold(filepath.Ext(path), ".json")
+}
+
+// SignFunc signs msg, the bytes of an index file that will be called name,
+// and returns the minisign signature to keep beside it.
+type SignFunc func(name string, msg []byte) ([]byte, error)
+
+// WriteSigned writes body to path and its signature (by sign) to path's
+// signature file: the signature is made from the staged bytes before
+// either file is replaced, so a signing that fails (a wrong password, an
+// interrupt) leaves the old index and the old signature as they were, a
+// pair that still verifies. Only the two renames at the end stand between
+// old and new.
+func WriteSigned(path string, body []byte, sign SignFunc) error {
+	sig, err := sign(filepath.Base(path), body)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	stagedIndex, err := stageFile(dir, filepath.Base(path), body)
+	if err != nil {
+		return err
+	}
+	sigPath := path + ".minisig"
+	stagedSig, err := stageFile(dir, filepath.Base(sigPath), sig)
+	if err != nil {
+		os.Remove(stagedIndex)
+		return err
+	}
+	if err := os.Rename(stagedIndex, path); err != nil {
+		os.Remove(stagedIndex)
+		os.Remove(stagedSig)
+		return err
+	}
+	if err := os.Rename(stagedSig, sigPath); err != nil {
+		os.Remove(stagedSig)
+		return err
+	}
+	return nil
+}
+
+// stageFile writes data to a new hidden file in dir, synced, mode 0644.
+func stageFile(dir, name string, data []byte) (string, error) {
+	f, err := os.CreateTemp(dir, "."+name+".tmp*")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
+	}
+	return f.Name(), nil
 }
 
 // Add adds or replaces one artifact entry. description and the set fields
@@ -65,8 +135,11 @@ func (idx *Index) Add(pub Publication, description string, proto store.Protocol)
 	if !KnownPlatform(pub.Platform) {
 		return fmt.Errorf("%w: platform %q: want os/arch from Go's known list (go tool dist list)", ErrUsage, pub.Platform)
 	}
-	if !verify.ValidSHA256(pub.SHA256) {
+	if !verify.ValidSHA256(pub.SHA256) && !(pub.SHA256 == "" && pub.H1 != "") {
 		return fmt.Errorf("%w: sha256 %q: want 64 hex digits", ErrUsage, pub.SHA256)
+	}
+	if pub.H1 != "" && !verify.ValidH1(pub.H1) {
+		return fmt.Errorf("%w: h1 %q: want h1: and the base64 of a SHA-256", ErrUsage, pub.H1)
 	}
 	if err := proto.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrUsage, err)
@@ -83,7 +156,7 @@ func (idx *Index) Add(pub Publication, description string, proto store.Protocol)
 	if p.Versions[key] == nil {
 		p.Versions[key] = map[string]Artifact{}
 	}
-	p.Versions[key][pub.Platform] = Artifact{URL: pub.URL, SHA256: SHA256(strings.ToLower(pub.SHA256)), Bin: pub.Bin}
+	p.Versions[key][pub.Platform] = Artifact{URL: pub.URL, SHA256: SHA256(strings.ToLower(pub.SHA256)), H1: pub.H1, Bin: pub.Bin}
 	idx.Plugins[pub.Name] = p
 	if idx.APIVersion == "" {
 		idx.APIVersion = APIVersion
@@ -173,7 +246,7 @@ type Checksum struct {
 
 // ReadChecksums parses a goreleaser/sha256sum checksums file.
 func ReadChecksums(path string) ([]Checksum, error) {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -225,9 +298,9 @@ type PublishRequest struct {
 	// file's line).
 	Push func(file string, platforms []string) (urls map[string]string, sha256 string, err error)
 
-	// Signed: the index will be signed, so it gets a version (1 when it has
-	// none) and expires Expires after Now.
-	Signed  bool
+	// Sign, when set, signs the index (see WriteSigned), so it gets a
+	// version (1 when it has none) and expires Expires after Now.
+	Sign    SignFunc
 	Expires time.Duration
 	Now     time.Time
 
@@ -267,9 +340,9 @@ func Publish(req PublishRequest) ([]Publication, error) {
 		return nil, err
 	}
 	var pubs []Publication
-	add := func(platforms []string, url, sum string) {
+	add := func(platforms []string, url, sum, h1 string) {
 		for _, p := range platforms {
-			pubs = append(pubs, Publication{Name: req.Name, Version: req.Version, Platform: p, URL: url, SHA256: sum, Bin: req.Bin})
+			pubs = append(pubs, Publication{Name: req.Name, Version: req.Version, Platform: p, URL: url, SHA256: sum, H1: h1, Bin: req.Bin})
 		}
 	}
 	// push uploads file and writes its pushed URL per platform.
@@ -282,7 +355,7 @@ func Publish(req PublishRequest) ([]Publication, error) {
 			return &verify.MismatchError{What: filepath.Base(file), Source: file, Want: sum, Got: got}
 		}
 		for _, p := range platforms {
-			add([]string{p}, urls[p], sum)
+			add([]string{p}, urls[p], sum, "")
 		}
 		return nil
 	}
@@ -307,7 +380,7 @@ func Publish(req PublishRequest) ([]Publication, error) {
 			if req.URLPrefix == "" {
 				u = relURL(indexDir, file)
 			}
-			add(plats, u, s.SHA256)
+			add(plats, u, s.SHA256, "")
 		}
 		if len(pubs) == 0 {
 			return nil, fmt.Errorf("%w: %s lists no file whose name carries an os and arch (name_1.2.0_linux_amd64.tar.gz)", ErrUsage, req.Checksums)
@@ -345,11 +418,14 @@ func Publish(req PublishRequest) ([]Publication, error) {
 		}
 		for i, art := range arts {
 			plats := platsOf[i]
-			sum, err := verify.FileSHA256(art)
+			sum, h1, err := artifactHashes(art, req.Bin)
 			if err != nil {
 				return nil, fmt.Errorf("publish: %w", err)
 			}
 			if req.Push != nil {
+				if h1 != "" {
+					return nil, fmt.Errorf("%w: %s is a directory: --push takes files (an archive of it, say)", ErrUsage, art)
+				}
 				if err := push(art, plats, sum); err != nil {
 					return nil, err
 				}
@@ -359,7 +435,7 @@ func Publish(req PublishRequest) ([]Publication, error) {
 			if u == "" {
 				u = relURL(indexDir, art)
 			}
-			add(plats, u, sum)
+			add(plats, u, sum, h1)
 		}
 	}
 	if err := checkProtocolChange(idx, req); err != nil {
@@ -373,7 +449,7 @@ func Publish(req PublishRequest) ([]Publication, error) {
 	if idx.Version != 0 {
 		idx.Version++
 	}
-	if req.Signed {
+	if req.Sign != nil {
 		// A signed index must carry a version and an expiry (clients
 		// refuse it otherwise); every signing publish renews the expiry.
 		if idx.Version == 0 {
@@ -382,10 +458,38 @@ func Publish(req PublishRequest) ([]Publication, error) {
 		exp := req.Now.Add(req.Expires).UTC().Truncate(time.Second)
 		idx.Expires = &exp
 	}
-	if err := WriteFile(req.IndexFile, idx); err != nil {
+	body := Marshal(idx, isJSONPath(req.IndexFile))
+	if req.Sign != nil {
+		err = WriteSigned(req.IndexFile, body, req.Sign)
+	} else {
+		err = store.WriteFileAtomic(req.IndexFile, body, 0o644)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return pubs, nil
+}
+
+// artifactHashes hashes a file artifact (its SHA-256), or a directory
+// artifact as install will pin it: its tree hash (h1), which covers every
+// file in it but .git, and the SHA-256 of its bin, which must be given.
+func artifactHashes(path, bin string) (sum, h1 string, err error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", "", err
+	}
+	if !fi.IsDir() {
+		sum, err = verify.FileSHA256(path)
+		return sum, "", err
+	}
+	if bin == "" {
+		return "", "", fmt.Errorf("%w: %s is a directory: --bin must name the executable in it", ErrUsage, path)
+	}
+	if h1, err = verify.SourceTreeHash(path); err != nil {
+		return "", "", err
+	}
+	sum, err = verify.FileSHA256(filepath.Join(path, filepath.FromSlash(bin)))
+	return sum, h1, err
 }
 
 // relURL is the artifact's path relative to the index directory, slash

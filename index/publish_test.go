@@ -44,7 +44,7 @@ func TestPublish(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	pubs, err = Publish(PublishRequest{IndexFile: idxFile, Name: "greeter", Version: "1.1.0", Checksums: sums, URLPrefix: "https://dl.example.com/", Bin: "greeter", Signed: true, Expires: time.Hour, Now: now})
+	pubs, err = Publish(PublishRequest{IndexFile: idxFile, Name: "greeter", Version: "1.1.0", Checksums: sums, URLPrefix: "https://dl.example.com/", Bin: "greeter", Sign: func(string, []byte) ([]byte, error) { return []byte("sig\n"), nil }, Expires: time.Hour, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,10 +63,9 @@ func (q Query) String() string {
 // constraint before anything is built from them.
 func ParseQuery(s string) (Query, error) {
 	var q Query
-	rest := s
-	if i := strings.IndexByte(rest, '@'); i >= 0 {
-		q.Constraint = strings.TrimSpace(rest[i+1:])
-		rest = rest[:i]
+	rest, constraint, hasAt := store.SplitAt(s)
+	if hasAt {
+		q.Constraint = strings.TrimSpace(constraint)
 		if q.Constraint == "" {
 			return q, fmt.Errorf("%w: %q: empty version constraint after @", ErrUsage, s)
 		}

@@ -36,10 +36,15 @@ type Plugin struct {
 	Versions    map[string]map[string]Artifact `json:"versions"` // version → "os/arch" → artifact
 }
 
-// Artifact is what to fetch for one version on one platform.
+// Artifact is what to fetch for one version on one platform. A file (a
+// bare binary, an archive) is pinned by SHA256; a directory (a local
+// directory, a git repository) by H1, the tree hash of all its files
+// (names and contents, as verify.TreeHash computes it), and optionally
+// SHA256 of its bin as well.
 type Artifact struct {
 	URL    string `json:"url"`
-	SHA256 SHA256 `json:"sha256"`
+	SHA256 SHA256 `json:"sha256,omitempty"`
+	H1     string `json:"h1,omitempty"`
 	Bin    string `json:"bin,omitempty"`
 }
 
@@ -154,8 +159,11 @@ func (idx *Index) Validate() error {
 				if a.URL == "" {
 					return fmt.Errorf("%w: plugins.%s.versions.%s.%s: url is missing", ErrMalformed, name, v, plat)
 				}
-				if a.SHA256 == "" {
-					return fmt.Errorf("%w: plugins.%s.versions.%s.%s: sha256 is missing", ErrMalformed, name, v, plat)
+				if a.SHA256 == "" && a.H1 == "" {
+					return fmt.Errorf("%w: plugins.%s.versions.%s.%s: sha256 is missing (or, for a directory, h1)", ErrMalformed, name, v, plat)
+				}
+				if a.H1 != "" && !verify.ValidH1(a.H1) {
+					return fmt.Errorf("%w: plugins.%s.versions.%s.%s: h1 %q: want \"h1:\" and the base64 of a SHA-256 (as plugctl prints it)", ErrMalformed, name, v, plat, truncate(a.H1, 60))
 				}
 			}
 		}

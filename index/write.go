@@ -66,7 +66,13 @@ func pluginNode(p Plugin) obj {
 		po := obj{}
 		for _, plat := range plats {
 			a := arts[plat]
-			ao := obj{{"url", str(a.URL)}, {"sha256", str(string(a.SHA256))}}
+			ao := obj{{"url", str(a.URL)}}
+			if a.SHA256 != "" {
+				ao = append(ao, kv{"sha256", str(string(a.SHA256))})
+			}
+			if a.H1 != "" {
+				ao = append(ao, kv{"h1", str(a.H1)})
+			}
 			if a.Bin != "" {
 				ao = append(ao, kv{"bin", str(a.Bin)})
 			}

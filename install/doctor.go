@@ -39,7 +39,7 @@ func (in *Installer) Doctor(dryRun bool) ([]Problem, error) {
 		return nil, fmt.Errorf("home %s: %w", p.Home, err)
 	}
 	var probs []Problem
-	cfg, err := index.LoadConfig(p)
+	cfg, err := store.LoadConfig(p)
 	if err != nil {
 		probs = append(probs, Problem{Kind: "config", Subject: p.Config(), Message: err.Error(),
 			Fix: "fix the YAML of " + p.Config() + ", or move it aside and add the indexes again with plugctl index add"})

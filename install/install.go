@@ -28,7 +28,9 @@ type Installer struct {
 	Fetcher *fetch.Fetcher
 	Limits  Limits
 	// Hook, when set, is called at named stages of an install ("fetched",
-	// "staged", "committed"); tests use it to stop an install midway.
+	// "staged", "committed") and of a removal ("activated": current moved,
+	// "discarded": a version left the store); tests use it to stop or
+	// inspect a command midway.
 	Hook func(stage string)
 }
 
@@ -40,9 +42,13 @@ type Request struct {
 	Index      string // index name; "" for --from
 	Source     string // absolute address of the artifact
 	SHA256     string // of the file Source delivers, or of Bin for a directory source
-	Bin        string // entry point inside an archive or directory
-	Platform   string // os/arch
-	Protocol   store.Protocol
+	// H1 is the tree hash (verify.TreeHash) of what a directory source
+	// delivers: required for one, since SHA256 covers only its Bin. For a
+	// file source it is optional and checked against the installed tree.
+	H1       string
+	Bin      string // entry point inside an archive or directory
+	Platform string // os/arch
+	Protocol store.Protocol
 	// SchemaSource is the absolute address of protocol.schema, if any.
 	SchemaSource string
 	// SchemaSet is a schema (a FileDescriptorSet) given with the install
@@ -176,12 +182,19 @@ func (in *Installer) stageAndCommit(ctx context.Context, req Request, replace bo
 	if err != nil {
 		return nil, err
 	}
-	if isDirSource(req.Source, req.Bin) && !strings.EqualFold(binSum, req.SHA256) {
+	dir := isDirSource(req.Source, req.Bin)
+	if dir && req.SHA256 != "" && !strings.EqualFold(binSum, req.SHA256) {
 		return nil, &verify.MismatchError{What: req.Name + "@" + req.Version + " " + bin, Source: req.Source, Want: req.SHA256, Got: binSum}
 	}
 	tree, err := verify.TreeHash(pkg)
 	if err != nil {
 		return nil, fmt.Errorf("hash installed tree: %w", err)
+	}
+	if dir && req.H1 == "" {
+		return nil, &verify.UnpinnedError{What: req.Name + "@" + req.Version, Source: req.Source, TreeHash: tree}
+	}
+	if req.H1 != "" && tree != req.H1 {
+		return nil, &verify.MismatchError{What: req.Name + "@" + req.Version, Source: req.Source, Want: req.H1, Got: tree, Tree: true}
 	}
 	// The receipt keeps a profile's resolved values beside its name.
 	proto, err := profile.Resolve(req.Protocol)
@@ -314,7 +327,8 @@ func (in *Installer) fetchInto(ctx context.Context, req Request, stage, pkg stri
 		// The manifest digest pinned the layer's digest, which fetch
 		// checked the bytes against.
 	case req.SHA256 == "":
-		return "", res, fmt.Errorf("%w: no sha256 for %s: only a registry address pinned by digest (@sha256:…) may go without one", ErrBadArtifact, req.Source)
+		// Fetched to say so, not unpacked or kept.
+		return "", res, fmt.Errorf("%s@%s: %s delivers a file, which is pinned by its sha256 (%s), and none is given: %w", req.Name, req.Version, req.Source, res.SHA256, verify.ErrUnpinned)
 	case !strings.EqualFold(res.SHA256, req.SHA256):
 		return "", res, &verify.MismatchError{What: req.Name + "@" + req.Version, Source: req.Source, Want: req.SHA256, Got: res.SHA256}
 	}
@@ -419,14 +433,28 @@ func (in *Installer) lock(ctx context.Context, name, version string) (func(), er
 	}
 	fl := flock.New(in.Paths.LockFile(name, version))
 	ok, err := fl.TryLockContext(ctx, 50*time.Millisecond)
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		return nil, fmt.Errorf("lock %s@%s: %w", name, version, err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("lock %s@%s: %w", name, version, ctx.Err())
+		return nil, &LockError{What: name + "@" + version, Path: fl.Path(), Err: ctx.Err()}
 	}
 	return func() { fl.Unlock() }, nil
 }
+
+// LockError says that a lock of the store was still held by another
+// process when the caller gave up waiting (its context ended).
+type LockError struct {
+	What string // NAME or NAME@VERSION
+	Path string // the lock file
+	Err  error  // the context's error
+}
+
+func (e *LockError) Error() string {
+	return fmt.Sprintf("%s is locked by another plugctl process (%s); gave up waiting: %v", e.What, e.Path, e.Err)
+}
+
+func (e *LockError) Unwrap() error { return e.Err }
 
 // withNameLock runs f holding the plugin's name lock (store's
 // NameLockFile): committing a version, removing versions and changing the
@@ -439,11 +467,11 @@ func (in *Installer) withNameLock(ctx context.Context, name string, f func() err
 	}
 	fl := flock.New(in.Paths.NameLockFile(name))
 	ok, err := fl.TryLockContext(ctx, 20*time.Millisecond)
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("lock %s: %w", name, err)
 	}
 	if !ok {
-		return fmt.Errorf("lock %s: %w", name, ctx.Err())
+		return &LockError{What: name, Path: fl.Path(), Err: ctx.Err()}
 	}
 	defer fl.Unlock()
 	return f()
@@ -530,6 +558,7 @@ func (in *Installer) discard(dir, label string) error {
 		os.Remove(trash)
 		return err
 	}
+	in.hook("discarded")
 	os.RemoveAll(trash) // what stays is a leftover for the next cleanup
 	return nil
 }

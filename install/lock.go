@@ -43,10 +43,13 @@ type LockedIndex struct {
 	Source string `json:"source"`
 }
 
-// LockedArtifact is one platform's artifact, with an absolute URL.
+// LockedArtifact is one platform's artifact, with an absolute URL: a file
+// pinned by SHA256, a directory by H1 (its tree hash) and optionally by the
+// SHA256 of its bin.
 type LockedArtifact struct {
 	URL    string `json:"url"`
-	SHA256 string `json:"sha256"`
+	SHA256 string `json:"sha256,omitempty"`
+	H1     string `json:"h1,omitempty"`
 	Bin    string `json:"bin,omitempty"`
 }
 
@@ -142,7 +145,7 @@ func Entry(c Candidate, version, constraint string) (LockedPlugin, error) {
 		if err != nil {
 			return lp, err
 		}
-		lp.Platforms[p] = LockedArtifact{URL: u, SHA256: string(a.SHA256), Bin: a.Bin}
+		lp.Platforms[p] = LockedArtifact{URL: u, SHA256: string(a.SHA256), H1: a.H1, Bin: a.Bin}
 	}
 	if s := lp.Protocol.Schema; s != nil && s.URL != "" {
 		u, err := index.ResolveURL(c.Meta, s.URL)
@@ -170,7 +173,7 @@ func (lp LockedPlugin) Request(name, platform string) (Request, error) {
 	}
 	req := Request{
 		Name: name, Version: lp.Version, Constraint: lp.Constraint, Source: a.URL,
-		SHA256: a.SHA256, Bin: a.Bin, Platform: platform, Protocol: lp.Protocol,
+		SHA256: a.SHA256, H1: a.H1, Bin: a.Bin, Platform: platform, Protocol: lp.Protocol,
 	}
 	if lp.Index != nil {
 		req.Index = lp.Index.Name

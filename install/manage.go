@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/plugctl/plugctl/store"
@@ -69,47 +70,48 @@ func (in *Installer) remove(name, version string) (*Removal, error) {
 	if err != nil {
 		return nil, err
 	}
-	var victims []string
+	rm := &Removal{Name: name}
+	var remaining []string // newest first
 	if version == "" {
 		for _, r := range installed {
-			victims = append(victims, r.Version)
+			rm.Removed = append(rm.Removed, r.Version)
 		}
 	} else {
 		if _, err := in.Paths.ReadReceipt(name, version); err != nil {
 			return nil, fmt.Errorf("remove %w", err) // names name@version already
 		}
-		victims = []string{version}
+		rm.Removed = []string{version}
+		for _, r := range installed {
+			if r.Version != version {
+				remaining = append(remaining, r.Version)
+			}
+		}
 	}
-	rm := &Removal{Name: name}
-	for _, v := range victims {
+	rm.WasActive = slices.Contains(rm.Removed, active)
+	// current moves before anything is deleted, in one rename (or goes when
+	// nothing remains): whenever this is interrupted, it names a version
+	// that is installed, or none.
+	switch {
+	case rm.WasActive && len(remaining) > 0:
+		rm.NewActive = remaining[0]
+		if err := in.Paths.SetActive(name, rm.NewActive); err != nil {
+			return nil, err
+		}
+	case len(remaining) == 0:
+		if err := in.Paths.ClearActive(name); err != nil {
+			return nil, err
+		}
+	}
+	in.hook("activated")
+	for i, v := range rm.Removed {
 		if err := in.discard(in.Paths.VersionDir(name, v), name); err != nil {
+			rm.Removed = rm.Removed[:i]
 			return rm, fmt.Errorf("remove %s@%s: %w", name, v, err)
 		}
 		in.removeRunFiles(name, v)
-		rm.Removed = append(rm.Removed, v)
-		if v == active {
-			rm.WasActive = true
-		}
 	}
-	if version == "" {
-		in.Paths.ClearActive(name)
+	if len(remaining) == 0 {
 		os.RemoveAll(in.Paths.PluginDir(name))
-		return rm, nil
-	}
-	if rm.WasActive {
-		remaining, err := in.Paths.Versions(name)
-		if err != nil {
-			return rm, err
-		}
-		if len(remaining) == 0 {
-			in.Paths.ClearActive(name)
-			os.RemoveAll(in.Paths.PluginDir(name))
-			return rm, nil
-		}
-		rm.NewActive = remaining[0].Version
-		if err := in.Paths.SetActive(name, rm.NewActive); err != nil {
-			return rm, err
-		}
 	}
 	return rm, nil
 }

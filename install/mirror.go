@@ -28,9 +28,10 @@ type MirrorOptions struct {
 	Fetcher   *fetch.Fetcher
 	Platforms []string // keep only these os/arch (empty: all)
 	Latest    int      // keep the N newest versions of each plugin (0: all)
-	// Sign writes PATH.minisig for the index file at PATH; nil when the
-	// operator gave no key. Only a rewritten index is signed with it.
-	Sign    func(path string) error
+	// Sign signs an index file's bytes; nil when the operator gave no key.
+	// Only a rewritten index is signed with it, before it replaces the old
+	// one (index.WriteSigned).
+	Sign    index.SignFunc
 	Expires time.Duration // how long a re-signed index stays valid
 	Now     time.Time
 	// Report, when set, is called for each file once it is copied or kept.
@@ -214,10 +215,7 @@ func Mirror(ctx context.Context, dir, sub string, src MirrorSource, o MirrorOpti
 	}
 	exp := o.Now.Add(o.Expires).UTC().Truncate(time.Second)
 	pl.index.Expires = &exp
-	if err := store.WriteFileAtomic(out, index.Marshal(pl.index, false), 0o644); err != nil {
-		return nil, err
-	}
-	if err := o.Sign(out); err != nil {
+	if err := index.WriteSigned(out, index.Marshal(pl.index, false), o.Sign); err != nil {
 		return nil, err
 	}
 	res.Version, res.Changed = pl.index.Version, true
@@ -523,29 +521,34 @@ func copyVerified(ctx context.Context, f *fetch.Fetcher, stage, outDir string, n
 	return file, nil
 }
 
-// ArtifactSHA256 fetches the artifact at addr into a fresh directory under
-// tmpRoot, removed afterwards, and returns the hash the index must carry
-// for it: of the file, or for a directory source of its bin.
-func ArtifactSHA256(ctx context.Context, f *fetch.Fetcher, tmpRoot, addr, bin string) (string, error) {
+// ArtifactHashes fetches the artifact at addr into a fresh directory under
+// tmpRoot, removed afterwards, and returns the hashes the index must carry
+// for it: for a file its SHA-256 (h1 empty); for a directory source the
+// tree hash of what install would lay out (h1) and the SHA-256 of its bin.
+func ArtifactHashes(ctx context.Context, f *fetch.Fetcher, tmpRoot, addr, bin string) (sha256, h1 string, err error) {
 	tmp, err := os.MkdirTemp(tmpRoot, "check-")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer os.RemoveAll(tmp)
 	if isDirSource(addr, bin) {
 		dst := filepath.Join(tmp, "tree")
 		if err := f.Dir(ctx, addr, dst); err != nil {
-			return "", err
+			return "", "", err
 		}
 		b, err := cleanBin(bin)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
-		return verify.FileSHA256(filepath.Join(dst, filepath.FromSlash(b)))
+		if h1, err = verify.TreeHash(dst); err != nil {
+			return "", "", err
+		}
+		sha256, err = verify.FileSHA256(filepath.Join(dst, filepath.FromSlash(b)))
+		return sha256, h1, err
 	}
 	res, err := f.File(ctx, addr, filepath.Join(tmp, "file"))
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return res.SHA256, nil
+	return res.SHA256, "", nil
 }

@@ -120,12 +120,14 @@ func MirrorOCI(ctx context.Context, tmpRoot, prefix string, src MirrorSource, o 
 		out.Expires = &exp
 	}
 	idxFile := filepath.Join(stage, MirrorIndexFile)
-	if err := os.WriteFile(idxFile, index.Marshal(out, false), 0o644); err != nil {
-		return nil, err
-	}
 	files := []fetch.OCIFile{{Path: idxFile, Title: MirrorIndexFile}}
-	if o.Sign != nil {
-		if err := o.Sign(idxFile); err != nil {
+	body := index.Marshal(out, false)
+	if o.Sign == nil {
+		if err := os.WriteFile(idxFile, body, 0o644); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := index.WriteSigned(idxFile, body, o.Sign); err != nil {
 			return nil, err
 		}
 		sig := index.SignatureAddress(idxFile)

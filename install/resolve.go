@@ -65,6 +65,7 @@ func resolve(q index.Query, cands []Candidate, platform string) (Request, *Candi
 		Index:      c.Index,
 		Source:     src,
 		SHA256:     strings.ToLower(string(art.SHA256)),
+		H1:         art.H1,
 		Bin:        art.Bin,
 		Platform:   platform,
 		Protocol:   c.Plugin.Protocol,

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/plugctl/plugctl/internal/regfile"
 	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
@@ -465,11 +466,15 @@ func (r *reflStream) batch(reqs []*rpb.ServerReflectionRequest, fds map[string]*
 	return nil
 }
 
+// maxProtosetBytes bounds a protoset file: descriptors of every service a
+// plugin offers, imports included, are a few hundred kilobytes at most.
+const maxProtosetBytes = 64 << 20
+
 // readProtoset loads a FileDescriptorSet file (protoc --descriptor_set_out
 // --include_imports, buf build -o x.protoset), checking its hash when want
 // is set.
 func readProtoset(path, want string) (*schema, error) {
-	b, err := os.ReadFile(path)
+	b, err := regfile.ReadFile(path, maxProtosetBytes)
 	if err != nil {
 		return nil, fmt.Errorf("protoset: %w", err)
 	}

@@ -44,20 +44,13 @@ func LoadConfig(p Paths) (*Config, error) {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	var c Config
-	if err := yaml.Unmarshal(b, &c); err != nil {
+	if err := yamlUnmarshalConfig(b, &c); err != nil {
 		return nil, fmt.Errorf("read config %s: %s", p.Config(), YAMLError(err))
 	}
 	return &c, nil
 }
 
-// Save writes config.yaml atomically.
-func (c *Config) Save(p Paths) error {
-	b, err := yaml.Marshal(c)
-	if err != nil {
-		return err
-	}
-	return WriteFileAtomic(p.Config(), b, 0o644)
-}
+func yamlUnmarshalConfig(b []byte, c *Config) error { return yaml.Unmarshal(b, c) }
 
 // Lookup returns the configured index called name.
 func (c *Config) Lookup(name string) (Source, bool) {
@@ -69,16 +62,8 @@ func (c *Config) Lookup(name string) (Source, bool) {
 	return Source{}, false
 }
 
-// Remove drops the index called name and reports whether it was there.
-func (c *Config) Remove(name string) bool {
-	for i, s := range c.Indexes {
-		if s.Name == name {
-			c.Indexes = append(c.Indexes[:i], c.Indexes[i+1:]...)
-			return true
-		}
-	}
-	return false
-}
+// Changes go through AddIndex and RemoveIndex (configedit.go), which lock
+// the file and keep its comments.
 
 // YAMLError is an error of sigs.k8s.io/yaml on one line, without the
 // layers of prefixes its YAML-to-JSON conversion adds.

@@ -1,7 +1,9 @@
 // Package store is the layout of a plugctl home ($PLUGCTL_HOME, by default
 // ~/.plugins): one Paths value names every file and directory in it, and the
 // package reads and writes the two records that live there, the per-version
-// receipt and the per-plugin active-version pointer.
+// receipt and the per-plugin active-version pointer, and config.yaml (read
+// by LoadConfig, changed by AddIndex and RemoveIndex under the config lock).
+// It holds the one parser of NAME[@VERSION] (ParseRef, SplitAt).
 //
 // It does not fetch, verify or launch anything: install/ builds versions and
 // commits them here, verify/ hashes what a receipt describes, runtime/

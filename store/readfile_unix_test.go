@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/plugctl/plugctl/internal/regfile"
 )
 
 // A receipt, current pointer, config.yaml or lock file that is a FIFO, a device or a
@@ -25,8 +27,8 @@ func TestReadFileMaxBadFiles(t *testing.T) {
 	if b, err := ReadFileMax(big, 2000); err != nil || len(b) != 2000 {
 		t.Errorf("ReadFileMax(2000 bytes, 2000) = %d bytes, %v", len(b), err)
 	}
-	if _, err := ReadFileMax("/dev/zero", 4096); err != nil && !errors.Is(err, ErrTooLarge) {
-		t.Errorf("ReadFileMax(/dev/zero) = %v, want ErrTooLarge", err)
+	if _, err := ReadFileMax("/dev/zero", 4096); !errors.Is(err, regfile.ErrNotRegular) {
+		t.Errorf("ReadFileMax(/dev/zero) = %v, want ErrNotRegular", err)
 	}
 
 	p, _ := New(t.TempDir())
@@ -52,9 +54,9 @@ func TestReadFileMaxBadFiles(t *testing.T) {
 		if rs, _ := p.Versions("g"); len(rs) != 0 {
 			t.Errorf("Versions = %d receipts, want none", len(rs))
 		}
-		// A FIFO with no writer reads as empty: an empty configuration.
-		if c, err := LoadConfig(p); err != nil || len(c.Indexes) != 0 {
-			t.Errorf("LoadConfig(FIFO) = %+v, %v; want an empty configuration", c, err)
+		// Refused, not read as an empty configuration.
+		if _, err := LoadConfig(p); !errors.Is(err, regfile.ErrNotRegular) {
+			t.Errorf("LoadConfig(FIFO) = %v, want ErrNotRegular", err)
 		}
 	}()
 	select {

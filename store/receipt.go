@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/mod/semver"
 
+	"github.com/plugctl/plugctl/internal/regfile"
 	"github.com/plugctl/plugctl/store/layout"
 )
 
@@ -53,6 +54,10 @@ func (p Paths) ReadReceipt(name, version string) (*Receipt, error) {
 	b, err := readSmallFile(p.ReceiptFile(name, version))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s@%s: %w", name, version, ErrNotInstalled)
+	}
+	if errors.Is(err, regfile.ErrNotRegular) {
+		// What no install writes: as corrupt as an unparsable receipt.
+		return nil, fmt.Errorf("%s@%s: receipt is not a regular file (run plugctl doctor): %w", name, version, ErrNotInstalled)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read receipt of %s@%s: %w", name, version, err)

@@ -2,16 +2,20 @@ package verify
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/plugctl/plugctl/internal/regfile"
 )
 
 // ErrMismatch is wrapped by every *MismatchError.
@@ -23,6 +27,9 @@ type MismatchError struct {
 	Source string // URL or path the bytes came from
 	Want   string
 	Got    string
+	// Tree is set when the hashes are tree hashes (h1:) of a directory,
+	// not SHA-256 digests of one file.
+	Tree bool
 }
 
 func (e *MismatchError) Error() string {
@@ -30,14 +37,37 @@ func (e *MismatchError) Error() string {
 	if e.Source != "" {
 		src = " from " + e.Source
 	}
-	return fmt.Sprintf("sha256 mismatch for %s%s: want %s, got %s", e.What, src, e.Want, e.Got)
+	kind := "sha256"
+	if e.Tree {
+		kind = "tree hash"
+	}
+	return fmt.Sprintf("%s mismatch for %s%s: want %s, got %s", kind, e.What, src, e.Want, e.Got)
 }
+
+// ErrUnpinned is wrapped by every *UnpinnedError.
+var ErrUnpinned = errors.New("artifact not pinned by a hash of all its content")
+
+// UnpinnedError is a directory artifact (a local directory, a git
+// repository) named with no tree hash: the SHA-256 of its executable
+// leaves every other file in it unchecked. TreeHash is the h1: of what was
+// fetched, for the user to check and pin.
+type UnpinnedError struct {
+	What     string // name@version
+	Source   string
+	TreeHash string
+}
+
+func (e *UnpinnedError) Error() string {
+	return fmt.Sprintf("%s: %s is a directory, and a directory is pinned as a whole by its tree hash (h1:), which is not given: the sha256 of its executable leaves the other files in it unchecked", e.What, e.Source)
+}
+
+func (e *UnpinnedError) Unwrap() error { return ErrUnpinned }
 
 func (e *MismatchError) Unwrap() error { return ErrMismatch }
 
 // FileSHA256 returns the hex SHA-256 of the file at path.
 func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path)
 	if err != nil {
 		return "", err
 	}
@@ -55,9 +85,47 @@ func ReaderSHA256(r io.Reader) (string, error) {
 }
 
 // TreeHash returns the dirhash "h1:" hash of every file under dir, with
-// paths relative to dir.
+// paths relative to dir: their names and contents, not their modes (what
+// golang.org/x/mod/sumdb/dirhash.HashDir gives, and go.sum records for a
+// module). A FIFO or device in the tree is an error, not a hang.
 func TreeHash(dir string) (string, error) {
-	return dirhash.HashDir(dir, "", dirhash.Hash1)
+	files, err := dirhash.DirFiles(dir, "")
+	if err != nil {
+		return "", err
+	}
+	return dirhash.Hash1(files, func(name string) (io.ReadCloser, error) {
+		return regfile.Open(filepath.Join(dir, filepath.FromSlash(name)))
+	})
+}
+
+// SourceTreeHash is TreeHash of a directory as install lays it out: without
+// any .git (a directory or file of that name, in any case, at any depth),
+// which fetching leaves behind. Publishers pin a directory artifact with it.
+func SourceTreeHash(dir string) (string, error) {
+	all, err := dirhash.DirFiles(dir, "")
+	if err != nil {
+		return "", err
+	}
+	var files []string
+	for _, f := range all {
+		if !slices.ContainsFunc(strings.Split(f, "/"), func(e string) bool { return strings.EqualFold(e, ".git") }) {
+			files = append(files, f)
+		}
+	}
+	return dirhash.Hash1(files, func(name string) (io.ReadCloser, error) {
+		return regfile.Open(filepath.Join(dir, filepath.FromSlash(name)))
+	})
+}
+
+// ValidH1 reports whether s is a tree hash as TreeHash writes it: "h1:"
+// and the standard base64 of a SHA-256 digest.
+func ValidH1(s string) bool {
+	b64, ok := strings.CutPrefix(s, "h1:")
+	if !ok {
+		return false
+	}
+	b, err := base64.StdEncoding.DecodeString(b64)
+	return err == nil && len(b) == sha256.Size
 }
 
 // ValidSHA256 reports whether s is 64 lower- or upper-case hex digits.

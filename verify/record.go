@@ -2,9 +2,9 @@ package verify
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/plugctl/plugctl/internal/exerecord"
+	"github.com/plugctl/plugctl/internal/regfile"
 )
 
 // RecordFile is the name, inside a version directory, of the identity
@@ -20,7 +20,7 @@ const RecordFile = exerecord.File
 // Callers that go on to execute the file should open it themselves and use
 // CheckOpenExecutable, so that what runs is what was checked.
 func CheckExecutable(path, want, recordPath string) error {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path)
 	if err != nil {
 		return fmt.Errorf("executable: %w", err)
 	}

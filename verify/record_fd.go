@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/plugctl/plugctl/internal/exerecord"
+	"github.com/plugctl/plugctl/internal/regfile"
 )
 
 // CheckOpenExecutable is CheckExecutable for a file already opened by the
@@ -46,7 +47,7 @@ func CheckOpenExecutable(f *os.File, want, recordPath string) error {
 // hash: install hashes the executable anyway, and the first launch then
 // need not hash it again.
 func HashExecutable(path, recordPath string) (string, error) {
-	f, err := os.Open(path)
+	f, err := regfile.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("executable: %w", err)
 	}

@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"aead.dev/minisign"
+
+	"github.com/plugctl/plugctl/internal/regfile"
 )
 
 // ErrSignature is wrapped by every refused signature: missing, made by an
@@ -30,6 +31,10 @@ func (e *SignatureError) Error() string {
 
 func (e *SignatureError) Unwrap() error { return ErrSignature }
 
+// maxKeyBytes bounds a key file: a minisign key with its comment line is
+// well under a kilobyte.
+const maxKeyBytes = 64 << 10
+
 // ParsePublicKey reads a minisign public key given inline (the base64 line,
 // or the whole two-line .pub text) or as a path to a .pub file.
 func ParsePublicKey(s string) (minisign.PublicKey, error) {
@@ -38,7 +43,10 @@ func ParsePublicKey(s string) (minisign.PublicKey, error) {
 	if err := k.UnmarshalText([]byte(text)); err == nil {
 		return k, nil
 	}
-	b, err := os.ReadFile(s)
+	b, err := regfile.ReadFile(s, maxKeyBytes)
+	if errors.Is(err, regfile.ErrNotRegular) {
+		return k, fmt.Errorf("public key: %w", err)
+	}
 	if err != nil {
 		return k, fmt.Errorf("public key %q: neither a minisign key nor a readable file", abbrev(s))
 	}

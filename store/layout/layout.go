@@ -1,11 +1,10 @@
 package layout
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 	"strings"
+
+	"github.com/plugctl/plugctl/internal/regfile"
 )
 
 // EnvHome names the environment variable that overrides the default home.
@@ -19,7 +18,7 @@ const HomeDirName = ".plugins"
 const MaxRecordBytes = 1 << 20
 
 // ErrTooLarge is wrapped when ReadFileMax refuses a file for its size.
-var ErrTooLarge = errors.New("file too large")
+var ErrTooLarge = regfile.ErrTooLarge
 
 // Join joins clean path elements with the separator.
 func Join(elem ...string) string {
@@ -128,10 +127,7 @@ func ValidVersion(version string) bool {
 // device in its place cannot make it block or read without end: for files
 // plugctl reads but does not control (a lock file in the working
 // directory, records in the store that anything could have replaced).
+// Anything but a regular file is refused (regfile.ErrNotRegular).
 func ReadFileMax(path string, max int) ([]byte, error) {
-	return readFileMax(path, max)
-}
-
-func tooLarge(path string, max int) error {
-	return &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w: more than %d bytes", ErrTooLarge, max)}
+	return regfile.ReadFile(path, int64(max))
 }
