@@ -43,6 +43,10 @@ func batchRun(cmd *cobra.Command, o *callOptions, a []string) error {
 	if err != nil {
 		return err
 	}
+	md, err := parseHeaders(o.Headers)
+	if err != nil {
+		return err
+	}
 	var in io.Reader = g.IO.In
 	if file != "-" {
 		f, err := os.Open(file)
@@ -87,7 +91,7 @@ func batchRun(cmd *cobra.Command, o *callOptions, a []string) error {
 		Open:        open,
 		Classify:    classifyBatch,
 		Timeout:     timeout,
-		CallOptions: o.Run.callOptions(o.Headers),
+		CallOptions: o.Run.callOptions(md),
 	})
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
@@ -99,13 +100,31 @@ func pluginSettings(p store.Paths, name string) (store.PluginSettings, error) {
 	return cfg.Plugins[name], nil
 }
 
-func (f *runFlags) callOptions(headers []string) runtime.CallOptions {
-	co := runtime.CallOptions{Metadata: headers, ProtoFiles: f.Proto, ImportPaths: f.ImportPaths, Protoset: f.Protoset}
+func (f *runFlags) callOptions(md metadata.MD) runtime.CallOptions {
+	co := runtime.CallOptions{Metadata: md, ProtoFiles: f.Proto, ImportPaths: f.ImportPaths, Protoset: f.Protoset}
 	if f.decodeSet {
 		d := f.Decode
 		co.Decode = &d
 	}
 	return co
+}
+
+// parseHeaders turns -H 'key: value' flags into gRPC metadata; the keys
+// themselves are checked by runtime (runtime.ErrBadMetadata).
+func parseHeaders(hdrs []string) (metadata.MD, error) {
+	if len(hdrs) == 0 {
+		return nil, nil
+	}
+	md := metadata.MD{}
+	for _, h := range hdrs {
+		k, v, ok := strings.Cut(h, ":")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, usageErrorf("-H %q: want 'key: value'", h)
+		}
+		md.Append(k, strings.TrimSpace(v))
+	}
+	return md, nil
 }
 
 // resolveInstalled picks NAME[@VERSION]: the given version, else the active
@@ -251,7 +270,11 @@ needs "name", the name the plugin registered it under with gob.`,
 func callRun(cmd *cobra.Command, o *callOptions) error {
 	g := o.g
 	args := []byte(o.Args)
-	co := o.Run.callOptions(o.Headers)
+	md, err := parseHeaders(o.Headers)
+	if err != nil {
+		return err
+	}
+	co := o.Run.callOptions(md)
 	if o.Args == "-" {
 		// Each JSON document on stdin is a request message, sent as it
 		// is read (a method that takes one request takes exactly one).

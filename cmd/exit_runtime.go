@@ -32,6 +32,8 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 		return ExitNotFound, "plugctl describe NAME lists the methods", true
 	case errors.Is(err, runtime.ErrAmbiguousMethod):
 		return ExitUsage, "name the method as SERVICE/METHOD", true
+	case errors.Is(err, runtime.ErrBadMetadata):
+		return ExitUsage, "give -H 'key: value' with a key of a-z, 0-9, -, _ and . that does not start with grpc-", true
 	case errors.As(err, &ae):
 		if strings.Contains(ae.Error(), "gob") {
 			return ExitUsage, `net/rpc needs the receiving Go type: wrap the value as {"$gob": "TYPE", "value": VALUE} (plugctl call --help shows the forms)`, true
@@ -39,6 +41,12 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 		return ExitUsage, "plugctl describe NAME shows the request's fields", true
 	case errors.As(err, &me):
 		return ExitMethod, "", true
+	case errors.Is(err, runtime.ErrNoPluginCert):
+		return ExitPlugin, "the plugin does not speak go-plugin's mTLS: call it with --mtls auto", true
+	case errors.Is(err, runtime.ErrUnaskedCert):
+		return ExitPlugin, "the plugin speaks go-plugin's mTLS: call it with --mtls true", true
+	case errors.Is(err, runtime.ErrBadRunFile):
+		return ExitError, "plugctl doctor removes it", true
 	case errors.Is(err, runtime.ErrBrokerClosed):
 		return ExitPlugin, "restart the plugin: plugctl stop NAME, then plugctl start NAME (keep other go-plugin hosts from attaching to it)", true
 	case errors.As(err, &pe):

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/runtime"
@@ -38,10 +39,17 @@ func newKeepCmd(g *Global) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// Its stderr is the plugin's log: what the plugin prints through
-			// go-plugin's stdio stream, and the logs of $broker helpers it
-			// launches, go there.
-			return runtime.Keep(cmd.Context(), p, r, runtime.Options{Home: p, Stderr: g.IO.ErrOut, Verbose: true})
+			// Its stderr is the plugin's log file (ensureKeeper), which
+			// outlives any call: lines carry their time. What the plugin
+			// prints through go-plugin's stdio stream (logged at Info), and
+			// the logs of $broker helpers it launches, go there at any
+			// --log-level.
+			level := g.logLevel()
+			if level == hclog.Off || level > hclog.Info {
+				level = hclog.Info
+			}
+			logger := hclog.New(&hclog.LoggerOptions{Output: g.IO.ErrOut, Level: level})
+			return runtime.Keep(cmd.Context(), p, r, runtime.Options{Home: p, Logger: logger})
 		},
 	}
 }
@@ -62,7 +70,7 @@ func (g *Global) ensureKeeper(p store.Paths, st *runtime.StartedPlugin) {
 		return
 	}
 	defer log.Close()
-	c := exec.Command(exe, "--home", p.Home, keeperCmd, st.Name+"@"+st.Version)
+	c := exec.Command(exe, "--home", p.Home, keeperCmd, st.Name+"@"+st.Version, "--log-level", g.logLevel().String())
 	c.Args[0] = "plugctl"
 	c.Stderr = log
 	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

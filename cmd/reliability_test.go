@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,8 +71,10 @@ func TestHealthConcurrentOutput(t *testing.T) {
 			t.Errorf("health output lacks healthy %s:\n%s", want, stdout)
 		}
 	}
+	// Each line is one plugin's (hclog: "[LEVEL] name: ...") or plugctl's.
+	pluginLine := regexp.MustCompile(`^\[(TRACE|DEBUG|INFO|WARN|ERROR)\] +(greeter|kv|noisy)[.:]`)
 	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
-		if !strings.HasPrefix(l, "greeter: ") && !strings.HasPrefix(l, "kv: ") && !strings.HasPrefix(l, "noisy: ") && !strings.HasPrefix(l, "plugctl: ") {
+		if !pluginLine.MatchString(l) && !strings.HasPrefix(l, "plugctl: ") {
 			t.Errorf("stderr line of no plugin (interleaved output?): %q", l)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/runtime"
@@ -64,6 +65,40 @@ func (g *Global) Paths() (store.Paths, error) {
 	}
 	g.paths = &p
 	return p, nil
+}
+
+// logLevel is the level of the host logger that plugins' logs are
+// forwarded to: --log-level, else debug at -v, else off.
+func (g *Global) logLevel() hclog.Level {
+	switch {
+	case g.LogLevel != "":
+		return hclog.LevelFromString(g.LogLevel)
+	case g.Verbose:
+		return hclog.Debug
+	}
+	return hclog.Off
+}
+
+// logger is the host logger of the plugins a command runs: go-plugin's
+// lines and the plugins' logs on stderr, at logLevel; when that is off,
+// runtime's warnings only.
+func (g *Global) logger() hclog.Logger {
+	level := g.logLevel()
+	if level == hclog.Off {
+		// runtime's own warnings (plain TCP) show whatever the level.
+		return hclog.New(&hclog.LoggerOptions{Output: g.IO.ErrOut, Level: hclog.Warn, DisableTime: true, Exclude: notHostWarning})
+	}
+	return hclog.New(&hclog.LoggerOptions{Output: g.IO.ErrOut, Level: level, DisableTime: true})
+}
+
+// notHostWarning leaves out every line but runtime's own warnings.
+func notHostWarning(_ hclog.Level, _ string, args ...any) bool {
+	for i := 0; i+1 < len(args); i += 2 {
+		if args[i] == runtime.HostWarning {
+			return false
+		}
+	}
+	return true
 }
 
 // JSON reports whether -o json was asked for.

@@ -10,8 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
+	"github.com/plugctl/plugctl/internal/loglevel"
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
 )
@@ -273,6 +275,7 @@ plugins whose process died are removed on the way.`,
 
 func newLogsCmd(g *Global) *cobra.Command {
 	var follow bool
+	var level string
 	c := &cobra.Command{
 		Use:   "logs NAME[@VERSION]",
 		Short: "Print a started plugin's log",
@@ -281,8 +284,10 @@ line, and anything it prints there outside Serve), then its stderr (its
 hclog output and anything it prints before Serve redirects its standard
 streams). A bare NAME prints the log of every started version; a plugin no
 longer running still has the log of its last run. -f follows one log as it
-grows (Ctrl-C ends).`,
-		Example: "  plugctl logs kv\n  plugctl logs greeter@2.0.0 -f",
+grows (Ctrl-C ends). --level LEVEL leaves out hclog lines below LEVEL
+(trace, debug, info, warn, error): the plugin's JSON log lines by their
+@level, the keeper's by their [LEVEL]; every other line is kept.`,
+		Example: "  plugctl logs kv\n  plugctl logs greeter@2.0.0 -f\n  plugctl logs kv --level warn",
 		Args:    args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			p, err := g.Paths()
@@ -292,6 +297,12 @@ grows (Ctrl-C ends).`,
 			name, version, err := store.ParseRef(a[0], false)
 			if err != nil {
 				return err
+			}
+			minLevel := hclog.Trace // everything
+			if level != "" {
+				if minLevel = hclog.LevelFromString(level); minLevel < hclog.Trace || minLevel > hclog.Error {
+					return usageErrorf("--level %q: want trace, debug, info, warn or error", level)
+				}
 			}
 			var versions []string
 			if version != "" {
@@ -343,15 +354,19 @@ grows (Ctrl-C ends).`,
 					fmt.Fprintf(g.IO.Out, "==> %s@%s <==\n", name, v)
 				}
 				if follow {
-					return followLog(cmd.Context(), g.IO.Out, files(v)...)
+					return followLog(cmd.Context(), g.IO.Out, minLevel, files(v)...)
 				}
 				for _, path := range files(v) {
 					f, err := os.Open(path)
 					if err != nil {
 						return err
 					}
-					_, err = io.Copy(g.IO.Out, f)
+					lf := loglevel.NewFilter(g.IO.Out, minLevel)
+					_, err = io.Copy(lf, f)
 					f.Close()
+					if err == nil {
+						err = lf.Close()
+					}
 					if err != nil {
 						return err
 					}
@@ -361,13 +376,16 @@ grows (Ctrl-C ends).`,
 		},
 	}
 	c.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing what is appended to the log")
+	c.Flags().StringVar(&level, "level", "", "print hclog lines at this level or above only (trace, debug, info, warn, error); other lines are kept")
 	return c
 }
 
 // followLog copies a plugin's log files, one after the other, and then what
-// is appended to each, until ctx ends.
-func followLog(ctx context.Context, w io.Writer, paths ...string) error {
+// is appended to each, until ctx ends, leaving out hclog lines below
+// minLevel.
+func followLog(ctx context.Context, w io.Writer, minLevel hclog.Level, paths ...string) error {
 	var fs []*os.File
+	var ws []io.Writer
 	for _, path := range paths {
 		f, err := os.Open(path)
 		if err != nil {
@@ -375,12 +393,13 @@ func followLog(ctx context.Context, w io.Writer, paths ...string) error {
 		}
 		defer f.Close()
 		fs = append(fs, f)
+		ws = append(ws, loglevel.NewFilter(w, minLevel))
 	}
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	for {
-		for _, f := range fs {
-			if _, err := io.Copy(w, f); err != nil {
+		for i, f := range fs {
+			if _, err := io.Copy(ws[i], f); err != nil {
 				return err
 			}
 		}
@@ -616,7 +635,7 @@ func (g *Global) runOptions(p store.Paths, name string, rf *runFlags) (runtime.O
 		return runtime.Options{}, err
 	}
 	return runtime.Options{
-		RunDir: runDir, Home: p, Stderr: g.IO.ErrOut, Verbose: g.Verbose, MTLS: store.MTLSMode(rf.MTLS),
+		RunDir: runDir, Home: p, Logger: g.logger(), MTLS: store.MTLSMode(rf.MTLS),
 		Env: env, AllowEnv: allow, InheritEnv: g.InheritEnv,
 	}, nil
 }

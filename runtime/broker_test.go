@@ -215,7 +215,7 @@ func TestManagerBrokerCallback(t *testing.T) {
 	if got := mgrCall(t, m, "counter", "Get", `{"key": "k"}`); got != `{"value":"42"}` {
 		t.Errorf("Get after two Puts through the adder: %s", got)
 	}
-	_, err := m.Call(ctxT(t, 20*time.Second), "counter", "Put", []byte(`{"key": "k", "value": "1", "addServer": {"$broker": "nosuch"}}`))
+	_, err := m.Call(ctxT(t, 20*time.Second), "counter", "Put", []byte(`{"key": "k", "value": "1", "addServer": {"$broker": "nosuch"}}`), CallOptions{})
 	var be *BrokerError
 	if !errors.As(err, &be) || !errors.Is(err, store.ErrNotInstalled) || be.Helper != "nosuch" {
 		t.Errorf("helper not installed: %v, want a *BrokerError wrapping store.ErrNotInstalled", err)

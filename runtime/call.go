@@ -19,20 +19,21 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
-
-	"github.com/plugctl/plugctl/profile"
 )
 
 // CallOptions are per-call settings of a gRPC call.
 type CallOptions struct {
-	// Metadata is sent with the call, each entry "key: value" (-H).
-	Metadata []string
-	// ProtoFiles are .proto files compiled at run time for the schema
-	// (--proto), resolved against ImportPaths (--import-path); with no
-	// import paths, each file's directory is one.
+	// Metadata is sent with the call as gRPC metadata (headers): a key
+	// of [a-z0-9-_.] (upper case is folded), not starting with "grpc-",
+	// and its values. A metadata.MD, or a map literal:
+	// metadata.MD{"x-token": {"abc"}}. net/rpc calls ignore it.
+	Metadata metadata.MD
+	// ProtoFiles are .proto files compiled at run time for the schema,
+	// resolved against ImportPaths; with no import paths, each file's
+	// directory is one.
 	ProtoFiles  []string
 	ImportPaths []string
-	// Protoset is a FileDescriptorSet file for the schema (--protoset).
+	// Protoset is a FileDescriptorSet file for the schema.
 	Protoset string
 	// Requests, when set (and args empty), supplies the request messages
 	// instead of args: all of them, sent as they come, for a client- or
@@ -81,7 +82,10 @@ func (p *Plugin) Call(ctx context.Context, method string, args []byte, co CallOp
 }
 
 func (p *Plugin) callGRPC(ctx context.Context, method string, args []byte, co CallOptions, emit func([]byte) error) (err error) {
-	md, err := parseMetadata(profile.MergeMetadata(p.spec.Protocol.Metadata, co.Metadata))
+	md, err := checkMetadata(co.Metadata)
+	if err == nil {
+		md = underProtocolMetadata(p.spec.Protocol.Metadata, md)
+	}
 	if err != nil {
 		return err
 	}
@@ -240,24 +244,42 @@ func (p *Plugin) callFailure(ctx context.Context, method string, err error) erro
 	return pe
 }
 
-// parseMetadata turns "key: value" entries into gRPC metadata.
-func parseMetadata(hdrs []string) (metadata.MD, error) {
-	if len(hdrs) == 0 {
+// checkMetadata checks the keys of md and returns it with them in lower
+// case, as gRPC sends them.
+func checkMetadata(md metadata.MD) (metadata.MD, error) {
+	if len(md) == 0 {
 		return nil, nil
 	}
-	md := metadata.MD{}
-	for _, h := range hdrs {
-		k, v, ok := strings.Cut(h, ":")
-		k = strings.ToLower(strings.TrimSpace(k))
-		if !ok || k == "" || !validHeaderKey(k) {
-			return nil, &ArgError{Err: fmt.Errorf("metadata %q: want \"key: value\" with a key of [a-z0-9-_.]", h)}
+	out := make(metadata.MD, len(md))
+	for k, vs := range md {
+		lk := strings.ToLower(k)
+		if lk == "" || !validHeaderKey(lk) {
+			return nil, &ArgError{Err: fmt.Errorf("%w %q: want [a-z0-9-_.]", ErrBadMetadata, k)}
 		}
-		if strings.HasPrefix(k, "grpc-") {
-			return nil, &ArgError{Err: fmt.Errorf("metadata %q: keys starting with grpc- are reserved", h)}
+		if strings.HasPrefix(lk, "grpc-") {
+			return nil, &ArgError{Err: fmt.Errorf("%w %q: keys starting with grpc- are reserved", ErrBadMetadata, k)}
 		}
-		md.Append(k, strings.TrimSpace(v))
+		out[lk] = append(out[lk], vs...)
 	}
-	return md, nil
+	return out, nil
+}
+
+// underProtocolMetadata adds the metadata that the plugin's protocol gives
+// every call (the index's protocol.metadata, "key: value", checked when the
+// index was read) to md, for the keys md does not set itself.
+func underProtocolMetadata(base []string, md metadata.MD) metadata.MD {
+	if len(base) == 0 {
+		return md
+	}
+	out := metadata.MD{}
+	for _, s := range base {
+		k, v, _ := strings.Cut(s, ":")
+		k = strings.ToLower(strings.TrimSpace(k))
+		if _, ok := md[k]; !ok {
+			out.Append(k, strings.TrimSpace(v))
+		}
+	}
+	return metadata.Join(out, md)
 }
 
 func validHeaderKey(k string) bool {

@@ -149,8 +149,9 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 		// Nothing has dialled it yet: it must be the plugin's own.
 		rc, _ := st.ReattachConfig()
 		var warn string
-		if warn, addrErr = checkHandshakeAddr(rc.Addr, sockDir, st.Pid); warn != "" && opt.Stderr != nil {
-			fmt.Fprintf(opt.Stderr, "warning: plugin %s: %s\n", spec.Name, warn)
+		if warn, addrErr = checkHandshakeAddr(rc.Addr, sockDir, st.Pid); warn != "" {
+			l, _ := pluginOutput(spec.Name, opt)
+			l.Warn(warn, HostWarning, true)
 		}
 	}
 	if addrErr != nil {
@@ -181,7 +182,8 @@ func Start(ctx context.Context, spec Spec, opt Options) (sp *StartedPlugin, star
 		return fail(pe)
 	}
 	if rc, err := st.ReattachConfig(); err == nil {
-		warnPlainTCP(spec.Name, rc.Addr, mode, opt)
+		l, _ := pluginOutput(spec.Name, opt)
+		warnPlainTCP(l, rc.Addr, mode)
 	}
 	if err := writeState(home, st); err != nil {
 		return fail(err)
@@ -331,9 +333,9 @@ func (s *StartedPlugin) applyHandshake(line string, proto store.Protocol, mode s
 	}
 	switch {
 	case mode == store.MTLSTrue && s.ServerCert == "":
-		return errNoServerCert
+		return ErrNoPluginCert
 	case mode != store.MTLSTrue && s.ServerCert != "":
-		return errUnaskedCert
+		return ErrUnaskedCert
 	}
 	return nil
 }

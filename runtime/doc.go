@@ -12,9 +12,9 @@
 // cookie, the offered protocol versions, grpc and/or netrpc). The process is
 // exec'd directly, never through a shell, with stdin on /dev/null, in its own
 // process group, with its unix socket in the home's private run/ directory;
-// its logs, stderr and synced stdio go to Options.Stderr prefixed with the
-// plugin's name at -v, never to our stdout, and the first "panic:" line it
-// prints is kept for errors even when not verbose. ctx bounds start,
+// its logs (at their level), stderr and synced stdio go to Options.Logger
+// under the plugin's name, never to our stdout, and the first "panic:" line
+// it prints is kept for errors even without a logger. ctx bounds start,
 // handshake and the plugin's life; Close, an error, or ctx ending kills the
 // whole group, within bounded waits. The plugin's environment is clean:
 // CleanEnv (PATH, HOME, TMPDIR, LANG, LC_*, TZ), what Options.AllowEnv and
@@ -42,7 +42,7 @@
 //	*verify.MismatchError                  4  (integrity)
 //	*UnsafePathError                       4  (store writable by others)
 //	ErrMethodNotFound (*NotFoundError)     3  (unknown method or service; gRPC Unimplemented)
-//	ErrAmbiguousMethod, *ArgError          2  (usage: bad JSON argument or -H header)
+//	ErrAmbiguousMethod, *ArgError          2  (usage: bad JSON argument or metadata key)
 //	*PluginError                           5  (would not start, handshake, crash, timeout, Unavailable)
 //	*MethodError                           6  (any other gRPC status; a net/rpc method's error)
 //	ErrUnsupported, ErrNoReflection, other 1
@@ -67,9 +67,9 @@
 // Manager is the embeddable host: Get
 // launches a plugin's active version on first use and reuses it, probes it
 // on an interval, relaunches it with backoff after a crash, follows a
-// change of the active version (draining the old process), and Close stops
-// what it launched; Call is untyped, Dispense gives a go-plugin client with
-// the host's own plugin set.
+// change of the active version (draining the old process), and
+// Shutdown(ctx) (or Close) stops what it launched; Call is untyped,
+// Dispense gives a go-plugin client with the host's own plugin set.
 //
 // What reflection discovers is cached per installed version, in the version
 // directory (plugins/NAME/VERSION/.reflection.cache, keyed by the

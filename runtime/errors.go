@@ -23,6 +23,11 @@ var ErrAmbiguousMethod = errors.New("ambiguous method name")
 // description of a net/rpc plugin (exit code 1).
 var ErrUnsupported = errors.New("not supported")
 
+// ErrBadMetadata is wrapped (in an *ArgError) when a key of
+// CallOptions.Metadata is not a valid gRPC metadata key: [a-z0-9-_.], not
+// starting with "grpc-" (exit code 2).
+var ErrBadMetadata = errors.New("invalid metadata key")
+
 // Ops of a *PluginError.
 const (
 	OpStart     = "start"     // the process could not be started

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc/codes"
 
 	"github.com/plugctl/plugctl/internal/keepwire"
@@ -172,6 +173,9 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 	defer p.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Logged before the socket exists: whoever sees it can read this line.
+	log, _ := pluginOutput(r.Name, opt)
+	log.Info("keeper serving calls", "socket", sock, "pid", st.Pid)
 	l, err := listenKeeper(ctx, home, st, sock)
 	if err != nil || l == nil {
 		return err
@@ -198,7 +202,7 @@ func Keep(ctx context.Context, home store.Paths, r *store.Receipt, opt Options) 
 			}
 		}
 	}()
-	k := &keeper{home: home, st: st, plugin: p, requestTimeout: keptRequestTimeout}
+	k := &keeper{home: home, st: st, plugin: p, requestTimeout: keptRequestTimeout, log: log}
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -269,6 +273,7 @@ type keeper struct {
 	st             *StartedPlugin
 	plugin         *Plugin
 	requestTimeout time.Duration
+	log            hclog.Logger
 }
 
 // decline says why the keeper must not serve a call to target, or "": the
@@ -314,6 +319,7 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 		return
 	}
 	if why := k.decline(req.Target); why != "" {
+		k.log.Debug("call declined", "method", req.Method, "reason", why)
 		_ = enc.Encode(keepwire.Reply{Declined: why})
 		return
 	}
@@ -348,6 +354,7 @@ func (k *keeper) serve(ctx context.Context, c net.Conn) {
 		}
 		return w.Flush()
 	})
+	k.log.Debug("call", "method", req.Method, "error", err)
 	if err != nil {
 		_ = enc.Encode(keepwire.Reply{Err: encodeKeptError(err)})
 		return

@@ -101,12 +101,15 @@ type Options struct {
 	// Home holds the host's mTLS certificate (run/host-cert.pem), made once
 	// per home. Empty: a throwaway certificate per launch.
 	Home store.Paths
-	// Stderr receives the plugin's logs, stderr and stdio, each line prefixed
-	// "<name>: ", when Verbose, and warnings always. Nil: discarded. Nothing
-	// a plugin prints ever reaches plugctl's stdout.
-	Stderr  io.Writer
-	Verbose bool
-	// MTLS overrides the spec's protocol.mtls when not empty (--mtls).
+	// Logger receives, under the plugin's name (Logger.Named), go-plugin's
+	// own lines about the plugin, the plugin's logs (the hclog lines it
+	// writes on stderr, at their own level, and its other stderr lines),
+	// what it prints on its synced stdout and stderr (at Info), and this
+	// package's warnings (at Warn). Its level decides what is kept: set it
+	// to hclog.Trace to see a plugin's trace logs. Nil: all of it is
+	// discarded. Nothing a plugin prints ever reaches the host's stdout.
+	Logger hclog.Logger
+	// MTLS overrides the spec's protocol.mtls when not empty.
 	MTLS store.MTLSMode
 	// Dir is the plugin's working directory (default: the caller's).
 	Dir string
@@ -149,8 +152,9 @@ type Plugin struct {
 
 	stopWatch func() bool
 	closeOnce sync.Once
-	socketDir string // go-plugin's directory for the plugin's socket, when Launch made one
-	forwards  bool   // the plugin's output is shown (Options.Verbose): Close lets it drain
+	hostLog   *hostLogger // Launch's, muted by Close
+	socketDir string      // go-plugin's directory for the plugin's socket, when Launch made one
+	forwards  bool        // the plugin's output is shown (Options.Logger): Close lets it drain
 
 	// For $broker arguments (broker.go): the options helpers are launched
 	// with, the TLS of the connection (brokered servers use it too), the
@@ -252,7 +256,8 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 	}
 
 	stderr := &stderrWatch{}
-	logger, stdio := pluginOutput(spec.Name, opt, hclog.Debug)
+	pluginLog, stdio := pluginOutput(spec.Name, opt)
+	logger := &hostLogger{Logger: pluginLog}
 	bw := newBrokerWatch()
 	var rn atomic.Pointer[procRunner]
 	killed := new(atomic.Bool)
@@ -289,7 +294,7 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 		GRPCDialOptions:  []grpc.DialOption{bw.dialOption()},
 	}
 	client := plugin.NewClient(cfg)
-	p := &Plugin{spec: spec, client: client, stderr: stderr, forwards: opt.Verbose && opt.Stderr != nil, opt: opt, bw: bw}
+	p := &Plugin{spec: spec, client: client, stderr: stderr, hostLog: logger, forwards: opt.Logger != nil, opt: opt, bw: bw}
 	if proto.Kind != store.KindNetRPC {
 		// While the plugin starts (its runtime, its handshake: most of a
 		// cold call), load the schema a call would read next.
@@ -307,7 +312,7 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 			// plugin's handshake line carries a certificate although the
 			// host asked for no TLS: a panic in Start, not an error.
 			if r := recover(); r != nil {
-				ch <- result{err: errUnaskedCert}
+				ch <- result{err: ErrUnaskedCert}
 			}
 		}()
 		addr, err := client.Start()
@@ -345,17 +350,17 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 	if warn, err := checkHandshakeAddr(res.addr, dir, p.runner.Pid()); err != nil {
 		p.refuse(dir)
 		return nil, &PluginError{Name: spec.Name, Op: OpHandshake, Err: err}
-	} else if warn != "" && opt.Stderr != nil {
-		fmt.Fprintf(opt.Stderr, "warning: plugin %s: %s\n", spec.Name, warn)
+	} else if warn != "" {
+		logger.Warn(warn, HostWarning, true)
 	}
 	fail := func(op string, err error) (*Plugin, error) {
 		_ = p.Close()
 		return nil, &PluginError{Name: spec.Name, Op: op, Err: err, Panic: stderr.panicLine()}
 	}
 	if mode == store.MTLSTrue && tlsConf.RootCAs == nil {
-		return fail(OpHandshake, errNoServerCert)
+		return fail(OpHandshake, ErrNoPluginCert)
 	}
-	warnPlainTCP(spec.Name, res.addr, mode, opt)
+	warnPlainTCP(logger, res.addr, mode)
 	p.proto = string(client.Protocol())
 	if err := p.connect(ctx, res.addr, nil, tlsConf, stdio); err != nil {
 		return fail(OpHandshake, err)
@@ -405,16 +410,38 @@ func hostTLSConfig(home store.Paths) (*tls.Config, []byte, error) {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, ServerName: "localhost"}, certPEM, nil
 }
 
-// pluginOutput is where go-plugin's logger and the plugin's synced stdio go:
-// nowhere, or at -v to opt.Stderr with the plugin's name in front of each
-// line, go-plugin's own lines from level up.
-func pluginOutput(name string, opt Options, level hclog.Level) (hclog.Logger, io.Writer) {
-	if !opt.Verbose || opt.Stderr == nil {
-		return hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Off}), io.Discard
+// pluginOutput is the logger go-plugin is given for the plugin (opt.Logger
+// named after it, or one that discards), and where the plugin's synced
+// stdio goes: each line to that logger at Info.
+func pluginOutput(name string, opt Options) (hclog.Logger, io.Writer) {
+	if opt.Logger == nil {
+		return hclog.NewNullLogger(), io.Discard
 	}
-	pw := newPrefixWriter(opt.Stderr, name+": ")
-	return hclog.New(&hclog.LoggerOptions{Output: pw, Level: level, DisableTime: true}), pw
+	l := opt.Logger.Named(name)
+	return l, &logWriter{l: l}
 }
+
+// hostLogger is the logger Launch gives go-plugin's client: the plugin's
+// logger, except that go-plugin's own lines stop once Close begins, where
+// they would report the exit we asked for as failures ("plugin failed to
+// exit gracefully", a "client" error once the plugin is gone, "plugin
+// process exited" with the kill's signal). Its Named children, through
+// which go-plugin forwards the plugin's own logs and stdio, are not muted.
+type hostLogger struct {
+	hclog.Logger
+	muted atomic.Bool
+}
+
+func (l *hostLogger) Log(level hclog.Level, msg string, args ...any) {
+	if !l.muted.Load() {
+		l.Logger.Log(level, msg, args...)
+	}
+}
+func (l *hostLogger) Trace(msg string, args ...any) { l.Log(hclog.Trace, msg, args...) }
+func (l *hostLogger) Debug(msg string, args ...any) { l.Log(hclog.Debug, msg, args...) }
+func (l *hostLogger) Info(msg string, args ...any)  { l.Log(hclog.Info, msg, args...) }
+func (l *hostLogger) Warn(msg string, args ...any)  { l.Log(hclog.Warn, msg, args...) }
+func (l *hostLogger) Error(msg string, args ...any) { l.Log(hclog.Error, msg, args...) }
 
 // pluginEnv is a plugin's whole environment: what hostEnv lets through of
 // ours, then noCacheEnv, then the protocol's Env (its profile's), then
@@ -431,11 +458,17 @@ func pluginEnv(proto store.Protocol, opt Options, goPlugin []string, certPEM []b
 	return append(env, "PLUGIN_CLIENT_CERT="+string(certPEM))
 }
 
+// HostWarning is the key of an argument (true) that marks this package's
+// own warnings on Options.Logger (as opposed to go-plugin's lines and the
+// plugin's logs), so that a host can show them even when it shows no
+// plugin logs (hclog.LoggerOptions.Exclude).
+const HostWarning = "host-warning"
+
 // warnPlainTCP warns that a plugin listens where other local users can reach
 // it without mTLS.
-func warnPlainTCP(name string, addr net.Addr, mode store.MTLSMode, opt Options) {
-	if addr.Network() == "tcp" && mode == store.MTLSAuto && opt.Stderr != nil {
-		fmt.Fprintf(opt.Stderr, "warning: plugin %s listens on plain TCP (%s), which other local users can reach; use --mtls true if it supports go-plugin's mTLS\n", name, addr)
+func warnPlainTCP(l hclog.Logger, addr net.Addr, mode store.MTLSMode) {
+	if addr.Network() == "tcp" && mode == store.MTLSAuto {
+		l.Warn("the plugin listens on plain TCP ("+addr.String()+"), which other local users can reach; require mTLS (protocol.mtls true) if it supports go-plugin's mTLS", HostWarning, true)
 	}
 }
 
@@ -589,7 +622,7 @@ func (p *Plugin) startError(err error, proto store.Protocol) error {
 			speaks = m[1]
 		}
 		pe.Err = errWrongKind(speaks, proto)
-	case errors.Is(err, errUnaskedCert):
+	case errors.Is(err, ErrUnaskedCert):
 		pe.Err = err
 	case strings.Contains(msg, "error parsing server cert"):
 		pe.Err = fmt.Errorf("handshake failed: %s", firstLine(msg))
@@ -617,8 +650,16 @@ func (p *Plugin) startError(err error, proto store.Protocol) error {
 var (
 	errHandshakeTimeout = fmt.Errorf("timed out waiting for the handshake (killed): %w", context.DeadlineExceeded)
 	errWrongCookie      = errors.New("handshake failed: the plugin expects a different magic cookie (protocol.cookieKey/cookieValue in the index)")
-	errNoServerCert     = errors.New("handshake failed: mtls is required but the plugin sent no certificate (it does not speak go-plugin's mTLS; use --mtls auto)")
-	errUnaskedCert      = errors.New("handshake failed: the plugin sent a TLS certificate although mtls is off (use --mtls true)")
+)
+
+// The two ways a plugin's handshake disagrees with the mTLS mode in force
+// (protocol.mtls, or Options.MTLS), wrapped in a *PluginError.
+var (
+	// ErrNoPluginCert: mTLS is required but the plugin sent no
+	// certificate (it does not speak go-plugin's mTLS).
+	ErrNoPluginCert = errors.New("handshake failed: mtls is required but the plugin sent no certificate (it does not speak go-plugin's mTLS)")
+	// ErrUnaskedCert: the plugin sent a certificate although mTLS is off.
+	ErrUnaskedCert = errors.New("handshake failed: the plugin sent a TLS certificate although mtls is off")
 )
 
 func errHandshakeCancelled(err error) error {
@@ -688,6 +729,9 @@ func (p *Plugin) Close() error {
 		if p.stopWatch != nil {
 			p.stopWatch()
 		}
+		if p.hostLog != nil {
+			p.hostLog.muted.Store(true)
+		}
 		p.shutdown()
 		p.reap()
 	})
@@ -697,7 +741,7 @@ func (p *Plugin) Close() error {
 // CloseAtExit ends a launched plugin at once, for a host that exits right
 // after: its process group is killed and its socket directory removed, but
 // the plugin is not asked to exit first, and, unless its output is shown
-// (Options.Verbose), not waited for (the process left behind is reaped once
+// (Options.Logger), not waited for (the process left behind is reaped once
 // the host is gone); shown output is let drain to its last line. A plugin
 // that must clean up when it stops needs Close, which asks it to exit and
 // waits. On a started plugin that Attach returned, CloseAtExit is Close:
@@ -711,6 +755,9 @@ func (p *Plugin) CloseAtExit() {
 		p.endBrokered()
 		if p.stopWatch != nil {
 			p.stopWatch()
+		}
+		if p.hostLog != nil {
+			p.hostLog.muted.Store(true)
 		}
 		if p.forwards {
 			p.reap() // kills the group, then waits for the pipes to end

@@ -45,9 +45,9 @@ type ManagerOptions struct {
 	// the Manager's own; Close then leaves it running.
 	UseStarted bool
 
-	// Launch is how every plugin is launched (and reattached to): where
-	// its output goes, mTLS, working directory and environment. Its Home
-	// is the Manager's.
+	// Launch is how every plugin is launched (and reattached to): its
+	// Logger (where go-plugin's lines and the plugin's logs go), mTLS,
+	// working directory and environment. Its Home is the Manager's.
 	Launch Options
 }
 
@@ -76,7 +76,8 @@ func (o ManagerOptions) withDefaults() ManagerOptions {
 	return o
 }
 
-// ErrManagerClosed is returned by a Manager's methods after Close.
+// ErrManagerClosed is returned by a Manager's methods after Shutdown (or
+// Close).
 var ErrManagerClosed = errors.New("plugin manager closed")
 
 // ErrRetired is wrapped (in a *PluginError) by calls on a Client whose
@@ -91,18 +92,24 @@ var ErrRetired = errors.New("this client's plugin process was replaced or stoppe
 // backoff while it keeps failing; when the active version changes (plugctl
 // use or upgrade, from any process), the next Get launches the new version
 // and the old process is drained (calls in flight finish) and stopped.
-// Close stops everything. A Manager is safe for concurrent use.
+// Shutdown (or Close) stops everything. A Manager is safe for concurrent use.
 type Manager struct {
 	home   store.Paths
 	opts   ManagerOptions
-	base   context.Context
+	base   context.Context // of every launch: cancel kills them all
 	cancel context.CancelFunc
+	// health is the health loop's, ended first by Shutdown.
+	health     context.Context
+	stopHealth context.CancelFunc
 
 	mu      sync.Mutex
 	closed  bool
 	plugins map[string]*managed
 
 	wg sync.WaitGroup // the health loop and draining processes
+
+	hurry     chan struct{} // closed when Shutdown's ctx ends: stop draining
+	hurryOnce sync.Once
 }
 
 // managed is one plugin name: its running process and restart state.
@@ -152,8 +159,9 @@ func OpenManager(home store.Paths, opts ManagerOptions) (*Manager, error) {
 	if _, err := home.EnsureRun(); err != nil {
 		return nil, fmt.Errorf("plugin manager: run directory: %w", err)
 	}
-	m := &Manager{home: home, opts: opts.withDefaults(), plugins: map[string]*managed{}}
+	m := &Manager{home: home, opts: opts.withDefaults(), plugins: map[string]*managed{}, hurry: make(chan struct{})}
 	m.base, m.cancel = context.WithCancel(context.Background())
+	m.health, m.stopHealth = context.WithCancel(m.base)
 	if m.opts.HealthInterval > 0 {
 		m.wg.Add(1)
 		go m.healthLoop()
@@ -323,24 +331,24 @@ func (m *Manager) Get(ctx context.Context, name string) (*Client, error) {
 }
 
 // Call calls method of the plugin name's active version with args (JSON)
-// and returns the result as JSON: the document of a unary method, or a JSON
-// array of the messages of a server-streaming one. See Plugin.Call for
-// method names and errors.
-func (m *Manager) Call(ctx context.Context, name, method string, args []byte) ([]byte, error) {
+// and co (metadata, schema), and returns the result as JSON: the document
+// of a unary method, or a JSON array of the messages of a server-streaming
+// one. See Plugin.Call for method names and errors.
+func (m *Manager) Call(ctx context.Context, name, method string, args []byte, co CallOptions) ([]byte, error) {
 	c, err := m.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	streaming := false
 	if c.inst.plugin.proto == ProtocolGRPC {
-		if s, err := c.inst.plugin.schemaFor(ctx, CallOptions{}, method); err == nil {
+		if s, err := c.inst.plugin.schemaFor(ctx, co, method); err == nil {
 			if md, err := s.resolve(name, method); err == nil {
 				streaming = md.IsStreamingServer()
 			}
 		}
 	}
 	var docs [][]byte
-	err = c.Call(ctx, method, args, CallOptions{}, func(doc []byte) error {
+	err = c.Call(ctx, method, args, co, func(doc []byte) error {
 		docs = append(docs, append([]byte(nil), doc...))
 		return nil
 	})
@@ -404,29 +412,51 @@ func (m *Manager) Status() []Status {
 	return out
 }
 
-// Close stops every plugin the Manager launched, after the calls in flight
-// finish (bounded by DrainTimeout), and waits for them to be gone. Started
-// plugins it reattached to keep running.
-func (m *Manager) Close() error {
+// Shutdown stops every plugin the Manager launched and waits for them to
+// be gone; started plugins it reattached to keep running. Calls in flight
+// may finish first, each process for at most DrainTimeout; when ctx ends
+// before they have, the remaining processes are stopped at once (their
+// calls fail), and Shutdown returns ctx's error once they are gone, a
+// bounded wait. After Shutdown the Manager's methods return
+// ErrManagerClosed; calling it again waits for the same processes.
+func (m *Manager) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return nil
-	}
+	first := !m.closed
 	m.closed = true
 	mps := m.plugins
 	m.mu.Unlock()
-	for _, mp := range mps {
-		mp.mu.Lock()
-		if mp.cur != nil {
-			m.retire(mp.cur)
-			mp.cur = nil
+	if first {
+		for _, mp := range mps {
+			mp.mu.Lock()
+			if mp.cur != nil {
+				m.retire(mp.cur)
+				mp.cur = nil
+			}
+			mp.mu.Unlock()
 		}
-		mp.mu.Unlock()
+		// Not m.cancel yet: it kills every process launched (their
+		// contexts derive from m.base), calls in flight included.
+		m.stopHealth()
 	}
-	m.cancel() // the health loop
-	m.wg.Wait()
-	return nil
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		m.cancel()
+		return nil
+	case <-ctx.Done():
+	}
+	m.hurryOnce.Do(func() { close(m.hurry) })
+	<-done
+	m.cancel()
+	return ctx.Err()
+}
+
+// Close is Shutdown bounded by DrainTimeout.
+func (m *Manager) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), m.opts.DrainTimeout)
+	defer cancel()
+	return m.Shutdown(ctx)
 }
 
 // entries is a snapshot of the plugins, so that each can be locked in turn
@@ -606,6 +636,7 @@ func (m *Manager) retire(inst *instance) {
 		select {
 		case <-inst.idle:
 		case <-t.C:
+		case <-m.hurry:
 		}
 		inst.close()
 	}()
@@ -673,7 +704,7 @@ func (m *Manager) healthLoop() {
 	defer t.Stop()
 	for {
 		select {
-		case <-m.base.Done():
+		case <-m.health.Done():
 			return
 		case <-t.C:
 			m.probe()
@@ -691,13 +722,13 @@ func (m *Manager) probe() {
 		if inst == nil {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(m.base, m.opts.HealthTimeout)
+		ctx, cancel := context.WithTimeout(m.health, m.opts.HealthTimeout)
 		err := (&Client{inst}).Ping(ctx)
 		cancel()
 		if err == nil && inst.usable() {
 			continue
 		}
-		if m.base.Err() != nil {
+		if m.health.Err() != nil {
 			return
 		}
 		inst.unhealthy.Store(true)

@@ -8,14 +8,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/plugctl/plugctl/store"
 	kvproto "github.com/plugctl/plugctl/testdata/plugins/kv/proto"
@@ -112,7 +117,7 @@ func openManager(t *testing.T, home store.Paths, o ManagerOptions) *Manager {
 
 func mgrCall(t *testing.T, m *Manager, name, method, args string) string {
 	t.Helper()
-	out, err := m.Call(ctxT(t, 20*time.Second), name, method, []byte(args))
+	out, err := m.Call(ctxT(t, 20*time.Second), name, method, []byte(args), CallOptions{})
 	if err != nil {
 		t.Fatalf("Call %s %s: %v", name, method, err)
 	}
@@ -407,15 +412,169 @@ func BenchmarkManagerCall(b *testing.B) {
 		{"netrpc", "hello", "Greet", ``},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			if _, err := m.Call(ctx, bc.plugin, bc.method, []byte(bc.args)); err != nil {
+			if _, err := m.Call(ctx, bc.plugin, bc.method, []byte(bc.args), CallOptions{}); err != nil {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := m.Call(ctx, bc.plugin, bc.method, []byte(bc.args)); err != nil {
+				if _, err := m.Call(ctx, bc.plugin, bc.method, []byte(bc.args), CallOptions{}); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
 	}
+}
+
+// TestManagerShutdown: Shutdown stops a plugin with a call in flight once
+// ctx ends, rather than draining for DrainTimeout, and the process is gone
+// when it returns; later calls get ErrManagerClosed.
+func TestManagerShutdown(t *testing.T) {
+	t.Parallel()
+	home := exampleHome(t)
+	m := openManager(t, home, ManagerOptions{HealthInterval: -1, DrainTimeout: time.Minute})
+	pid := getPid(t, m, "kv")
+	first := make(chan struct{})
+	callErr := make(chan error, 1)
+	go func() {
+		n := 0
+		callErr <- m.CallStream(context.Background(), "kv", "Count", []byte(`{"n": 1000, "intervalMs": 50}`), CallOptions{}, func([]byte) error {
+			if n++; n == 1 {
+				close(first)
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-first:
+	case <-time.After(20 * time.Second):
+		t.Fatal("waited 20s for the first message of kv Count")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := m.Shutdown(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown: %v, want context.DeadlineExceeded (a call was in flight)", err)
+	}
+	// The drain would take a minute; stopping takes its bounded grace.
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Shutdown took %v", d)
+	}
+	assertGone(t, pid)
+	select {
+	case err := <-callErr:
+		if err == nil {
+			t.Error("the call in flight succeeded although its plugin was stopped")
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the call in flight did not end within 10s of Shutdown")
+	}
+	if _, err := m.Get(context.Background(), "kv"); !errors.Is(err, ErrManagerClosed) {
+		t.Errorf("Get after Shutdown: %v", err)
+	}
+	// Again: nothing left to wait for.
+	if err := m.Shutdown(context.Background()); err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+}
+
+// TestManagerShutdownDrains: a call in flight at Shutdown finishes before
+// its plugin is stopped (the Manager's launch contexts used to be cancelled
+// at once, killing it mid-call).
+func TestManagerShutdownDrains(t *testing.T) {
+	t.Parallel()
+	m := openManager(t, exampleHome(t), ManagerOptions{HealthInterval: -1})
+	pid := getPid(t, m, "kv")
+	first := make(chan struct{})
+	callErr := make(chan error, 1)
+	var n atomic.Int32
+	go func() {
+		callErr <- m.CallStream(context.Background(), "kv", "Count", []byte(`{"n": 5, "intervalMs": 100}`), CallOptions{}, func([]byte) error {
+			if n.Add(1) == 1 {
+				close(first)
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-first:
+	case <-time.After(20 * time.Second):
+		t.Fatal("waited 20s for the first message of kv Count")
+	}
+	if err := m.Shutdown(ctxT(t, 20*time.Second)); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-callErr; err != nil || n.Load() != 5 {
+		t.Errorf("call in flight at Shutdown: %d messages, %v; want 5, nil", n.Load(), err)
+	}
+	assertGone(t, pid)
+}
+
+// TestManagerShutdownIdle: with nothing in flight Shutdown returns nil and
+// every process it launched is gone.
+func TestManagerShutdownIdle(t *testing.T) {
+	t.Parallel()
+	home := exampleHome(t)
+	m := openManager(t, home, ManagerOptions{HealthInterval: -1})
+	pids := []int{getPid(t, m, "kv"), getPid(t, m, "hello")}
+	if err := m.Shutdown(ctxT(t, 20*time.Second)); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	for _, pid := range pids {
+		assertGone(t, pid)
+	}
+}
+
+// TestManagerCallOptions: Manager.Call sends CallOptions' metadata.
+func TestManagerCallOptions(t *testing.T) {
+	t.Parallel()
+	m := openManager(t, exampleHome(t), ManagerOptions{HealthInterval: -1})
+	out, err := m.Call(ctxT(t, 20*time.Second), "kv", "Whoami", nil, CallOptions{Metadata: metadata.MD{"X-User": {"ann"}}})
+	if err != nil || string(out) != `{"user":"ann"}` {
+		t.Errorf("Whoami with x-user: %s, %v", out, err)
+	}
+	_, err = m.Call(ctxT(t, 20*time.Second), "kv", "Whoami", nil, CallOptions{})
+	var me *MethodError
+	if !errors.As(err, &me) || me.Code != codes.Unauthenticated {
+		t.Errorf("Whoami without metadata: %v", err)
+	}
+}
+
+// TestManagerLogger: the plugin's hclog lines reach the Launch options'
+// Logger at their level, under the plugin's name.
+func TestManagerLogger(t *testing.T) {
+	t.Parallel()
+	var logged syncBuffer
+	m := openManager(t, exampleHome(t), ManagerOptions{HealthInterval: -1, Launch: Options{Logger: testLogger(&logged, hclog.Debug)}})
+	if out, err := m.Call(ctxT(t, 20*time.Second), "hello", "Greet", nil, CallOptions{}); err != nil || string(out) != `"Hello!"` {
+		t.Fatalf("hello Greet: %s, %v", out, err)
+	}
+	re := regexp.MustCompile(`(?m)^\[DEBUG\] hello\.hello: message from GreeterHello\.Greet`)
+	for deadline := time.Now().Add(10 * time.Second); !re.MatchString(logged.String()); {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10s for the plugin's debug line in the log:\n%s", logged.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// installExamples installs the example plugins built in dir into home:
+// greeter 1.0.0 (active) and 2.0.0, kv 1.0.0, and hello 1.0.0 (go-plugin's
+// net/rpc Greeter).
+func installExamples(home store.Paths, dir string) error {
+	for _, in := range []struct {
+		bin, name, version string
+		proto              store.Protocol
+		active             bool
+	}{
+		{"greeter", "greeter", "1.0.0", store.Protocol{}, true},
+		{"greeter-v2", "greeter", "2.0.0", store.Protocol{}, false},
+		{"kv", "kv", "1.0.0", store.Protocol{Kind: store.KindGRPC}, true},
+		{"greeter-netrpc", "hello", "1.0.0", store.Protocol{Kind: store.KindNetRPC, CookieKey: "BASIC_PLUGIN", CookieValue: "hello", Dispense: "greeter"}, true},
+	} {
+		if err := installFake(home, filepath.Join(dir, in.bin), in.name, in.version, in.proto, in.active); err != nil {
+			return err
+		}
+	}
+	return nil
 }

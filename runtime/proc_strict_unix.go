@@ -159,9 +159,9 @@ func strictModes(name, path string, kind fs.FileMode) error {
 	if !ok {
 		return nil
 	}
-	fix := "fetch the plugin again: plugctl reinstall NAME@VERSION"
+	fix := "fetch this version of the plugin again (reinstall it)"
 	if kind == fs.ModeSocket {
-		fix = "plugctl stop " + name + " (then start it again)"
+		fix = "stop " + name + " and start it again"
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		return &UnsafePathError{Name: name, Path: path, Reason: "a symbolic link", Fix: fix}

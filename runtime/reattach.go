@@ -166,10 +166,12 @@ func attachState(ctx context.Context, home store.Paths, st *StartedPlugin, spec 
 	}
 	pre := &dialedConn{conn: c}
 
-	// Warn: go-plugin's debug lines about a reattached client (it says
-	// "plugin process exited" when we only drop the connection) would
-	// mislead; the plugin's own logs are in its log file.
-	logger, stdio := pluginOutput(spec.Name, opt, hclog.Warn)
+	// go-plugin's lines about a reattached client mislead (it says "plugin
+	// process exited" when we only drop the connection), and the plugin's
+	// own logs are in its log file: go-plugin gets no logger, only the
+	// stdio the plugin forwards during calls reaches opt.Logger.
+	_, stdio := pluginOutput(spec.Name, opt)
+	logger := hclog.NewNullLogger()
 	a := &attachment{st: st, done: make(chan struct{}), gone: make(chan struct{})}
 	if !withBroker {
 		p := &Plugin{spec: spec, attach: a, stderr: &stderrWatch{}, proto: st.Protocol, pre: pre, opt: opt}

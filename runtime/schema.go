@@ -145,7 +145,7 @@ func (p *Plugin) schemaFor(ctx context.Context, co CallOptions, method string) (
 	s, err := reflectSchema(ctx, p.conn, want)
 	if err != nil {
 		if errors.Is(err, ErrNoReflection) {
-			return nil, fmt.Errorf("plugin %s: %w: give its schema with --proto FILE or --protoset FILE", p.spec.Name, err)
+			return nil, fmt.Errorf("plugin %s: %w: give its schema as .proto files or a protoset", p.spec.Name, err)
 		}
 		return nil, p.grpcError(ctx, "grpc.reflection.v1.ServerReflection/ServerReflectionInfo", err)
 	}

@@ -124,6 +124,10 @@ func ReadStarted(home store.Paths, name, version string) (*StartedPlugin, error)
 	return readStateFile(stateFile(home, name, version))
 }
 
+// ErrBadRunFile is wrapped when a started plugin's run file
+// (run/NAME@VERSION.json) does not parse: CleanStale removes it.
+var ErrBadRunFile = errors.New("unreadable run file")
+
 func readStateFile(path string) (*StartedPlugin, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -134,7 +138,7 @@ func readStateFile(path string) (*StartedPlugin, error) {
 	}
 	var s StartedPlugin
 	if err := json.Unmarshal(b, &s); err != nil || s.Schema != startedSchema || s.Pid <= 0 {
-		return nil, fmt.Errorf("%s: unreadable run file (plugctl doctor removes it)", path)
+		return nil, fmt.Errorf("%s: %w", path, ErrBadRunFile)
 	}
 	return &s, nil
 }

@@ -2,33 +2,30 @@ package runtime
 
 import (
 	"bytes"
-	"io"
 	"strings"
 	"sync"
+
+	"github.com/hashicorp/go-hclog"
 )
 
-// prefixWriter writes each complete line to w with prefix in front of it;
-// go-plugin forwards a plugin's logs and stdio through it at -v.
-type prefixWriter struct {
-	mu     sync.Mutex
-	w      io.Writer
-	prefix string
-	buf    []byte
+// logWriter logs each complete line written to it at Info: go-plugin hands
+// a plugin's synced stdout and stderr to it.
+type logWriter struct {
+	mu  sync.Mutex
+	l   hclog.Logger
+	buf []byte
 }
 
-func newPrefixWriter(w io.Writer, prefix string) *prefixWriter {
-	return &prefixWriter{w: w, prefix: prefix}
-}
-
-func (p *prefixWriter) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	eachLine(&p.buf, b, func(l []byte) {
-		line := make([]byte, 0, len(p.prefix)+len(l)+1)
-		line = append(line, p.prefix...)
-		line = append(line, l...)
-		// Losing a log line must not fail the plugin's stdio.
-		_, _ = p.w.Write(append(line, '\n'))
+func (w *logWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.l.IsInfo() {
+		return len(b), nil
+	}
+	eachLine(&w.buf, b, func(l []byte) {
+		if l = bytes.TrimRight(l, "\r"); len(l) > 0 {
+			w.l.Info(string(l))
+		}
 	})
 	return len(b), nil
 }

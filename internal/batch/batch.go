@@ -31,6 +31,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/metadata"
+
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
 )
@@ -167,7 +169,7 @@ func (r *runner) do(ctx context.Context, line int, text []byte) (answer []byte, 
 		return r.errorLine(id, err)
 	}
 	co := r.o.CallOptions
-	co.Metadata = append(append([]string(nil), co.Metadata...), req.metadata...)
+	co.Metadata = metadata.Join(co.Metadata, req.metadata)
 	if r.o.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, r.o.Timeout)
@@ -277,7 +279,7 @@ func (r *runner) errorObject(err error) ([]byte, int) {
 type parsed struct {
 	Method   string
 	args     []byte
-	metadata []string
+	metadata metadata.MD
 }
 
 // parse reads one request line. id is the request's id (compact JSON),
@@ -329,9 +331,10 @@ func parse(line int, text []byte) (req parsed, id json.RawMessage, err error) {
 		if strings.ContainsAny(k, ":\n") {
 			return req, id, &lineError{fmt.Sprintf("line %d: metadata key %q: want [a-z0-9-_.]", line, k)}
 		}
-		for _, v := range many {
-			req.metadata = append(req.metadata, k+": "+v)
+		if req.metadata == nil {
+			req.metadata = metadata.MD{}
 		}
+		req.metadata.Append(k, many...)
 	}
 	return req, id, nil
 }

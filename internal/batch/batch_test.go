@@ -1,8 +1,11 @@
 package batch
 
 import (
+	"sort"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc/metadata"
 )
 
 func TestParse(t *testing.T) {
@@ -36,8 +39,24 @@ func TestParse(t *testing.T) {
 			t.Errorf("%s: %v", tc.line, err)
 			continue
 		}
-		if req.Method != tc.method || string(req.args) != tc.args || strings.Join(req.metadata, "|") != tc.md {
+		if req.Method != tc.method || string(req.args) != tc.args || mdString(req.metadata) != tc.md {
 			t.Errorf("%s: got %q %q %q", tc.line, req.Method, req.args, req.metadata)
 		}
 	}
+}
+
+// mdString renders metadata as "k: v" pairs, keys in order, joined by "|".
+func mdString(md metadata.MD) string {
+	keys := make([]string, 0, len(md))
+	for k := range md {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []string
+	for _, k := range keys {
+		for _, v := range md[k] {
+			out = append(out, k+": "+v)
+		}
+	}
+	return strings.Join(out, "|")
 }

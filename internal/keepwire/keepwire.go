@@ -21,12 +21,12 @@ const MaxRequest = 64 << 20
 type Request struct {
 	// Target is the NAME@VERSION the caller means: a keeper of another
 	// declines.
-	Target   string           `json:"target,omitempty"`
-	Method   string           `json:"method"`
-	Args     *json.RawMessage `json:"args,omitempty"` // absent: no argument
-	Metadata []string         `json:"metadata,omitempty"`
-	Deadline int64            `json:"deadline,omitempty"` // Unix nanoseconds; 0: none
-	Decode   *bool            `json:"decode,omitempty"`   // absent: the plugin's profile decides
+	Target   string              `json:"target,omitempty"`
+	Method   string              `json:"method"`
+	Args     *json.RawMessage    `json:"args,omitempty"` // absent: no argument
+	Metadata map[string][]string `json:"metadata,omitempty"`
+	Deadline int64               `json:"deadline,omitempty"` // Unix nanoseconds; 0: none
+	Decode   *bool               `json:"decode,omitempty"`   // absent: the plugin's profile decides
 	// Stream: the request messages follow the request line, one Message
 	// line each, then a Message with End (Args is then absent).
 	Stream bool `json:"stream,omitempty"`

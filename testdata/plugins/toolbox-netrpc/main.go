@@ -109,6 +109,17 @@ func (t *Toolbox) Echo(args interface{}, resp *interface{}) error {
 	return nil
 }
 
+// Log logs msg once at each level, trace to error, with its logger (hclog's
+// JSON on stderr, which go-plugin forwards to the host's logger), and
+// returns how many lines it logged.
+func (t *Toolbox) Log(msg string, resp *int) error {
+	for _, l := range []hclog.Level{hclog.Trace, hclog.Debug, hclog.Info, hclog.Warn, hclog.Error} {
+		t.logger.Log(l, msg+" at "+l.String())
+		*resp++
+	}
+	return nil
+}
+
 // Print writes s to the plugin's stdout and stderr, which go-plugin sends
 // to the host over its stdout and stderr streams.
 func (t *Toolbox) Print(s string, resp *bool) error {
@@ -155,7 +166,7 @@ var handshakeConfig = plugin.HandshakeConfig{
 
 func main() {
 	logger := hclog.New(&hclog.LoggerOptions{
-		Level:      hclog.Debug,
+		Level:      hclog.Trace,
 		Output:     os.Stderr,
 		JSONFormat: true,
 	})
