@@ -294,7 +294,7 @@ func Launch(ctx context.Context, spec Spec, opt Options) (*Plugin, error) {
 		GRPCDialOptions:  []grpc.DialOption{bw.dialOption()},
 	}
 	client := plugin.NewClient(cfg)
-	p := &Plugin{spec: spec, client: client, stderr: stderr, hostLog: logger, forwards: opt.Logger != nil, opt: opt, bw: bw}
+	p := &Plugin{spec: spec, client: client, stderr: stderr, hostLog: logger, forwards: showsOutput(opt.Logger), opt: opt, bw: bw}
 	if proto.Kind != store.KindNetRPC {
 		// While the plugin starts (its runtime, its handshake: most of a
 		// cold call), load the schema a call would read next.
@@ -929,4 +929,10 @@ func logMessage(line string) string {
 		msg += ": " + e
 	}
 	return msg
+}
+
+// showsOutput reports whether logger shows what a plugin prints (go-plugin
+// forwards it at Info): only then does ending the plugin wait for it.
+func showsOutput(logger hclog.Logger) bool {
+	return logger != nil && logger.GetLevel() != hclog.Off && logger.GetLevel() <= hclog.Info
 }
