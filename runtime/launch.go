@@ -100,6 +100,9 @@ type Options struct {
 	// a plugin prints ever reaches plugctl's stdout.
 	Stderr  io.Writer
 	Verbose bool
+	// PluginLog, when set, receives what Stderr does at Verbose, whatever
+	// Verbose says: a test harness keeps it to show when a test fails.
+	PluginLog io.Writer
 	// MTLS overrides the spec's protocol.mtls when not empty (--mtls).
 	MTLS store.MTLSMode
 	// Dir is the plugin's working directory (default: the caller's).
@@ -428,14 +431,21 @@ func hostTLSConfig(home store.Paths) (*tls.Config, []byte, error) {
 }
 
 // pluginOutput is where go-plugin's logger and the plugin's synced stdio go:
-// nowhere, or at -v to opt.Stderr with the plugin's name in front of each
-// line, go-plugin's own lines from level up.
+// nowhere, or at -v to opt.Stderr (and to opt.PluginLog) with the plugin's
+// name in front of each line, go-plugin's own lines from level up.
 func pluginOutput(name string, opt Options, level hclog.Level) (hclog.Logger, io.Writer) {
-	if !opt.Verbose || opt.Stderr == nil {
+	var ws []io.Writer
+	if opt.Verbose && opt.Stderr != nil {
+		ws = append(ws, newPrefixWriter(opt.Stderr, name+": "))
+	}
+	if opt.PluginLog != nil {
+		ws = append(ws, newPrefixWriter(opt.PluginLog, name+": "))
+	}
+	if len(ws) == 0 {
 		return hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Off}), io.Discard
 	}
-	pw := newPrefixWriter(opt.Stderr, name+": ")
-	return hclog.New(&hclog.LoggerOptions{Output: pw, Level: level, DisableTime: true}), pw
+	w := io.MultiWriter(ws...)
+	return hclog.New(&hclog.LoggerOptions{Output: w, Level: level, DisableTime: true}), w
 }
 
 // pluginEnv is a plugin's whole environment: what hostEnv lets through of

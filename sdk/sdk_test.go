@@ -30,6 +30,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/plugctl/plugctl/sdk"
+	"github.com/plugctl/plugctl/sdk/sdktest"
 )
 
 type Address struct {
@@ -198,7 +199,7 @@ func (c *caller) call(ctx context.Context, method, arg string) (string, error) {
 }
 
 func TestCalls(t *testing.T) {
-	conn := sdk.ServeConfig{Name: "testsvc"}.Test(t, svc{})
+	conn := sdktest.ServeWith(t, sdk.ServeConfig{Name: "testsvc"}, svc{})
 	c := newCaller(t, conn, "plugctl.sdk.testsvc.Testsvc")
 	ctx := context.Background()
 
@@ -237,7 +238,7 @@ func TestCalls(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	conn := sdk.ServeConfig{Name: "testsvc"}.Test(t, svc{})
+	conn := sdktest.ServeWith(t, sdk.ServeConfig{Name: "testsvc"}, svc{})
 	c := newCaller(t, conn, "plugctl.sdk.testsvc.Testsvc")
 	ctx := context.Background()
 
@@ -271,7 +272,7 @@ func TestErrors(t *testing.T) {
 // TestDescribe checks the schema that reflection shows (what `plugctl
 // describe` prints).
 func TestDescribe(t *testing.T) {
-	conn := sdk.ServeConfig{Name: "testsvc"}.Test(t, svc{})
+	conn := sdktest.ServeWith(t, sdk.ServeConfig{Name: "testsvc"}, svc{})
 	c := newCaller(t, conn, "plugctl.sdk.testsvc.Testsvc")
 	in := func(m string) protoreflect.MessageDescriptor {
 		return c.service.Methods().ByName(protoreflect.Name(m)).Input()
@@ -475,13 +476,13 @@ type Greeter struct{}
 func (Greeter) Greet(name string) string { return "Hello, " + name + "!" }
 
 func TestDocExample(t *testing.T) {
-	c := newCaller(t, sdk.Test(t, Greeter{}), "plugctl.sdk.greeter.Greeter")
+	c := newCaller(t, sdktest.Serve(t, Greeter{}), "plugctl.sdk.greeter.Greeter")
 	got, err := c.call(context.Background(), "Greet", `"world"`)
 	if err != nil || got != `"Hello, world!"` {
 		t.Errorf("Greet = %s, %v", got, err)
 	}
 	// A pointer serves the same methods under the same name.
-	c = newCaller(t, sdk.Test(t, &Greeter{}), "plugctl.sdk.greeter.Greeter")
+	c = newCaller(t, sdktest.Serve(t, &Greeter{}), "plugctl.sdk.greeter.Greeter")
 	if got, err := c.call(context.Background(), "Greet", `"you"`); err != nil || got != `"Hello, you!"` {
 		t.Errorf("Greet via pointer = %s, %v", got, err)
 	}
