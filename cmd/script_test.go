@@ -65,6 +65,7 @@ func scriptParams(t *testing.T, dir string, files []string, setup func(env *test
 		Dir:                 dir,
 		Files:               files,
 		RequireExplicitExec: true,
+		Condition:           toolCondition,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PLUGINS", pluginsDir)
 			root, _ := filepath.Abs("..")
@@ -144,6 +145,27 @@ func showLogsOnFailure(env *testscript.Env) {
 	}
 	logs := b.String()
 	t.Cleanup(func() { t.Log("logs of the failed script (plugins, servers):" + logs) })
+}
+
+// EnvRequireTools makes a missing tool fail the scripts that need it
+// instead of skipping them (make check sets it: CI installs every tool).
+const EnvRequireTools = "PLUGCTL_TEST_REQUIRE_TOOLS"
+
+// toolCondition is [tool:NAME]: NAME is on $PATH. A script that needs an
+// outside tool skips without it ([!tool:minisign] skip 'why'), unless
+// EnvRequireTools is set, where its absence is an error.
+func toolCondition(cond string) (bool, error) {
+	name, ok := strings.CutPrefix(cond, "tool:")
+	if !ok || name == "" {
+		return false, fmt.Errorf("unknown condition %q (want tool:NAME)", cond)
+	}
+	if _, err := exec.LookPath(name); err == nil {
+		return true, nil
+	}
+	if os.Getenv(EnvRequireTools) != "" {
+		return false, fmt.Errorf("%s is not installed, and %s is set: make setup-tools (and make setup-js for npm) installs what the tests need", name, EnvRequireTools)
+	}
+	return false, nil
 }
 
 var pluginsOnce sync.Once

@@ -38,18 +38,19 @@ type Address struct {
 }
 
 type Person struct {
-	Name     string            `json:"name"`
-	Age      int               `json:"age"`
-	Tags     []string          `json:"tags"`
-	Labels   map[string]string `json:"labels"`
-	Born     time.Time         `json:"born"`
-	Extra    any               `json:"extra"`
-	Home     *Address          `json:"home"`
-	Nick     *string           `json:"nick"`
-	Friends  []Address         `json:"friends"`
-	Scores   map[string]int32  `json:"scores"`
-	Secret   string            `json:"-"`
-	NoTag    bool
+	Name    string            `json:"name"`
+	Age     int               `json:"age"`
+	Tags    []string          `json:"tags"`
+	Labels  map[string]string `json:"labels"`
+	Born    time.Time         `json:"born"`
+	Extra   any               `json:"extra"`
+	Home    *Address          `json:"home"`
+	Nick    *string           `json:"nick"`
+	Friends []Address         `json:"friends"`
+	Scores  map[string]int32  `json:"scores"`
+	Secret  string            `json:"-"`
+	NoTag   bool
+	//lint:ignore U1000 an unexported field, which is not served
 	private  int
 	Embedded // flattened, as encoding/json does
 }

@@ -20,7 +20,6 @@
 package sdktest
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/hashicorp/go-plugin"
@@ -47,7 +46,7 @@ func ServeWith(t testing.TB, c sdk.ServeConfig, impl any) *grpc.ClientConn {
 	}
 	p, ok := gp.(plugin.Plugin)
 	if !ok {
-		t.Fatal(fmt.Sprintf("sdktest: %T is not a go-plugin Plugin", gp))
+		t.Fatalf("sdktest: %T is not a go-plugin Plugin", gp)
 	}
 	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{name: p})
 	// Close calls the controller's Shutdown, which stops the server; a
