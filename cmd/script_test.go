@@ -219,8 +219,13 @@ var (
 )
 
 // plugins: build every example plugin into $PLUGINS, once per test run
-// (scripts that need none do not pay for it).
+// (scripts that need none do not pay for it). Building and running them is
+// most of the suite's time: a script that needs them is skipped with -short
+// (make test), and says so first ([short] skip).
 func cmdPlugins(ts *testscript.TestScript, neg bool, args []string) {
+	if testing.Short() {
+		ts.Fatalf("plugins with -short: begin the script with [short] skip 'why'")
+	}
 	buildOnce.Do(func() { buildErr = buildPlugins(pluginsDir) })
 	if buildErr != nil {
 		ts.Fatalf("build plugins: %v", buildErr)
