@@ -19,6 +19,9 @@ import (
 // plugctl-core does: calls, their failures and exit codes, warm plugins and
 // their keepers) and those of testdata/script/front (handing commands over). Every other script runs against the whole CLI in TestScripts.
 func TestFrontEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds plugctl twice and runs the example plugins (make check runs it)")
+	}
 	bin := t.TempDir()
 	build := func(out string, tags ...string) {
 		args := []string{"build", "-o", filepath.Join(bin, out)}
