@@ -160,7 +160,7 @@ func cmdHostile(ts *testscript.TestScript, neg bool, args []string) {
 //	abs        an entry /tmp/plugctl-evil
 //	symlink    a symbolic link to /etc/passwd
 //	hardlink   a hard link to /etc/passwd
-//	bomb       a 64 MiB file of zeros (a few KB compressed)
+//	bomb       an 8 MiB file of zeros (a few KB compressed)
 //	manyfiles  10001 empty files
 //	zipmethod  (zip) an entry stored with compression method 99
 //	zipcrypt   (zip) an entry flagged as encrypted
@@ -203,7 +203,7 @@ func cmdMkArchive(ts *testscript.TestScript, neg bool, args []string) {
 	case "hardlink":
 		entries = append(entries, entry{name: "passwd", typ: tar.TypeLink, link: "/etc/passwd", mode: 0o644})
 	case "bomb":
-		entries = append(entries, entry{name: "zeros", typ: tar.TypeReg, mode: 0o644, body: make([]byte, 64<<20)})
+		entries = append(entries, entry{name: "zeros", typ: tar.TypeReg, mode: 0o644, body: make([]byte, 8<<20)})
 	case "manyfiles":
 		for i := 0; i < 10001; i++ {
 			entries = append(entries, entry{name: fmt.Sprintf("f/%05d", i), typ: tar.TypeReg, mode: 0o644})
