@@ -2,31 +2,7 @@
 
 package cmd
 
-import (
-	"io"
-	"os"
-)
-
-// EnvTestPluginLog names a file that the test binary, run as plugctl by
-// the scripts, appends its plugins' output to (what -v would show), so
-// that a failed script can show it.
-const EnvTestPluginLog = "PLUGCTL_TEST_PLUGIN_LOG"
-
 // The test binary, which testscript also runs as plugctl, honours test-only
-// hooks (PLUGCTL_TEST_PAUSE_AT, PLUGCTL_TEST_PLUGIN_LOG); a plugctl built for
-// users never does.
-func init() {
-	testHooks = true
-	testPluginLog = func() io.Writer {
-		path := os.Getenv(EnvTestPluginLog)
-		if path == "" {
-			return nil
-		}
-		// Left open: plugctl's own exit closes it.
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			return nil
-		}
-		return f
-	}
-}
+// hooks (PLUGCTL_TEST_PAUSE_AT, and PLUGCTL_TEST_PLUGIN_LOG in
+// pluginlog_test.go); a plugctl built for users never does.
+func init() { testHooks = true }
