@@ -53,9 +53,13 @@ test: fmt-check vet
 # the fuzz targets briefly, staticcheck and vet.
 # -parallel 4: the end-to-end scripts mostly wait on the processes they run
 # (plugctl, plugins, servers), so four at a time on two cores finish sooner.
+# The fuzz smoke is bounded by a count of runs, not a duration: Go's fuzzing
+# coordinator can fail a target with "context deadline exceeded" when a
+# duration ends while a loaded machine's worker is mid-run (go.dev/issue/75804,
+# not fixed in Go 1.26).
 check: fmt-check vet staticcheck setup-js setup-tools
 	PLUGCTL_TEST_REQUIRE_TOOLS=1 $(GO) test -race -parallel 4 -timeout 30m $(PKGS)
-	$(MAKE) fuzz FUZZTIME=10s
+	$(MAKE) fuzz FUZZTIME=20000x
 
 # The version setup-tools installs (scripts/setup-tools.sh).
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
@@ -79,7 +83,8 @@ docs:
 	$(GO) run ./internal/gendocs -format man docs/man
 
 # Every fuzz target for FUZZTIME each (default 20s; about two minutes in all
-# with the builds), from the seed corpora in each package's testdata/fuzz.
+# with the builds; a count such as 20000x works too), from the seed corpora
+# in each package's testdata/fuzz.
 FUZZTIME ?= 20s
 FUZZ_TARGETS := ./index:FuzzParse ./index:FuzzResolve ./install:FuzzExtract \
 	./runtime/internal/gobwire:FuzzDecode ./runtime/internal/gobwire:FuzzFromJSON
