@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -50,8 +51,10 @@ func cmdHostile(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	var hits, evil atomic.Int64
 	var plainURL string
+	logRequest := serverLog(ts, name)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
+		logRequest(r)
 		mode, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		if mode == "evil" {
 			evil.Add(1)
@@ -157,7 +160,7 @@ func cmdHostile(ts *testscript.TestScript, neg bool, args []string) {
 //	abs        an entry /tmp/plugctl-evil
 //	symlink    a symbolic link to /etc/passwd
 //	hardlink   a hard link to /etc/passwd
-//	bomb       a 64 MiB file of zeros (a few KB compressed)
+//	bomb       an 8 MiB file of zeros (a few KB compressed)
 //	manyfiles  10001 empty files
 //	zipmethod  (zip) an entry stored with compression method 99
 //	zipcrypt   (zip) an entry flagged as encrypted
@@ -200,7 +203,7 @@ func cmdMkArchive(ts *testscript.TestScript, neg bool, args []string) {
 	case "hardlink":
 		entries = append(entries, entry{name: "passwd", typ: tar.TypeLink, link: "/etc/passwd", mode: 0o644})
 	case "bomb":
-		entries = append(entries, entry{name: "zeros", typ: tar.TypeReg, mode: 0o644, body: make([]byte, 64<<20)})
+		entries = append(entries, entry{name: "zeros", typ: tar.TypeReg, mode: 0o644, body: make([]byte, 8<<20)})
 	case "manyfiles":
 		for i := 0; i < 10001; i++ {
 			entries = append(entries, entry{name: fmt.Sprintf("f/%05d", i), typ: tar.TypeReg, mode: 0o644})
@@ -307,20 +310,53 @@ func patchZip(ts *testscript.TestScript, b []byte, name string, method, flags ui
 	}
 }
 
-// waitfile FILE: wait up to 60s for FILE to exist.
+// waitBound bounds every wait of a script for something to happen: long
+// enough for a loaded machine (CI under -race with other jobs) never to
+// reach it when all is well, and still a failure, saying what was awaited,
+// when it never happens.
+const waitBound = 2 * time.Minute
+
+// waitfile FILE: wait for FILE to exist.
 func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: waitfile FILE")
 	}
 	p := ts.MkAbs(args[0])
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for {
 		if _, err := os.Stat(p); err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			ts.Fatalf("%s did not appear within 60s", args[0])
+			ts.Fatalf("%s did not appear within %v", args[0], waitBound)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitexec PROG [ARGS...]: run PROG until it succeeds (exit status 0);
+// ! waitexec: until it fails. Its last output is kept as exec's is.
+func cmdWaitExec(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 {
+		ts.Fatalf("usage: [!] waitexec PROG [ARGS...]")
+	}
+	deadline := time.Now().Add(waitBound)
+	for {
+		err := ts.Exec(args[0], args[1:]...)
+		if (err == nil) != neg {
+			return
+		}
+		if _, ok := err.(*exec.ExitError); err != nil && !ok {
+			ts.Fatalf("%s: %v", args[0], err)
+		}
+		if time.Now().After(deadline) {
+			want := "succeed"
+			if neg {
+				want = "fail"
+			}
+			ts.Fatalf("%s did not %s within %v; its last output:\n%s%s", strings.Join(args, " "), want, waitBound,
+				ts.ReadFile("stdout"), ts.ReadFile("stderr"))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -55,9 +55,10 @@ func newKeepCmd(g *Global) *cobra.Command {
 }
 
 // ensureKeeper starts the keeper of the started plugin st unless one
-// answers, and waits a moment for it to listen. A keeper that does not come
-// up costs nothing but speed: calls attach to the plugin themselves.
-func (g *Global) ensureKeeper(p store.Paths, st *runtime.StartedPlugin) {
+// answers, and waits until it listens or exits, or ctx ends (start's
+// timeout), so that the calls after start find it. A keeper that does not
+// come up costs nothing but speed: calls attach to the plugin themselves.
+func (g *Global) ensureKeeper(ctx context.Context, p store.Paths, st *runtime.StartedPlugin) {
 	if st.Keeper(p) != "" {
 		return
 	}
@@ -82,18 +83,19 @@ func (g *Global) ensureKeeper(p store.Paths, st *runtime.StartedPlugin) {
 	}
 	exited := make(chan struct{})
 	go func() { _ = c.Wait(); close(exited) }()
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if st.Keeper(p) != "" {
-			return
-		}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for st.Keeper(p) == "" {
 		select {
+		case <-tick.C:
+			continue
 		case <-exited: // it failed (its error is in the log)
-			deadline = time.Time{}
-		default:
+		case <-ctx.Done():
 		}
-	}
-	if g.Verbose {
-		g.Infof("plugctl: the keeper of %s@%s did not come up (see %s); calls attach to the plugin themselves\n", st.Name, st.Version, st.Log)
+		if g.Verbose {
+			g.Infof("plugctl: the keeper of %s@%s did not come up (see %s); calls attach to the plugin themselves\n", st.Name, st.Version, st.Log)
+		}
+		return
 	}
 }
 

@@ -83,12 +83,19 @@ func (g *Global) logLevel() hclog.Level {
 // lines and the plugins' logs on stderr, at logLevel; when that is off,
 // runtime's warnings only.
 func (g *Global) logger() hclog.Logger {
-	level := g.logLevel()
-	if level == hclog.Off {
+	opts := &hclog.LoggerOptions{Output: g.IO.ErrOut, Level: g.logLevel(), DisableTime: true}
+	if opts.Level == hclog.Off {
 		// runtime's own warnings (plain TCP) show whatever the level.
-		return hclog.New(&hclog.LoggerOptions{Output: g.IO.ErrOut, Level: hclog.Warn, DisableTime: true, Exclude: notHostWarning})
+		opts.Level, opts.Exclude = hclog.Warn, notHostWarning
 	}
-	return hclog.New(&hclog.LoggerOptions{Output: g.IO.ErrOut, Level: level, DisableTime: true})
+	w := testPluginLog()
+	if w == nil {
+		return hclog.New(opts)
+	}
+	// The test binary also keeps what -v would show, for a failed script.
+	l := hclog.NewInterceptLogger(opts)
+	l.RegisterSink(hclog.NewSinkAdapter(&hclog.LoggerOptions{Output: w, Level: hclog.Debug, DisableTime: true}))
+	return l
 }
 
 // notHostWarning leaves out every line but runtime's own warnings.

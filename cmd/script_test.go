@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -66,6 +65,7 @@ func scriptParams(t *testing.T, dir string, files []string, setup func(env *test
 		Dir:                 dir,
 		Files:               files,
 		RequireExplicitExec: true,
+		Condition:           toolCondition,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PLUGINS", pluginsDir)
 			root, _ := filepath.Abs("..")
@@ -73,22 +73,16 @@ func scriptParams(t *testing.T, dir string, files []string, setup func(env *test
 			env.Setenv("PLUGCTL_HOME", filepath.Join(env.WorkDir, "home"))
 			env.Setenv("GOOS_GOARCH", runtimeOSArch())
 			env.Setenv("ECOSYSTEMS", ecosystemsDir())
+			env.Setenv(cmd.EnvTestPluginLog, filepath.Join(env.WorkDir, pluginLogFile))
 			// A script that fails before its `stop --all` must not leave
 			// detached plugins running.
 			env.Defer(func() { stopStartedPlugins(env) })
+			// Deferred functions run in order: the logs are complete.
+			env.Defer(func() { showLogsOnFailure(env) })
 			if setup != nil {
 				setup(env)
 			}
 			return nil
-		},
-		Condition: func(cond string) (bool, error) {
-			if cond == "ecosystems" {
-				// The SDK test plugins take minutes to build: make check
-				// builds them (scripts/build-ecosystem-plugins.sh) and
-				// names them in PLUGCTL_ECOSYSTEMS; make test does not.
-				return ecosystemsDir() != "", nil
-			}
-			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"httpserve":   cmdHTTPServe,
@@ -115,6 +109,7 @@ func scriptParams(t *testing.T, dir string, files []string, setup func(env *test
 			"brokerleave": cmdBrokerLeave,
 			"holdlock":    cmdHoldLock,
 			"treehash":    cmdTreeHash,
+			"waitexec":    cmdWaitExec,
 		},
 	}
 }
@@ -136,6 +131,86 @@ func ecosystemsDir() string {
 		}
 	}
 	return d
+}
+
+// The logs a failed script shows, in $WORK: what its plugins printed
+// (cmd.EnvTestPluginLog), the requests its servers got, git daemon's
+// stderr; and the logs of the plugins it started, in each home's run/.
+const (
+	pluginLogFile = ".plugins.log"
+	serverLogFile = ".servers.log"
+	gitLogFile    = ".gitdaemon.log"
+)
+
+// showLogsOnFailure gathers the logs of a script that failed, before its
+// $WORK is removed, and prints them after the script's own log.
+func showLogsOnFailure(env *testscript.Env) {
+	t, ok := env.T().(interface {
+		Failed() bool
+		Cleanup(func())
+		Log(...any)
+	})
+	if !ok || !t.Failed() {
+		return
+	}
+	files := []string{pluginLogFile, serverLogFile, gitLogFile}
+	runLogs, _ := filepath.Glob(filepath.Join(env.WorkDir, "*", "run", "*.log"))
+	for _, l := range runLogs {
+		rel, _ := filepath.Rel(env.WorkDir, l)
+		files = append(files, rel)
+	}
+	var b strings.Builder
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(env.WorkDir, f))
+		if err != nil || len(data) == 0 {
+			continue
+		}
+		const max = 32 << 10
+		if len(data) > max {
+			data = append([]byte("[...]"), data[len(data)-max:]...)
+		}
+		fmt.Fprintf(&b, "\n--- $WORK/%s ---\n%s", f, data)
+	}
+	if b.Len() == 0 {
+		b.WriteString(" none")
+	}
+	logs := b.String()
+	t.Cleanup(func() { t.Log("logs of the failed script (plugins, servers):" + logs) })
+}
+
+// EnvRequireTools makes a missing tool fail the scripts that need it
+// instead of skipping them (make check sets it: CI installs every tool).
+const EnvRequireTools = "PLUGCTL_TEST_REQUIRE_TOOLS"
+
+// toolCondition is [tool:NAME]: NAME is on $PATH. A script that needs an
+// outside tool skips without it ([!tool:minisign] skip 'why'), unless
+// EnvRequireTools is set, where its absence is an error.
+//
+// [ecosystems]: the SDK test plugins were built. They take minutes to
+// build: make check builds them (scripts/build-ecosystem-plugins.sh) and
+// names them in PLUGCTL_ECOSYSTEMS, and with EnvRequireTools set their
+// absence is an error; make test does not build them.
+func toolCondition(cond string) (bool, error) {
+	if cond == "ecosystems" {
+		if ecosystemsDir() != "" {
+			return true, nil
+		}
+		if os.Getenv(EnvRequireTools) != "" {
+			return false, fmt.Errorf("the SDK test plugins are not built (PLUGCTL_ECOSYSTEMS), and %s is set: make ecosystem-plugins builds them", EnvRequireTools)
+		}
+		return false, nil
+	}
+	name, ok := strings.CutPrefix(cond, "tool:")
+	if !ok || name == "" {
+		return false, fmt.Errorf("unknown condition %q (want tool:NAME)", cond)
+	}
+	if _, err := exec.LookPath(name); err == nil {
+		return true, nil
+	}
+	if os.Getenv(EnvRequireTools) != "" {
+		return false, fmt.Errorf("%s is not installed, and %s is set: make setup-tools (and make setup-js for npm) installs what the tests need", name, EnvRequireTools)
+	}
+	return false, nil
 }
 
 var pluginsOnce sync.Once
@@ -189,8 +264,13 @@ var (
 )
 
 // plugins: build every example plugin into $PLUGINS, once per test run
-// (scripts that need none do not pay for it).
+// (scripts that need none do not pay for it). Building and running them is
+// most of the suite's time: a script that needs them is skipped with -short
+// (make test), and says so first ([short] skip).
 func cmdPlugins(ts *testscript.TestScript, neg bool, args []string) {
+	if testing.Short() {
+		ts.Fatalf("plugins with -short: begin the script with [short] skip 'why'")
+	}
 	buildOnce.Do(func() { buildErr = buildPlugins(pluginsDir) })
 	if buildErr != nil {
 		ts.Fatalf("build plugins: %v", buildErr)
@@ -228,8 +308,10 @@ func cmdHTTPServe(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	var hits atomic.Int64
 	fs := http.FileServer(http.Dir(dir))
+	logRequest := serverLog(ts, name)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
+		logRequest(r)
 		if token != "" && r.Header.Get("Authorization") != "Bearer "+token {
 			http.Error(w, "token required", http.StatusUnauthorized)
 			return
@@ -251,6 +333,20 @@ func cmdHTTPServe(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 var hitCounters syncMap
+
+// serverLog returns a function that appends a line for each request to
+// server name of the script to its $WORK/.servers.log.
+func serverLog(ts *testscript.TestScript, name string) func(*http.Request) {
+	f, err := os.OpenFile(filepath.Join(ts.Getenv("WORK"), serverLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	ts.Check(err)
+	ts.Defer(func() { f.Close() })
+	var mu sync.Mutex
+	return func(r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(f, "%s %s %s %s\n", time.Now().Format("15:04:05.000"), name, r.Method, r.URL.RequestURI())
+	}
+}
 
 // hits VAR N: the server of httpserve ... VAR has had exactly N requests.
 func cmdHits(ts *testscript.TestScript, neg bool, args []string) {
@@ -349,35 +445,86 @@ func treeState(ts *testscript.TestScript, dir string) string {
 }
 
 // gitdaemon DIR: serve the repositories under DIR with git daemon on
-// 127.0.0.1 and set $GITPORT.
+// 127.0.0.1 and set $GITPORT. The listener is ours, on a port the kernel
+// picks, and each connection is handed to a `git daemon --inetd` of its
+// own: picking a free port and then asking git daemon to listen on it
+// would race every other listener of the parallel scripts. What git daemon
+// says goes to gitLogFile.
 func cmdGitDaemon(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: gitdaemon DIR")
 	}
+	dir := ts.MkAbs(args[0])
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	ts.Check(err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	// `git daemon` runs git-daemon as a child: start it in its own process
-	// group and end the group, or the daemon outlives the test.
-	c := exec.Command("git", "daemon", "--export-all", "--reuseaddr", "--listen=127.0.0.1",
-		fmt.Sprintf("--port=%d", port), "--base-path="+ts.MkAbs(args[0]), ts.MkAbs(args[0]))
-	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	ts.Check(c.Start())
-	ts.Defer(func() { syscall.Kill(-c.Process.Pid, syscall.SIGKILL); c.Wait() })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			conn.Close()
-			break
+	logf, err := os.OpenFile(filepath.Join(ts.Getenv("WORK"), gitLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	ts.Check(err)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		running = map[*exec.Cmd]bool{}
+		closed  bool
+	)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			if closed {
+				mu.Unlock()
+				conn.Close()
+				return
+			}
+			wg.Add(1)
+			mu.Unlock()
+			go func() {
+				defer wg.Done()
+				defer conn.Close()
+				f, err := conn.(*net.TCPConn).File()
+				if err != nil {
+					fmt.Fprintf(logf, "gitdaemon: %v\n", err)
+					return
+				}
+				defer f.Close()
+				c := exec.Command("git", "daemon", "--inetd", "--log-destination=stderr", "--export-all",
+					"--base-path="+dir, dir)
+				c.Stdin, c.Stdout, c.Stderr = f, f, logf
+				mu.Lock()
+				if closed {
+					mu.Unlock()
+					return
+				}
+				err = c.Start()
+				if err == nil {
+					running[c] = true
+				}
+				mu.Unlock()
+				if err == nil {
+					err = c.Wait()
+					mu.Lock()
+					delete(running, c)
+					mu.Unlock()
+				}
+				if err != nil {
+					fmt.Fprintf(logf, "gitdaemon: git daemon --inetd: %v\n", err)
+				}
+			}()
 		}
-		if time.Now().After(deadline) {
-			ts.Fatalf("git daemon did not start: %v", err)
+	}()
+	ts.Defer(func() {
+		ln.Close()
+		mu.Lock()
+		closed = true
+		for c := range running {
+			c.Process.Kill()
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	ts.Setenv("GITPORT", strconv.Itoa(port))
+		mu.Unlock()
+		wg.Wait()
+		logf.Close()
+	})
+	ts.Setenv("GITPORT", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 }
 
 // json PATH WANT: parse the last command's stdout as JSON and require the

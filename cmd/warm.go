@@ -100,7 +100,7 @@ nothing and says so. The executable is hash-checked before it starts.`,
 						return err
 					}
 				}
-				g.ensureKeeper(p, st)
+				g.ensureKeeper(ctx, p, st)
 				j := toStartedJSON(p, st)
 				j.Started = &started
 				out = append(out, j)
@@ -639,6 +639,10 @@ func (g *Global) runOptions(p store.Paths, name string, rf *runFlags) (runtime.O
 		Env: env, AllowEnv: allow, InheritEnv: g.InheritEnv,
 	}, nil
 }
+
+// testPluginLog is set only in the test binary (testhooks_test.go): where
+// the plugins of a test script also log, shown when the script fails.
+var testPluginLog = func() io.Writer { return nil }
 
 // stopRunning refuses op on name's started versions (version "" means all
 // of them) unless force, which stops them first.

@@ -342,7 +342,7 @@ func (x *extractor) tar(r io.Reader) error {
 			if err := x.mkdirAll(h.Name, name); err != nil {
 				return err
 			}
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // archive/tar reads the legacy TypeRegA as TypeReg (or TypeDir)
 			if err := x.file(h.Name, name, fs.FileMode(h.Mode), h.Size, tr); err != nil {
 				return err
 			}

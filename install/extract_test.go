@@ -418,3 +418,46 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		}
 	}
 }
+
+// TestExtractLegacyRegularFile: an old archive whose regular files have a
+// NUL type flag (tar's TypeRegA, "\x00") still unpacks its files, and a
+// NUL-typed name ending in / is a directory, as archive/tar reads them.
+func TestExtractLegacyRegularFile(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []*tar.Header{
+		{Name: "share/", Typeflag: tar.TypeDir, Mode: 0o755, Format: tar.FormatUSTAR},
+		{Name: "bin/tool", Typeflag: tar.TypeReg, Mode: 0o755, Size: 10, Format: tar.FormatUSTAR},
+	} {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Size > 0 {
+			tw.Write([]byte("#!/bin/sh\n"))
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// archive/tar writes no TypeRegA: set each header's type flag (byte
+	// 156) to NUL and its checksum (bytes 148-155) to match.
+	b := buf.Bytes()
+	for _, off := range []int{0, 512} {
+		h := b[off : off+512]
+		h[156] = 0
+		copy(h[148:156], "        ")
+		sum := 0
+		for _, c := range h {
+			sum += int(c)
+		}
+		copy(h[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	}
+	dir, err := extractIn(t, "legacy.tar", b, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"bin": "drwxr-xr-x", "bin/tool": "-rwxr-xr-x", "share": "drwxr-xr-x"}
+	if got := tree(t, dir); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("tree:\n got %v\nwant %v", got, want)
+	}
+}

@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# setup-tools.sh: install the tools the tests use that a fresh machine lacks:
-# the minisign tool (Debian package), to prove plugctl accepts its signatures;
-# Debian's docker-registry (the CNCF distribution registry), which the OCI
-# tests start themselves on 127.0.0.1 (never its systemd service); and the
-# oras CLI, built from its module, for interoperability with plugctl's pushes.
+# setup-tools.sh: install the tools the tests and checks use that a fresh
+# machine lacks: staticcheck (go install, a pinned version, into
+# $(go env GOPATH)/bin); the minisign tool (Debian package), to prove plugctl
+# accepts its signatures; Debian's docker-registry (the CNCF distribution
+# registry), which the OCI tests start themselves on 127.0.0.1 (never its
+# systemd service); and the oras CLI, built from its module, for
+# interoperability with plugctl's pushes.
 set -euo pipefail
 ORAS_VERSION=v1.3.6
 GO=${GO:-go}
+
+# staticcheck's release that builds with the Go of go.mod.
+staticcheck_version=v0.8.2
+staticcheck=$($GO env GOPATH)/bin/staticcheck
+if ! "$staticcheck" -version 2>/dev/null | grep -q "(${staticcheck_version#v})"; then
+	echo "setup-tools: go install honnef.co/go/tools/cmd/staticcheck@$staticcheck_version" >&2
+	GOFLAGS= GOTOOLCHAIN=local $GO install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+fi
 
 sudo=
 need_sudo() {

@@ -126,8 +126,11 @@
 //
 // # Tests
 //
-// Test serves a value in-process through go-plugin's gRPC server (health and
-// reflection included) and returns a *grpc.ClientConn for the test.
+// Package sdktest serves a value in-process through go-plugin's gRPC server
+// (health and reflection included) and returns a *grpc.ClientConn for the
+// test; ServeConfig.Check reports, without serving, whether a value can be
+// served. (sdktest is a package of its own so that plugin binaries do not
+// link the testing package.)
 //
 // # What this package does not do
 //

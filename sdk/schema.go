@@ -55,13 +55,6 @@ type method struct {
 	in, out protoreflect.MessageDescriptor
 }
 
-// msgType is a top-level message the builder decided on for an argument or
-// a result, before the file is linked.
-type msgType struct {
-	file string // import it needs, or "" for the generated file itself
-	name string // fully qualified, with a leading dot
-}
-
 // builder turns Go types into descriptor protos for one generated file.
 type builder struct {
 	pkg     string

@@ -30,6 +30,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/plugctl/plugctl/sdk"
+	"github.com/plugctl/plugctl/sdk/sdktest"
 )
 
 type Address struct {
@@ -37,18 +38,19 @@ type Address struct {
 }
 
 type Person struct {
-	Name     string            `json:"name"`
-	Age      int               `json:"age"`
-	Tags     []string          `json:"tags"`
-	Labels   map[string]string `json:"labels"`
-	Born     time.Time         `json:"born"`
-	Extra    any               `json:"extra"`
-	Home     *Address          `json:"home"`
-	Nick     *string           `json:"nick"`
-	Friends  []Address         `json:"friends"`
-	Scores   map[string]int32  `json:"scores"`
-	Secret   string            `json:"-"`
-	NoTag    bool
+	Name    string            `json:"name"`
+	Age     int               `json:"age"`
+	Tags    []string          `json:"tags"`
+	Labels  map[string]string `json:"labels"`
+	Born    time.Time         `json:"born"`
+	Extra   any               `json:"extra"`
+	Home    *Address          `json:"home"`
+	Nick    *string           `json:"nick"`
+	Friends []Address         `json:"friends"`
+	Scores  map[string]int32  `json:"scores"`
+	Secret  string            `json:"-"`
+	NoTag   bool
+	//lint:ignore U1000 an unexported field, which is not served
 	private  int
 	Embedded // flattened, as encoding/json does
 }
@@ -198,7 +200,7 @@ func (c *caller) call(ctx context.Context, method, arg string) (string, error) {
 }
 
 func TestCalls(t *testing.T) {
-	conn := sdk.ServeConfig{Name: "testsvc"}.Test(t, svc{})
+	conn := sdktest.ServeWith(t, sdk.ServeConfig{Name: "testsvc"}, svc{})
 	c := newCaller(t, conn, "plugctl.sdk.testsvc.Testsvc")
 	ctx := context.Background()
 
@@ -237,7 +239,7 @@ func TestCalls(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	conn := sdk.ServeConfig{Name: "testsvc"}.Test(t, svc{})
+	conn := sdktest.ServeWith(t, sdk.ServeConfig{Name: "testsvc"}, svc{})
 	c := newCaller(t, conn, "plugctl.sdk.testsvc.Testsvc")
 	ctx := context.Background()
 
@@ -271,7 +273,7 @@ func TestErrors(t *testing.T) {
 // TestDescribe checks the schema that reflection shows (what `plugctl
 // describe` prints).
 func TestDescribe(t *testing.T) {
-	conn := sdk.ServeConfig{Name: "testsvc"}.Test(t, svc{})
+	conn := sdktest.ServeWith(t, sdk.ServeConfig{Name: "testsvc"}, svc{})
 	c := newCaller(t, conn, "plugctl.sdk.testsvc.Testsvc")
 	in := func(m string) protoreflect.MessageDescriptor {
 		return c.service.Methods().ByName(protoreflect.Name(m)).Input()
@@ -475,13 +477,13 @@ type Greeter struct{}
 func (Greeter) Greet(name string) string { return "Hello, " + name + "!" }
 
 func TestDocExample(t *testing.T) {
-	c := newCaller(t, sdk.Test(t, Greeter{}), "plugctl.sdk.greeter.Greeter")
+	c := newCaller(t, sdktest.Serve(t, Greeter{}), "plugctl.sdk.greeter.Greeter")
 	got, err := c.call(context.Background(), "Greet", `"world"`)
 	if err != nil || got != `"Hello, world!"` {
 		t.Errorf("Greet = %s, %v", got, err)
 	}
 	// A pointer serves the same methods under the same name.
-	c = newCaller(t, sdk.Test(t, &Greeter{}), "plugctl.sdk.greeter.Greeter")
+	c = newCaller(t, sdktest.Serve(t, &Greeter{}), "plugctl.sdk.greeter.Greeter")
 	if got, err := c.call(context.Background(), "Greet", `"you"`); err != nil || got != `"Hello, you!"` {
 		t.Errorf("Greet via pointer = %s, %v", got, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"testing"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -113,28 +112,4 @@ func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 
 func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, conn *grpc.ClientConn) (any, error) {
 	return conn, nil
-}
-
-// Test serves impl in-process through go-plugin's gRPC server (health,
-// reflection and go-plugin's own services included, as in a real plugin)
-// and returns a connection to it; both are closed when the test ends. It
-// fails the test if impl cannot be served.
-func Test(t testing.TB, impl any) *grpc.ClientConn {
-	t.Helper()
-	return ServeConfig{}.Test(t, impl)
-}
-
-// Test is the package-level Test with c's settings (the handshake does not
-// apply: there is none in-process).
-func (c ServeConfig) Test(t testing.TB, impl any) *grpc.ClientConn {
-	t.Helper()
-	p, name, err := c.plugin(impl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{name: p})
-	// Close calls the controller's Shutdown, which stops the server; a
-	// second GRPCServer.Stop would race with that one.
-	t.Cleanup(func() { _ = client.Close() })
-	return client.Conn
 }

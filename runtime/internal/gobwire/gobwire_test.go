@@ -26,14 +26,15 @@ type Inner struct {
 }
 
 type Outer struct {
-	ID     uint64
-	In     Inner
-	Ptr    *Inner
-	List   []Inner
-	Arr    [2]int8
-	Any    interface{}
-	Flag   bool
-	hidden int //nolint:unused // unexported fields are not sent
+	ID   uint64
+	In   Inner
+	Ptr  *Inner
+	List []Inner
+	Arr  [2]int8
+	Any  interface{}
+	Flag bool
+	//lint:ignore U1000 an unexported field, which gob does not send
+	hidden int
 }
 
 type Node struct {

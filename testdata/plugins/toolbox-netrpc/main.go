@@ -96,8 +96,10 @@ func (t *Toolbox) Counter(n uint, resp *uint) error {
 	return nil
 }
 
-// Sleep sleeps ms milliseconds and returns ms.
+// Sleep sleeps ms milliseconds and returns ms. It says "sleeping" on its
+// stderr first, so that a test can tell when the call is under way.
 func (t *Toolbox) Sleep(ms int, resp *int) error {
+	fmt.Fprintln(os.Stderr, "sleeping")
 	time.Sleep(time.Duration(ms) * time.Millisecond)
 	*resp = ms
 	return nil
