@@ -362,7 +362,7 @@ func joinAnd(words []string) string {
 // artifact given by address and hash: there is no index to blame.
 func fromError(err error) error {
 	var mm *verify.MismatchError
-	if errors.As(err, &mm) && !strings.HasPrefix(mm.What, "executable") {
+	if errors.As(err, &mm) && !mm.Installed {
 		return &exitError{code: ExitIntegrity, msg: err.Error(), hint: "the bytes at --from are not those --sha256 names: check both, and do not use the file until they agree"}
 	}
 	return err

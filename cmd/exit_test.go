@@ -1,0 +1,33 @@
+package cmd
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/plugctl/plugctl/verify"
+)
+
+// TestClassifyMismatch: which hint a hash mismatch gets follows the error's
+// kind, whatever its What says.
+func TestClassifyMismatch(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		hint string
+	}{
+		{"installed file changed", &verify.MismatchError{What: "a@1.0.0 bin", Want: "aa", Got: "bb", Installed: true}, "plugctl reinstall"},
+		// A What that starts like the installed case's is still a download.
+		{"downloaded bytes", &verify.MismatchError{What: "executable a@1.0.0", Want: "aa", Got: "bb"}, "the index promised"},
+		{"wrapped", fmt.Errorf("install: %w", &verify.MismatchError{What: "x", Want: "aa", Got: "bb", Installed: true}), "plugctl reinstall"},
+	} {
+		code, hint := classify(tc.err)
+		if code != ExitIntegrity || !strings.Contains(hint, tc.hint) {
+			t.Errorf("%s: classify = %d, %q; want %d and a hint with %q", tc.name, code, hint, ExitIntegrity, tc.hint)
+		}
+	}
+	err := fromError(&verify.MismatchError{What: "executable a", Want: "aa", Got: "bb"})
+	if _, hint := classify(err); !strings.Contains(hint, "--sha256") {
+		t.Errorf("install --from mismatch: hint %q does not name --sha256", hint)
+	}
+}
