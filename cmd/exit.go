@@ -72,6 +72,9 @@ func classify(err error) (code int, hint string) {
 	if code, hint, ok := classifyManage(err); ok {
 		return code, hint
 	}
+	if errors.Is(err, store.ErrBadReceipt) {
+		return ExitNotFound, "the store is damaged: run plugctl doctor (it repairs what is safe to repair and says how to fix the rest)"
+	}
 	if errors.Is(err, store.ErrNotInstalled) {
 		return ExitNotFound, "run plugctl list to see what is installed"
 	}

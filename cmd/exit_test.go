@@ -2,9 +2,11 @@ package cmd
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
+	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -29,5 +31,26 @@ func TestClassifyMismatch(t *testing.T) {
 	err := fromError(&verify.MismatchError{What: "executable a", Want: "aa", Got: "bb"})
 	if _, hint := classify(err); !strings.Contains(hint, "--sha256") {
 		t.Errorf("install --from mismatch: hint %q does not name --sha256", hint)
+	}
+}
+
+// TestClassifyBadReceipt: a damaged receipt gets doctor's hint (which store
+// no longer writes into its message), a version never installed list's.
+func TestClassifyBadReceipt(t *testing.T) {
+	p := store.Paths{Home: t.TempDir()}
+	if err := os.MkdirAll(p.VersionDir("g", "1.0.0"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.ReceiptFile("g", "1.0.0"), []byte("{corrupt"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := p.ReadReceipt("g", "1.0.0")
+	code, hint := classify(err)
+	if code != ExitNotFound || !strings.Contains(hint, "plugctl doctor") || strings.Contains(err.Error(), "plugctl") {
+		t.Errorf("corrupt receipt: %q classified %d, %q; want %d, a doctor hint, no advice in the message", err, code, hint, ExitNotFound)
+	}
+	_, err = p.ReadReceipt("g", "2.0.0")
+	if code, hint := classify(err); code != ExitNotFound || !strings.Contains(hint, "plugctl list") {
+		t.Errorf("missing version: %q classified %d, %q", err, code, hint)
 	}
 }
