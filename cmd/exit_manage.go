@@ -17,6 +17,7 @@ func classifyManage(err error) (code int, hint string, ok bool) {
 	var pc *index.ProtocolChangeError
 	var ds *fetch.DoubleSlashError
 	var le *install.LockError
+	var ce *index.CacheError
 	switch {
 	case errors.Is(err, fetch.ErrLocalFromRemote):
 		return ExitIntegrity, "an index served over http(s) or git may name artifacts only by remote address or by a path relative to itself: tell its publisher; only an index added by path may name local files", true
@@ -48,6 +49,8 @@ func classifyManage(err error) (code int, hint string, ok bool) {
 		return ExitNotFound, "run plugctl search to see what the configured indexes offer (plugctl index update refreshes them)", true
 	case errors.Is(err, install.ErrNoLock):
 		return ExitNotFound, "plugctl install NAME --save writes one; --lock FILE reads another", true
+	case errors.As(err, &ce):
+		return ExitError, "run plugctl index update " + ce.Index + " to fetch it again", true
 	case errors.Is(err, index.ErrNotCached):
 		return ExitNotFound, "run plugctl index update", true
 	case errors.As(err, &he) && he.Status == 404, errors.Is(err, fetch.ErrNotFound):

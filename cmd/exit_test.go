@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
@@ -52,5 +53,21 @@ func TestClassifyBadReceipt(t *testing.T) {
 	_, err = p.ReadReceipt("g", "2.0.0")
 	if code, hint := classify(err); code != ExitNotFound || !strings.Contains(hint, "plugctl list") {
 		t.Errorf("missing version: %q classified %d, %q", err, code, hint)
+	}
+}
+
+// TestClassifyIndexCache: the advice to fetch an index again is cmd's hint,
+// naming the index, not part of index's message.
+func TestClassifyIndexCache(t *testing.T) {
+	err := fmt.Errorf("install a: %w", &index.CacheError{Index: "main", What: "cache of a corrupt"})
+	code, hint := classify(err)
+	if code != ExitError || hint != "run plugctl index update main to fetch it again" || strings.Contains(err.Error(), "plugctl") {
+		t.Errorf("%q classified %d, %q", err, code, hint)
+	}
+	if strings.Contains(index.ErrNotCached.Error(), "plugctl") {
+		t.Errorf("ErrNotCached holds advice: %q", index.ErrNotCached)
+	}
+	if code, hint := classify(fmt.Errorf("index main: %w", index.ErrNotCached)); code != ExitNotFound || !strings.Contains(hint, "plugctl index update") {
+		t.Errorf("not cached: %d, %q", code, hint)
 	}
 }
