@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/index"
@@ -18,6 +19,7 @@ func classifyManage(err error) (code int, hint string, ok bool) {
 	var ds *fetch.DoubleSlashError
 	var le *install.LockError
 	var ce *index.CacheError
+	var lm *install.LockMismatchError
 	switch {
 	case errors.Is(err, fetch.ErrLocalFromRemote):
 		return ExitIntegrity, "an index served over http(s) or git may name artifacts only by remote address or by a path relative to itself: tell its publisher; only an index added by path may name local files", true
@@ -33,6 +35,8 @@ func classifyManage(err error) (code int, hint string, ok bool) {
 		return ExitUsage, "", true
 	case errors.As(err, &nk):
 		return ExitUsage, "pass --key PREFIX.key (plugctl index keygen PREFIX makes a pair) and have the mirror's clients trust PREFIX.pub (plugctl index add NAME DIR/index.yaml --key PREFIX.pub)", true
+	case errors.As(err, &lm):
+		return ExitIntegrity, fmt.Sprintf("if the lock file is right: plugctl remove %s@%s, then plugctl sync", lm.Name, lm.Version), true
 	case errors.Is(err, install.ErrTampered):
 		return ExitIntegrity, "plugctl reinstall NAME@VERSION fetches it again from its recorded source (plugctl doctor --reinstall does it for every changed version)", true
 	case errors.Is(err, install.ErrNoSource):

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/install"
 	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
@@ -69,5 +70,16 @@ func TestClassifyIndexCache(t *testing.T) {
 	}
 	if code, hint := classify(fmt.Errorf("index main: %w", index.ErrNotCached)); code != ExitNotFound || !strings.Contains(hint, "plugctl index update") {
 		t.Errorf("not cached: %d, %q", code, hint)
+	}
+}
+
+// TestClassifyLockMismatch: a version installed from other bytes than the
+// lock records gets remove-then-sync advice (reinstall would fetch the same
+// bytes again), written by cmd.
+func TestClassifyLockMismatch(t *testing.T) {
+	err := &install.LockMismatchError{Name: "tool", Version: "1.0.0", Lock: "plugctl.lock", Installed: "aa", Locked: "bb"}
+	code, hint := classify(err)
+	if code != ExitIntegrity || !strings.Contains(hint, "plugctl remove tool@1.0.0, then plugctl sync") || strings.Contains(err.Error(), "plugctl remove") {
+		t.Errorf("%q classified %d, %q", err, code, hint)
 	}
 }
