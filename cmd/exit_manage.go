@@ -7,6 +7,7 @@ import (
 	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/install"
+	"github.com/plugctl/plugctl/profile"
 )
 
 // classifyManage maps errors of installing, indexes and downloads.
@@ -20,6 +21,7 @@ func classifyManage(err error) (code int, hint string, ok bool) {
 	var le *install.LockError
 	var ce *index.CacheError
 	var lm *install.LockMismatchError
+	var pu *profile.UnknownError
 	switch {
 	case errors.Is(err, fetch.ErrLocalFromRemote):
 		return ExitIntegrity, "an index served over http(s) or git may name artifacts only by remote address or by a path relative to itself: tell its publisher; only an index added by path may name local files", true
@@ -61,8 +63,13 @@ func classifyManage(err error) (code int, hint string, ok bool) {
 		return ExitNotFound, "check the address", true
 	case errors.Is(err, index.ErrUnquotedHash):
 		return ExitError, `quote the hash in the index: sha256: "0123…" (plugctl publish writes hashes quoted; plugctl index lint finds every unquoted one)`, true
+	case errors.Is(err, index.ErrMalformed) && errors.As(err, &pu):
+		return ExitError, "fix the index file: " + profilesHint, true
 	case errors.Is(err, index.ErrMalformed):
 		return ExitError, "fix the index file (plugctl index lint checks it)", true
 	}
 	return 0, "", false
 }
+
+// profilesHint is the advice for a profile name plugctl does not know.
+const profilesHint = "plugctl profiles lists the profiles and what each sets"

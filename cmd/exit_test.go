@@ -8,6 +8,7 @@ import (
 
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/install"
+	"github.com/plugctl/plugctl/profile"
 	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
@@ -80,6 +81,16 @@ func TestClassifyLockMismatch(t *testing.T) {
 	err := &install.LockMismatchError{Name: "tool", Version: "1.0.0", Lock: "plugctl.lock", Installed: "aa", Locked: "bb"}
 	code, hint := classify(err)
 	if code != ExitIntegrity || !strings.Contains(hint, "plugctl remove tool@1.0.0, then plugctl sync") || strings.Contains(err.Error(), "plugctl remove") {
+		t.Errorf("%q classified %d, %q", err, code, hint)
+	}
+}
+
+// TestClassifyUnknownProfile: an index naming an unknown profile is a
+// malformed index whose hint, not message, points at plugctl profiles.
+func TestClassifyUnknownProfile(t *testing.T) {
+	err := fmt.Errorf("%w: plugins.x.protocol.%w", index.ErrMalformed, &profile.UnknownError{Name: "bogus"})
+	code, hint := classify(err)
+	if code != ExitError || !strings.Contains(hint, "plugctl profiles") || strings.Contains(err.Error(), "plugctl") {
 		t.Errorf("%q classified %d, %q", err, code, hint)
 	}
 }

@@ -44,7 +44,7 @@ func (f *protocolFlags) protocol() (store.Protocol, error) {
 	// the index; install resolves it (Installer.Install, the lock).
 	resolved, err := profile.Resolve(p)
 	if err != nil {
-		return p, usageErrorf("--%v", err)
+		return p, &exitError{code: ExitUsage, msg: fmt.Sprintf("--%v", err), hint: profilesHint}
 	}
 	if err := resolved.Validate(); err != nil {
 		return p, usageErrorf("%v", err)
