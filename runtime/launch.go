@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/plugctl/plugctl/store"
+	"github.com/plugctl/plugctl/store/layout"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -390,8 +391,8 @@ func checkSpec(spec Spec, opt Options) (Spec, store.MTLSMode, error) {
 }
 
 // socketFits reports whether a unix socket at dir+rest fits in a socket
-// address: 104 bytes on macOS, 108 on Linux.
-func socketFits(dir, rest string) bool { return len(dir)+len(rest) < 104 }
+// address.
+func socketFits(dir, rest string) bool { return layout.SocketPathFits(dir + rest) }
 
 // hostTLSConfig is the host's side of mTLS with the home's certificate
 // (made once per home), and that certificate in PEM for PLUGIN_CLIENT_CERT.

@@ -29,3 +29,14 @@ func TestPathsAreFilepathJoin(t *testing.T) {
 		t.Errorf("a socket path over the limit: %q, want none", got)
 	}
 }
+
+// TestSocketPathFits: the limit is macOS's 104-byte sun_path with its NUL,
+// the smaller of the systems plugctl runs on.
+func TestSocketPathFits(t *testing.T) {
+	if !SocketPathFits("/" + strings.Repeat("d", 102)) {
+		t.Error("a 103-byte path does not fit")
+	}
+	if SocketPathFits("/" + strings.Repeat("d", 103)) {
+		t.Error("a 104-byte path fits")
+	}
+}
