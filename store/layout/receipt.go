@@ -17,8 +17,9 @@ const ReceiptSchema = 1
 // and of every plugin written with sdk. Published indexes rely on them, so
 // they never change.
 const (
-	DefaultCookieKey   = "PLUGCTL_PLUGIN"
-	DefaultCookieValue = "plugctl"
+	DefaultCookieKey       = "PLUGCTL_PLUGIN"
+	DefaultCookieValue     = "plugctl"
+	DefaultProtocolVersion = 1
 )
 
 // Protocol says how go-plugin launches a plugin: the handshake it expects and
@@ -69,7 +70,7 @@ func (p Protocol) WithDefaults(name string) Protocol {
 		p.Kind = KindAuto
 	}
 	if len(p.Versions) == 0 {
-		p.Versions = ProtocolVersions{1}
+		p.Versions = ProtocolVersions{DefaultProtocolVersion}
 	}
 	if p.CookieKey == "" {
 		p.CookieKey = DefaultCookieKey
