@@ -87,6 +87,30 @@ func (p Protocol) WithDefaults(name string) Protocol {
 	return p
 }
 
+// ProtocolChange is one handshake setting that differs between two
+// protocols, named by its index field.
+type ProtocolChange struct{ Field, Was, Now string }
+
+// Changes lists the handshake settings of now that differ from p, in a
+// fixed order: kind, version, cookieKey, cookieValue, dispense, mtls. It is
+// the one list of what makes two protocols different to a plugin; compare
+// both WithDefaults so an unset field equals its default.
+func (p Protocol) Changes(now Protocol) []ProtocolChange {
+	var c []ProtocolChange
+	add := func(field, was, now string) {
+		if was != now {
+			c = append(c, ProtocolChange{field, was, now})
+		}
+	}
+	add("kind", p.Kind, now.Kind)
+	add("version", p.Versions.String(), now.Versions.String())
+	add("cookieKey", p.CookieKey, now.CookieKey)
+	add("cookieValue", p.CookieValue, now.CookieValue)
+	add("dispense", p.Dispense, now.Dispense)
+	add("mtls", string(p.MTLS), string(now.MTLS))
+	return c
+}
+
 // Validate reports the first field that go-plugin could not use.
 func (p Protocol) Validate() error {
 	switch p.Kind {
