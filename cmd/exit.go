@@ -64,13 +64,16 @@ func classify(err error) (code int, hint string) {
 		return ee.code, ee.hint
 	case errors.As(err, &ue), errors.Is(err, store.ErrInvalidName), errors.Is(err, store.ErrBadRef):
 		return ExitUsage, ""
-	case errors.As(err, &mm) && strings.HasPrefix(mm.What, "executable"):
+	case errors.As(err, &mm) && mm.Installed:
 		return ExitIntegrity, "an installed file changed after install: plugctl verify shows what; plugctl reinstall NAME@VERSION fetches it again from its recorded source"
 	case errors.As(err, &mm):
 		return ExitIntegrity, "the bytes are not what the index promised: do not use them; tell the index's publisher, or run plugctl index update if the index changed"
 	}
 	if code, hint, ok := classifyManage(err); ok {
 		return code, hint
+	}
+	if errors.Is(err, store.ErrBadReceipt) {
+		return ExitNotFound, "the store is damaged: run plugctl doctor (it repairs what is safe to repair and says how to fix the rest)"
 	}
 	if errors.Is(err, store.ErrNotInstalled) {
 		return ExitNotFound, "run plugctl list to see what is installed"

@@ -44,7 +44,7 @@ func (f *protocolFlags) protocol() (store.Protocol, error) {
 	// the index; install resolves it (Installer.Install, the lock).
 	resolved, err := profile.Resolve(p)
 	if err != nil {
-		return p, usageErrorf("--%v", err)
+		return p, &exitError{code: ExitUsage, msg: fmt.Sprintf("--%v", err), hint: profilesHint}
 	}
 	if err := resolved.Validate(); err != nil {
 		return p, usageErrorf("%v", err)
@@ -362,7 +362,7 @@ func joinAnd(words []string) string {
 // artifact given by address and hash: there is no index to blame.
 func fromError(err error) error {
 	var mm *verify.MismatchError
-	if errors.As(err, &mm) && !strings.HasPrefix(mm.What, "executable") {
+	if errors.As(err, &mm) && !mm.Installed {
 		if mm.Tree {
 			return &exitError{code: ExitIntegrity, msg: err.Error(), hint: "the files at --from are not those --h1 names: check both, and do not use them until they agree"}
 		}

@@ -1,7 +1,7 @@
 package cmd
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,8 +13,6 @@ import (
 	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/install"
-	"github.com/plugctl/plugctl/internal/regfile"
-	"github.com/plugctl/plugctl/store"
 )
 
 type mirrorOptions struct {
@@ -264,26 +262,14 @@ with the public key clients will trust (index add --key), before publishing.`,
 
 func lintRun(cmd *cobra.Command, o *lintOptions) error {
 	g := o.g
-	data, err := regfile.ReadFile(o.Index, index.MaxIndexBytes)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return &index.NotFoundError{What: "index", Name: o.Index}
-		}
-		return err
-	}
-	abs, err := filepath.Abs(o.Index)
-	if err != nil {
-		return err
-	}
 	keys, err := publicKeys(o.Keys)
 	if err != nil {
 		return err
 	}
-	sig, sigErr := store.ReadFileMax(index.SignatureAddress(o.Index), index.MaxSignatureBytes)
-	if sigErr != nil && !errors.Is(sigErr, os.ErrNotExist) {
-		return fmt.Errorf("read %s: %w", index.SignatureAddress(o.Index), sigErr)
+	rep, err := index.LintFile(o.Index, index.LintOptions{Keys: keys})
+	if err != nil {
+		return err
 	}
-	rep := index.Lint(data, index.LintOptions{Base: abs, Signed: sigErr == nil, Now: time.Now(), Keys: keys, Signature: sig})
 	problems := rep.Problems
 	if o.Fetch {
 		ctx, cancel := g.withTimeout(cmd.Context())
@@ -294,29 +280,14 @@ func lintRun(cmd *cobra.Command, o *lintOptions) error {
 		}
 		defer os.RemoveAll(tmp)
 		f := g.Fetcher()
-		for _, a := range rep.Artifacts {
-			src, err := index.ResolveURL(&index.Meta{Source: abs}, a.URL)
-			got, gotH1 := "", ""
-			if err == nil {
-				got, gotH1, err = install.ArtifactHashes(ctx, f, tmp, src, a.Bin)
-			}
-			switch {
-			case err != nil:
-				problems = append(problems, index.Problem{Path: a.Path + ".url", Line: a.Line, Message: err.Error()})
-			case gotH1 != "" && a.H1 == "":
-				problems = append(problems, index.Problem{Path: a.Path + ".h1", Line: a.Line,
-					Message: fmt.Sprintf("missing: %s is a directory, pinned as a whole by its tree hash: h1: %q once you trust its files", src, gotH1)})
-			case gotH1 != "" && gotH1 != a.H1:
-				problems = append(problems, index.Problem{Path: a.Path + ".h1", Line: a.Line,
-					Message: fmt.Sprintf("does not match the directory: want %s, got %s (from %s)", a.H1, gotH1, src)})
-			case a.SHA256 != "" && got != a.SHA256:
-				problems = append(problems, index.Problem{Path: a.Path + ".sha256", Line: a.Line,
-					Message: fmt.Sprintf("does not match the artifact: want %s, got %s (from %s)", a.SHA256, got, src)})
-			case gotH1 == "" && a.SHA256 == "":
-				problems = append(problems, index.Problem{Path: a.Path + ".sha256", Line: a.Line,
-					Message: fmt.Sprintf("missing: %s is a file, pinned by its sha256: %q", src, got)})
-			}
+		hash := func(ctx context.Context, src, bin string) (string, string, error) {
+			return install.ArtifactHashes(ctx, f, tmp, src, bin)
 		}
+		base, err := filepath.Abs(o.Index)
+		if err != nil {
+			return err
+		}
+		problems = append(problems, index.CheckArtifacts(ctx, rep, base, hash)...)
 	}
 	if g.JSON() {
 		if problems == nil {

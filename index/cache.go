@@ -37,7 +37,25 @@ type Meta struct {
 }
 
 // ErrNotCached is wrapped when an index has never been fetched.
-var ErrNotCached = errors.New("index not cached (run plugctl index update)")
+var ErrNotCached = errors.New("index not cached")
+
+// CacheError is a cached copy of an index that cannot be used (a file of
+// it corrupt, its signature gone): fetching the index again replaces it.
+type CacheError struct {
+	Index string // the index's name
+	What  string // what is wrong: "cache corrupt", "cache of NAME corrupt", "cached signature"
+	Err   error  // the underlying error, if any
+}
+
+func (e *CacheError) Error() string {
+	s := "index " + e.Index + ": " + e.What
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *CacheError) Unwrap() error { return e.Err }
 
 // Fetch downloads the index at src.Address, parses and validates it, and
 // replaces its cache. On any error the previous cache is left as it was.
@@ -174,7 +192,7 @@ func LoadMeta(p store.Paths, name string) (*Meta, error) {
 	}
 	var m Meta
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("index %s: cache corrupt (run plugctl index update %s): %w", name, name, err)
+		return nil, &CacheError{Index: name, What: "cache corrupt", Err: err}
 	}
 	return &m, nil
 }
@@ -197,7 +215,7 @@ func LoadPlugin(p store.Paths, index, name string) (Plugin, bool, error) {
 	}
 	var pl Plugin
 	if err := json.Unmarshal(b, &pl); err != nil {
-		return Plugin{}, false, fmt.Errorf("index %s: cache of %s corrupt (run plugctl index update %s): %w", index, name, index, err)
+		return Plugin{}, false, &CacheError{Index: index, What: "cache of " + name + " corrupt", Err: err}
 	}
 	return pl, true, nil
 }
@@ -253,7 +271,7 @@ func LoadPluginMatching(p store.Paths, index, name, constraint, platform string)
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	corrupt := func() (Plugin, bool, error) {
-		return Plugin{}, false, fmt.Errorf("index %s: cache of %s corrupt (run plugctl index update %s)", index, name, index)
+		return Plugin{}, false, &CacheError{Index: index, What: "cache of " + name + " corrupt"}
 	}
 	if !sc.Scan() {
 		return corrupt()

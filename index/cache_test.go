@@ -46,7 +46,8 @@ func TestLoadPluginMatchingAgreesWithMatch(t *testing.T) {
 		t.Errorf("absent plugin: %v %v", ok, err)
 	}
 	os.WriteFile(filepath.Join(dir, "plugins", "p.lines"), []byte("{}\nnot a line\n"), 0o644)
-	if _, _, err := LoadPluginMatching(p, "main", "p", "", "linux/amd64"); err == nil {
-		t.Error("corrupt cache accepted")
+	var ce *CacheError
+	if _, _, err := LoadPluginMatching(p, "main", "p", "", "linux/amd64"); !errors.As(err, &ce) || ce.Index != "main" {
+		t.Errorf("corrupt cache: %v, want a *CacheError naming index main", err)
 	}
 }

@@ -525,17 +525,9 @@ func checkProtocolChange(idx *Index, req PublishRequest) error {
 	was := p.Protocol.WithDefaults(req.Name)
 	now := mergeProtocol(p.Protocol, req.Protocol).WithDefaults(req.Name)
 	var changes []string
-	add := func(field, a, b string) {
-		if a != b {
-			changes = append(changes, fmt.Sprintf("%s %s (was %s)", field, b, a))
-		}
+	for _, c := range was.Changes(now) {
+		changes = append(changes, fmt.Sprintf("%s %s (was %s)", c.Field, c.Now, c.Was))
 	}
-	add("kind", was.Kind, now.Kind)
-	add("version", was.Versions.String(), now.Versions.String())
-	add("cookieKey", was.CookieKey, now.CookieKey)
-	add("cookieValue", was.CookieValue, now.CookieValue)
-	add("dispense", was.Dispense, now.Dispense)
-	add("mtls", string(was.MTLS), string(now.MTLS))
 	if len(changes) == 0 {
 		return nil
 	}

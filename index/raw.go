@@ -41,7 +41,7 @@ func LoadCached(p store.Paths, src Source, now time.Time) (*Cached, error) {
 	c := &Cached{Meta: m, Raw: raw}
 	if len(src.Keys) > 0 {
 		if c.Sig, err = os.ReadFile(filepath.Join(dir, "index.minisig")); err != nil {
-			return nil, fmt.Errorf("index %s: cached signature: %w (run plugctl index update %s)", src.Name, err, src.Name)
+			return nil, &CacheError{Index: src.Name, What: "cached signature", Err: err}
 		}
 	}
 	return c, nil

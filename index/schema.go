@@ -146,7 +146,7 @@ func (idx *Index) Validate() error {
 			return fmt.Errorf("%w: plugins.%s.%v", ErrMalformed, name, err)
 		}
 		if _, err := profile.Resolve(p.Protocol); err != nil {
-			return fmt.Errorf("%w: plugins.%s.protocol.%v", ErrMalformed, name, err)
+			return fmt.Errorf("%w: plugins.%s.protocol.%w", ErrMalformed, name, err)
 		}
 		for v, plats := range p.Versions {
 			if _, err := semver.StrictNewVersion(v); err != nil {

@@ -123,6 +123,26 @@ func (in *Installer) remove(name, version string) (*Removal, error) {
 // ErrTampered is wrapped when installed files no longer match their receipt.
 var ErrTampered = errors.New("installed files changed since install")
 
+// LockMismatchError is a version installed from other bytes (or other
+// files, for a directory) than the lock file records for it: sync cannot
+// fetch it again over what is there. It wraps ErrTampered.
+type LockMismatchError struct {
+	Name, Version string
+	Lock          string // the lock file's name
+	Tree          bool   // the hashes are tree hashes (h1:), not SHA-256
+	Installed     string // the hash the receipt records
+	Locked        string // the hash the lock records
+}
+
+func (e *LockMismatchError) Error() string {
+	if e.Tree {
+		return fmt.Sprintf("%s@%s is installed from other files than %s records (tree hash %s, lock %s): %v", e.Name, e.Version, e.Lock, e.Installed, e.Locked, ErrTampered)
+	}
+	return fmt.Sprintf("%s@%s is installed from other bytes than %s records (sha256 %s, lock %s): %v", e.Name, e.Version, e.Lock, e.Installed, e.Locked, ErrTampered)
+}
+
+func (e *LockMismatchError) Unwrap() error { return ErrTampered }
+
 // Check is the outcome of re-hashing one installed version.
 type Check struct {
 	Receipt  *store.Receipt

@@ -132,16 +132,21 @@ func Differences(r *store.Receipt, req Request) []string {
 // "--flag new (was: old)".
 func ProtocolDifferences(a, b store.Protocol) []string {
 	var d []string
-	add := func(flag, was, now string) {
-		if was != now {
-			d = append(d, fmt.Sprintf("%s %s (was %s)", flag, now, was))
-		}
+	for _, c := range a.Changes(b) {
+		d = append(d, fmt.Sprintf("%s %s (was %s)", protocolFlag(c.Field), c.Now, c.Was))
 	}
-	add("--kind", a.Kind, b.Kind)
-	add("--protocol-version", a.Versions.String(), b.Versions.String())
-	add("--cookie-key", a.CookieKey, b.CookieKey)
-	add("--cookie-value", a.CookieValue, b.CookieValue)
-	add("--dispense", a.Dispense, b.Dispense)
-	add("--mtls", string(a.MTLS), string(b.MTLS))
 	return d
+}
+
+// protocolFlag is the install flag that sets a protocol's index field.
+func protocolFlag(field string) string {
+	switch field {
+	case "version":
+		return "--protocol-version"
+	case "cookieKey":
+		return "--cookie-key"
+	case "cookieValue":
+		return "--cookie-value"
+	}
+	return "--" + field // kind, dispense, mtls
 }

@@ -54,12 +54,10 @@ func (in *Installer) SyncPlan(lock *Lock, file, platform string) ([]SyncStep, []
 		var changed []string
 		if r, err := in.Paths.ReadReceipt(name, req.Version); err == nil {
 			if !strings.EqualFold(r.ArtifactSHA256, req.SHA256) {
-				return nil, nil, fmt.Errorf("%s@%s is installed from other bytes than %s records (sha256 %s, lock %s): plugctl remove %s@%s, then sync: %w",
-					name, req.Version, file, r.ArtifactSHA256, req.SHA256, name, req.Version, ErrTampered)
+				return nil, nil, &LockMismatchError{Name: name, Version: req.Version, Lock: file, Installed: r.ArtifactSHA256, Locked: req.SHA256}
 			}
 			if req.H1 != "" && r.TreeHash != req.H1 {
-				return nil, nil, fmt.Errorf("%s@%s is installed from other files than %s records (tree hash %s, lock %s): plugctl remove %s@%s, then sync: %w",
-					name, req.Version, file, r.TreeHash, req.H1, name, req.Version, ErrTampered)
+				return nil, nil, &LockMismatchError{Name: name, Version: req.Version, Lock: file, Tree: true, Installed: r.TreeHash, Locked: req.H1}
 			}
 			exe := in.Paths.Exe(r)
 			if err := verify.CheckExecutable(exe, r.BinSHA256, filepath.Join(in.Paths.VersionDir(name, req.Version), verify.RecordFile)); err != nil {

@@ -38,8 +38,9 @@ func TestSyncPlan(t *testing.T) {
 
 	// Installed from other bytes than the lock records: tampered.
 	lock.Plugins["tool"] = LockedPlugin{Version: "1.0.0", Platforms: map[string]LockedArtifact{"linux/amd64": {URL: src, SHA256: strings.Repeat("0", 64)}}}
-	if _, _, err := in.SyncPlan(lock, "plugctl.lock", "linux/amd64"); !errors.Is(err, ErrTampered) {
-		t.Errorf("SyncPlan with another hash = %v, want ErrTampered", err)
+	var lm *LockMismatchError
+	if _, _, err := in.SyncPlan(lock, "plugctl.lock", "linux/amd64"); !errors.Is(err, ErrTampered) || !errors.As(err, &lm) || lm.Name != "tool" || lm.Version != "1.0.0" {
+		t.Errorf("SyncPlan with another hash = %v, want a *LockMismatchError for tool@1.0.0 wrapping ErrTampered", err)
 	}
 	// No artifact for the platform.
 	if _, _, err := in.SyncPlan(lock, "plugctl.lock", "plan9/amd64"); err == nil || !strings.Contains(err.Error(), "plan9/amd64") {

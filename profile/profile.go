@@ -163,7 +163,7 @@ func (p Profile) clone() Profile {
 type UnknownError struct{ Name string }
 
 func (e *UnknownError) Error() string {
-	return fmt.Sprintf("profile %q: want one of %s (plugctl profiles lists them)", e.Name, strings.Join(Names(), ", "))
+	return fmt.Sprintf("profile %q: want one of %s", e.Name, strings.Join(Names(), ", "))
 }
 
 // Resolve returns p with its profile's values filled in wherever p sets

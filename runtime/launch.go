@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/plugctl/plugctl/store"
+	"github.com/plugctl/plugctl/store/layout"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -396,8 +396,8 @@ func checkSpec(spec Spec, opt Options) (Spec, store.MTLSMode, error) {
 }
 
 // socketFits reports whether a unix socket at dir+rest fits in a socket
-// address: 104 bytes on macOS, 108 on Linux.
-func socketFits(dir, rest string) bool { return len(dir)+len(rest) < 104 }
+// address.
+func socketFits(dir, rest string) bool { return layout.SocketPathFits(dir + rest) }
 
 // hostTLSConfig is the host's side of mTLS with the home's certificate
 // (made once per home), and that certificate in PEM for PLUGIN_CLIENT_CERT.
@@ -575,19 +575,6 @@ func startTimeout(ctx context.Context) time.Duration {
 	return time.Minute
 }
 
-// goPluginErrors are parts of go-plugin's start errors, compiled on first
-// use: only a failed start needs them, and every plugctl command would pay
-// for them at package init.
-var goPluginErrors = sync.OnceValue(func() *goPluginErrorPatterns {
-	return &goPluginErrorPatterns{
-		incompatible: regexp.MustCompile(`Plugin version: (\d+)`),
-		unrecognized: regexp.MustCompile(`(?s)^Unrecognized remote plugin message: ([^\n]*)`),
-		unsupported:  regexp.MustCompile(`unsupported plugin protocol "([^"]*)"`),
-	}
-})
-
-type goPluginErrorPatterns struct{ incompatible, unrecognized, unsupported *regexp.Regexp }
-
 // startError turns go-plugin's start errors into one-line *PluginErrors.
 func (p *Plugin) startError(err error, proto store.Protocol) error {
 	pe := &PluginError{Name: p.spec.Name, Op: OpHandshake, Panic: p.stderr.panicLine()}
@@ -596,7 +583,7 @@ func (p *Plugin) startError(err error, proto store.Protocol) error {
 		status, exited = p.runner.exitStatus()
 	}
 	msg := err.Error()
-	re := goPluginErrors()
+	gp := readGoPluginStart(msg)
 	switch {
 	case p.runner != nil && p.runner.startErr != nil:
 		pe.Op = OpStart
@@ -604,43 +591,41 @@ func (p *Plugin) startError(err error, proto store.Protocol) error {
 	case p.runner == nil:
 		pe.Op = OpStart
 		pe.Err = fmt.Errorf("would not start: %w", err)
-	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(msg, "timeout while waiting for plugin to start"):
+	case errors.Is(err, context.DeadlineExceeded) || gp.kind == gpTimeout:
 		pe.Err = errHandshakeTimeout
 	case errors.Is(err, context.Canceled):
 		pe.Err = errHandshakeCancelled(err)
 	case p.stderr.sawCookieNotice():
 		pe.Err = errWrongCookie
-	case strings.Contains(msg, "incompatible API version"):
+	case gp.kind == gpIncompatible:
 		got := "another version"
-		if m := re.incompatible.FindStringSubmatch(msg); m != nil {
-			got = "version " + m[1]
+		if gp.version != "" {
+			got = "version " + gp.version
 		}
 		pe.Err = errIncompatible(got, proto)
-	case strings.Contains(msg, "unsupported plugin protocol"):
+	case gp.kind == gpUnsupported:
 		speaks := string(p.client.Protocol())
-		if m := re.unsupported.FindStringSubmatch(msg); m != nil {
-			speaks = m[1]
+		if gp.protocol != "" {
+			speaks = gp.protocol
 		}
 		pe.Err = errWrongKind(speaks, proto)
 	case errors.Is(err, ErrUnaskedCert):
 		pe.Err = err
-	case strings.Contains(msg, "error parsing server cert"):
+	case gp.kind == gpBadCert:
 		pe.Err = fmt.Errorf("handshake failed: %s", firstLine(msg))
-	case exited || strings.Contains(msg, "plugin exited before we could connect"):
+	case exited || gp.kind == gpExited:
 		if status == "" {
 			status = "exited"
 		}
-		if m := re.unrecognized.FindStringSubmatch(msg); m != nil && m[1] != "" {
-			pe.Err = errUnrecognizedLine(m[1], status, p.stderr)
+		if gp.kind == gpUnrecognized && gp.line != "" {
+			pe.Err = errUnrecognizedLine(gp.line, status, p.stderr)
 		} else {
 			pe.Err = errExitedBeforeHandshake(status, p.stderr)
 		}
+	case gp.kind == gpUnrecognized:
+		pe.Err = errUnrecognizedLine(gp.line, "", p.stderr)
 	default:
-		if m := re.unrecognized.FindStringSubmatch(msg); m != nil {
-			pe.Err = errUnrecognizedLine(m[1], "", p.stderr)
-		} else {
-			pe.Err = fmt.Errorf("handshake failed: %s", firstLine(msg))
-		}
+		pe.Err = fmt.Errorf("handshake failed: %s", firstLine(msg))
 	}
 	return pe
 }

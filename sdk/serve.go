@@ -8,14 +8,17 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+
+	"github.com/plugctl/plugctl/store/layout"
 )
 
 // DefaultHandshake is plugctl's default go-plugin handshake; plugctl uses it
-// for every plugin whose index entry does not say otherwise.
+// for every plugin whose index entry does not say otherwise (the values are
+// the store's protocol defaults, so host and plugin cannot drift apart).
 var DefaultHandshake = plugin.HandshakeConfig{
-	ProtocolVersion:  1,
-	MagicCookieKey:   "PLUGCTL_PLUGIN",
-	MagicCookieValue: "plugctl",
+	ProtocolVersion:  layout.DefaultProtocolVersion,
+	MagicCookieKey:   layout.DefaultCookieKey,
+	MagicCookieValue: layout.DefaultCookieValue,
 }
 
 // ServeConfig adjusts how Serve presents a value. The zero value is what

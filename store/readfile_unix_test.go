@@ -45,8 +45,8 @@ func TestReadFileMaxBadFiles(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if _, err := p.ReadReceipt("g", "1.0.0"); !errors.Is(err, ErrNotInstalled) {
-			t.Errorf("ReadReceipt(FIFO) = %v, want ErrNotInstalled", err)
+		if _, err := p.ReadReceipt("g", "1.0.0"); !errors.Is(err, ErrNotInstalled) || !errors.Is(err, ErrBadReceipt) {
+			t.Errorf("ReadReceipt(FIFO) = %v, want ErrNotInstalled and ErrBadReceipt", err)
 		}
 		if v, _ := p.Active("g"); v != "" {
 			t.Errorf("Active(FIFO) = %q", v)

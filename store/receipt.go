@@ -41,6 +41,11 @@ type (
 // store does not hold.
 var ErrNotInstalled = errors.New("not installed")
 
+// ErrBadReceipt is wrapped, with ErrNotInstalled, when a version's receipt
+// is there but unreadable, corrupt or not a regular file: a damaged store
+// rather than a version never installed.
+var ErrBadReceipt = errors.New("receipt unreadable or corrupt")
+
 // ReadReceipt reads the receipt of name@version. A missing or unreadable
 // receipt means the version is not installed.
 func (p Paths) ReadReceipt(name, version string) (*Receipt, error) {
@@ -57,14 +62,14 @@ func (p Paths) ReadReceipt(name, version string) (*Receipt, error) {
 	}
 	if errors.Is(err, regfile.ErrNotRegular) {
 		// What no install writes: as corrupt as an unparsable receipt.
-		return nil, fmt.Errorf("%s@%s: receipt is not a regular file (run plugctl doctor): %w", name, version, ErrNotInstalled)
+		return nil, fmt.Errorf("%s@%s: %w (not a regular file): %w", name, version, ErrBadReceipt, ErrNotInstalled)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read receipt of %s@%s: %w", name, version, err)
 	}
 	r, err := layout.ParseReceipt(b, name, version)
 	if err != nil {
-		return nil, fmt.Errorf("%s@%s: receipt unreadable or corrupt (run plugctl doctor): %w", name, version, ErrNotInstalled)
+		return nil, fmt.Errorf("%s@%s: %w: %w", name, version, ErrBadReceipt, ErrNotInstalled)
 	}
 	return r, nil
 }

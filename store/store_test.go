@@ -45,7 +45,7 @@ func TestReceiptsAndActive(t *testing.T) {
 	if strings.Join(got, " ") != "1.10.0 1.2.0 0.9.0" {
 		t.Errorf("Versions = %v", got)
 	}
-	if _, err := p.ReadReceipt("g", "3.0.0"); !errors.Is(err, ErrNotInstalled) {
+	if _, err := p.ReadReceipt("g", "3.0.0"); !errors.Is(err, ErrNotInstalled) || !errors.Is(err, ErrBadReceipt) {
 		t.Errorf("corrupt receipt: %v", err)
 	}
 	if a, _ := p.Active("g"); a != "" {

@@ -30,6 +30,10 @@ type MismatchError struct {
 	// Tree is set when the hashes are tree hashes (h1:) of a directory,
 	// not SHA-256 digests of one file.
 	Tree bool
+	// Installed is set when the bytes are an installed executable checked
+	// before it runs: it changed after install, rather than arriving other
+	// than the index or --sha256 promised.
+	Installed bool
 }
 
 func (e *MismatchError) Error() string {
@@ -41,7 +45,11 @@ func (e *MismatchError) Error() string {
 	if e.Tree {
 		kind = "tree hash"
 	}
-	return fmt.Sprintf("%s mismatch for %s%s: want %s, got %s", kind, e.What, src, e.Want, e.Got)
+	what := e.What
+	if e.Installed {
+		what += " (changed since install)"
+	}
+	return fmt.Sprintf("%s mismatch for %s%s: want %s, got %s", kind, what, src, e.Want, e.Got)
 }
 
 // ErrUnpinned is wrapped by every *UnpinnedError.

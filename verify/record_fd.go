@@ -34,7 +34,7 @@ func CheckOpenExecutable(f *os.File, want, recordPath string) error {
 	}
 	if !strings.EqualFold(got, want) {
 		os.Remove(recordPath)
-		return &MismatchError{What: "executable " + f.Name() + " (changed since install; reinstall it)", Want: want, Got: got}
+		return &MismatchError{What: "executable " + f.Name(), Want: want, Got: got, Installed: true}
 	}
 	if ok {
 		writeRecord(f, id, got, recordPath)

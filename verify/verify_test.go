@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -42,6 +43,11 @@ func TestCheckExecutable(t *testing.T) {
 	}
 	if mm.Want != want || mm.Got == want {
 		t.Errorf("mismatch error = %+v", mm)
+	}
+	// Callers tell a changed install from bad downloaded bytes by this
+	// field, never by the message.
+	if !mm.Installed || !strings.Contains(mm.Error(), "(changed since install)") {
+		t.Errorf("mismatch of an installed executable: Installed=%v, %q", mm.Installed, mm.Error())
 	}
 	if _, err := os.Stat(rec); !os.IsNotExist(err) {
 		t.Errorf("record kept after a mismatch")

@@ -83,16 +83,22 @@ func Exe(home string, r *Receipt) (string, bool) {
 }
 
 // KeeperSocket is where the keeper of a started name@version listens, in
-// run/ (mode 0700), or "" when that path is too long for a unix socket
-// address (104 bytes on macOS, 108 on Linux): the keeper then listens beside
-// the plugin's own socket, which callers find in its run record.
+// run/ (mode 0700), or "" when that path does not fit a unix socket address
+// (SocketPathFits): the keeper then listens beside the plugin's own socket,
+// which callers find in its run record.
 func KeeperSocket(home, name, version string) string {
 	p := Join(Run(home), name+"@"+version+".sock")
-	if len(p) >= 104 {
+	if !SocketPathFits(p) {
 		return ""
 	}
 	return p
 }
+
+// SocketPathFits reports whether path fits in a unix socket address with
+// its terminating NUL: sun_path holds 104 bytes on macOS and the BSDs, 108
+// on Linux, and the smaller is the rule so a store moves between them.
+// Every socket path plugctl makes is checked by this one rule.
+func SocketPathFits(path string) bool { return len(path) < 104 }
 
 // ParseCurrent is the version a current pointer's content names.
 func ParseCurrent(b []byte) string { return strings.TrimSpace(string(b)) }

@@ -29,3 +29,31 @@ func TestPathsAreFilepathJoin(t *testing.T) {
 		t.Errorf("a socket path over the limit: %q, want none", got)
 	}
 }
+
+// TestSocketPathFits: the limit is macOS's 104-byte sun_path with its NUL,
+// the smaller of the systems plugctl runs on.
+func TestSocketPathFits(t *testing.T) {
+	if !SocketPathFits("/" + strings.Repeat("d", 102)) {
+		t.Error("a 103-byte path does not fit")
+	}
+	if SocketPathFits("/" + strings.Repeat("d", 103)) {
+		t.Error("a 104-byte path fits")
+	}
+}
+
+// TestProtocolChanges: every handshake setting is compared, defaults
+// applied first make an unset field equal its default.
+func TestProtocolChanges(t *testing.T) {
+	a := Protocol{}.WithDefaults("p")
+	if c := a.Changes(Protocol{Dispense: "p"}.WithDefaults("x")); len(c) != 0 {
+		t.Errorf("same protocol after defaults: %v", c)
+	}
+	b := Protocol{Kind: KindGRPC, Versions: ProtocolVersions{2}, CookieKey: "K", CookieValue: "V", Dispense: "d", MTLS: MTLSTrue}.WithDefaults("p")
+	var fields []string
+	for _, c := range a.Changes(b) {
+		fields = append(fields, c.Field)
+	}
+	if got := strings.Join(fields, " "); got != "kind version cookieKey cookieValue dispense mtls" {
+		t.Errorf("changed fields %q", got)
+	}
+}

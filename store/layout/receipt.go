@@ -17,8 +17,9 @@ const ReceiptSchema = 1
 // and of every plugin written with sdk. Published indexes rely on them, so
 // they never change.
 const (
-	DefaultCookieKey   = "PLUGCTL_PLUGIN"
-	DefaultCookieValue = "plugctl"
+	DefaultCookieKey       = "PLUGCTL_PLUGIN"
+	DefaultCookieValue     = "plugctl"
+	DefaultProtocolVersion = 1
 )
 
 // Protocol says how go-plugin launches a plugin: the handshake it expects and
@@ -69,7 +70,7 @@ func (p Protocol) WithDefaults(name string) Protocol {
 		p.Kind = KindAuto
 	}
 	if len(p.Versions) == 0 {
-		p.Versions = ProtocolVersions{1}
+		p.Versions = ProtocolVersions{DefaultProtocolVersion}
 	}
 	if p.CookieKey == "" {
 		p.CookieKey = DefaultCookieKey
@@ -84,6 +85,30 @@ func (p Protocol) WithDefaults(name string) Protocol {
 		p.MTLS = MTLSAuto
 	}
 	return p
+}
+
+// ProtocolChange is one handshake setting that differs between two
+// protocols, named by its index field.
+type ProtocolChange struct{ Field, Was, Now string }
+
+// Changes lists the handshake settings of now that differ from p, in a
+// fixed order: kind, version, cookieKey, cookieValue, dispense, mtls. It is
+// the one list of what makes two protocols different to a plugin; compare
+// both WithDefaults so an unset field equals its default.
+func (p Protocol) Changes(now Protocol) []ProtocolChange {
+	var c []ProtocolChange
+	add := func(field, was, now string) {
+		if was != now {
+			c = append(c, ProtocolChange{field, was, now})
+		}
+	}
+	add("kind", p.Kind, now.Kind)
+	add("version", p.Versions.String(), now.Versions.String())
+	add("cookieKey", p.CookieKey, now.CookieKey)
+	add("cookieValue", p.CookieValue, now.CookieValue)
+	add("dispense", p.Dispense, now.Dispense)
+	add("mtls", string(p.MTLS), string(now.MTLS))
+	return c
 }
 
 // Validate reports the first field that go-plugin could not use.
