@@ -246,7 +246,8 @@ func listenKeeper(ctx context.Context, home store.Paths, st *StartedPlugin, sock
 	}
 	// Close must not remove the socket by its old name once renamed.
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
-	if err := os.Chmod(tmp, 0o600); err == nil {
+	err = os.Chmod(tmp, 0o600)
+	if err == nil {
 		// Replaces a dead keeper's socket in one step.
 		err = os.Rename(tmp, sock)
 	}
