@@ -29,10 +29,13 @@ func builtPlugins(t *testing.T) string {
 	return pluginsDir
 }
 
-// run runs plugctl in this process with its output in buffers.
+// run runs plugctl in this process with its output in buffers. They lock:
+// go-plugin's goroutines for a plugin plugctl has already ended (its stdio
+// stream's "received EOF") may still log after Run returns, as they may
+// in a plugctl that is exiting.
 func run(t *testing.T, home string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errOut bytes.Buffer
+	var out, errOut lockedBuffer
 	g := &cmd.Global{IO: cmd.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}}
 	code = cmd.Run(g, append([]string{"--home", home}, args...))
 	return code, out.String(), errOut.String()
@@ -137,4 +140,22 @@ func TestConcurrentWarmCalls(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), `"name": "greeter"`) {
 		t.Fatalf("ps after the calls: %v\n%s", err, out)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -1,4 +1,4 @@
-//go:build unix && !plugctl_lean
+//go:build unix
 
 package runtime
 
