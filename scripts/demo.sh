@@ -86,6 +86,12 @@ run plugctl ps
 run plugctl health
 run plugctl stop --all
 
+say "Many calls, one process: --batch answers one JSON request per line, in order (Get sees what Put stored)"
+printf '%s\n' '{"id": 1, "method": "Put", "args": {"key": "colour", "value": "green"}}' \
+	'{"id": 2, "method": "Get", "args": {"key": "colour"}}' '{"id": 3, "method": "Nope"}' >requests.jsonl
+run cat requests.jsonl
+run plugctl call kv --batch requests.jsonl || echo "(exit $?: the code of the first failed request)"
+
 say "Integrity: every installed file re-hashed against its receipt"
 run plugctl verify
 
