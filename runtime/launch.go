@@ -916,8 +916,9 @@ func logMessage(line string) string {
 	return msg
 }
 
-// showsOutput reports whether logger shows what a plugin prints (go-plugin
-// forwards it at Info): only then does ending the plugin wait for it.
+// showsOutput reports whether logger may show anything a plugin prints
+// (its logs come at their own level, warnings and errors included): only
+// then does ending the plugin wait for its output to drain.
 func showsOutput(logger hclog.Logger) bool {
-	return logger != nil && logger.GetLevel() != hclog.Off && logger.GetLevel() <= hclog.Info
+	return logger != nil && logger.GetLevel() != hclog.Off
 }
