@@ -84,17 +84,25 @@ func (g *Global) logLevel() hclog.Level {
 // runtime's warnings only.
 func (g *Global) logger() hclog.Logger {
 	opts := &hclog.LoggerOptions{Output: g.IO.ErrOut, Level: g.logLevel(), DisableTime: true}
+	var sinks []*hclog.LoggerOptions
 	if opts.Level == hclog.Off {
-		// runtime's own warnings (plain TCP) show whatever the level.
-		opts.Level, opts.Exclude = hclog.Warn, notHostWarning
+		// Nothing a plugin prints is shown, and the logger says so (its
+		// level is Off: runtime then does not wait for a plugin's output
+		// to drain); runtime's own warnings (plain TCP) still show, through
+		// a sink that keeps only them.
+		sinks = append(sinks, &hclog.LoggerOptions{Output: g.IO.ErrOut, Level: hclog.Warn, DisableTime: true, Exclude: notHostWarning})
 	}
-	w := testPluginLog()
-	if w == nil {
+	if w := testPluginLog(); w != nil {
+		// The test binary also keeps what -v would show, for a failed script.
+		sinks = append(sinks, &hclog.LoggerOptions{Output: w, Level: hclog.Debug, DisableTime: true})
+	}
+	if len(sinks) == 0 {
 		return hclog.New(opts)
 	}
-	// The test binary also keeps what -v would show, for a failed script.
 	l := hclog.NewInterceptLogger(opts)
-	l.RegisterSink(hclog.NewSinkAdapter(&hclog.LoggerOptions{Output: w, Level: hclog.Debug, DisableTime: true}))
+	for _, s := range sinks {
+		l.RegisterSink(hclog.NewSinkAdapter(s))
+	}
 	return l
 }
 
