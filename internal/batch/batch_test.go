@@ -22,7 +22,7 @@ func TestParse(t *testing.T) {
 		{line: `{"id": 7, "method": "M"} {"id": 8}`, id: `null`, err: "more than one JSON value"},
 		{line: `{"id": 7, "method": "M", "metadata": {"k": 5}}`, id: `7`, err: `metadata "k": want a string or an array of strings`},
 		{line: `{"id": 7, "method": "M", "metadata": {"k": null}}`, id: `7`, err: `metadata "k"`},
-		{line: `{"id": 7, "method": "M", "metadata": {"k:x": "v"}}`, id: `7`, err: `metadata key`},
+		{line: `{"id": 7, "method": "M", "metadata": {"K:x": "v"}}`, id: `7`, method: "M", md: "k:x: v"},
 		{line: `[1, 2]`, id: `null`, err: "not a request"},
 	} {
 		req, id, err := parse(1, []byte(tc.line))
