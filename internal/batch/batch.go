@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc/metadata"
@@ -86,13 +85,22 @@ type request struct {
 func Run(ctx context.Context, in io.Reader, out io.Writer, o Options) (code int, err error) {
 	r := &runner{o: o, keeper: true}
 	defer r.close()
-	br := bufio.NewReaderSize(in, 64<<10)
+	lines := make(chan readResult)
+	done := make(chan struct{})
+	defer close(done)
+	go readLines(in, lines, done)
 	w := bufio.NewWriter(out)
 	for line := 1; ; line++ {
-		if err := ctx.Err(); err != nil {
-			return code, err
+		var text []byte
+		var rerr error
+		// An interrupt ends the batch even while it waits for input that
+		// does not come (a pipe its writer keeps open).
+		select {
+		case <-ctx.Done():
+			return code, ctx.Err()
+		case rr := <-lines:
+			text, rerr = rr.text, rr.err
 		}
-		text, rerr := readLine(br)
 		if rerr != nil && !errors.Is(rerr, io.EOF) {
 			return code, fmt.Errorf("read requests: %w", rerr)
 		}
@@ -116,6 +124,28 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, o Options) (code int,
 		}
 		if rerr != nil {
 			return code, nil
+		}
+	}
+}
+
+type readResult struct {
+	text []byte
+	err  error
+}
+
+// readLines sends in's lines to lines until a read fails (io.EOF at its
+// end) or done is closed.
+func readLines(in io.Reader, lines chan<- readResult, done <-chan struct{}) {
+	br := bufio.NewReaderSize(in, 64<<10)
+	for {
+		text, err := readLine(br)
+		select {
+		case lines <- readResult{text, err}:
+		case <-done:
+			return
+		}
+		if err != nil {
+			return
 		}
 	}
 }
@@ -328,9 +358,8 @@ func parse(line int, text []byte) (req parsed, id json.RawMessage, err error) {
 		default:
 			return req, id, &lineError{fmt.Sprintf("line %d: metadata %q: want a string or an array of strings", line, k)}
 		}
-		if strings.ContainsAny(k, ":\n") {
-			return req, id, &lineError{fmt.Sprintf("line %d: metadata key %q: want [a-z0-9-_.]", line, k)}
-		}
+		// The key is checked by the call, as a single call's -H is: one
+		// rule for which keys gRPC accepts.
 		if req.metadata == nil {
 			req.metadata = metadata.MD{}
 		}

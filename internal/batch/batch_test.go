@@ -1,9 +1,13 @@
 package batch
 
 import (
+	"context"
+	"errors"
+	"io"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/metadata"
 )
@@ -22,7 +26,7 @@ func TestParse(t *testing.T) {
 		{line: `{"id": 7, "method": "M"} {"id": 8}`, id: `null`, err: "more than one JSON value"},
 		{line: `{"id": 7, "method": "M", "metadata": {"k": 5}}`, id: `7`, err: `metadata "k": want a string or an array of strings`},
 		{line: `{"id": 7, "method": "M", "metadata": {"k": null}}`, id: `7`, err: `metadata "k"`},
-		{line: `{"id": 7, "method": "M", "metadata": {"k:x": "v"}}`, id: `7`, err: `metadata key`},
+		{line: `{"id": 7, "method": "M", "metadata": {"K:x": "v"}}`, id: `7`, method: "M", md: "k:x: v"},
 		{line: `[1, 2]`, id: `null`, err: "not a request"},
 	} {
 		req, id, err := parse(1, []byte(tc.line))
@@ -60,3 +64,46 @@ func mdString(md metadata.MD) string {
 	}
 	return strings.Join(out, "|")
 }
+
+// An interrupt ends a batch waiting for input that never comes: stdin is a
+// pipe its writer keeps open.
+func TestRunInterruptedWhileWaitingForInput(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	reading := make(chan struct{})
+	in := readFunc(func(b []byte) (int, error) {
+		select {
+		case <-reading:
+		default:
+			close(reading)
+		}
+		return pr.Read(b)
+	})
+	ran := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, in, io.Discard, Options{
+			Open:     func(context.Context, bool) (Conn, error) { return nil, errors.New("not reached") },
+			Classify: func(error) (int, string) { return 1, "" },
+		})
+		ran <- err
+	}()
+	select {
+	case <-reading:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not read its input within 30s")
+	}
+	cancel()
+	select {
+	case err := <-ran:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run: %v, want context.Canceled", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return within 30s of its context's cancellation while its input stayed open")
+	}
+}
+
+type readFunc func([]byte) (int, error)
+
+func (f readFunc) Read(b []byte) (int, error) { return f(b) }
