@@ -69,6 +69,21 @@ func (g *Global) Paths() (store.Paths, error) {
 
 // logLevel is the level of the host logger that plugins' logs are
 // forwarded to: --log-level, else debug at -v, else off.
+// parseLevel reads a log level name (trace, debug, info, warn, error, and
+// off when allowOff), the one rule for --log-level and logs --level.
+func parseLevel(flag, name string, allowOff bool) (hclog.Level, error) {
+	lv := hclog.LevelFromString(name)
+	switch {
+	case lv >= hclog.Trace && lv <= hclog.Error:
+		return lv, nil
+	case lv == hclog.Off && allowOff:
+		return lv, nil
+	case allowOff:
+		return hclog.NoLevel, usageErrorf("%s %q: want trace, debug, info, warn, error or off", flag, name)
+	}
+	return hclog.NoLevel, usageErrorf("%s %q: want trace, debug, info, warn or error", flag, name)
+}
+
 func (g *Global) logLevel() hclog.Level {
 	switch {
 	case g.LogLevel != "":
@@ -319,12 +334,11 @@ func newRootCmd(g *Global, only string) *cobra.Command {
 				return err
 			}
 			if g.LogLevel != "" {
-				switch strings.ToLower(g.LogLevel) {
-				case "trace", "debug", "info", "warn", "error", "off":
-				default:
-					return usageErrorf("--log-level %q: want trace, debug, info, warn, error or off", g.LogLevel)
+				lv, err := parseLevel("--log-level", g.LogLevel, true)
+				if err != nil {
+					return err
 				}
-				if lv := strings.ToLower(g.LogLevel); lv == "trace" || lv == "debug" || lv == "info" {
+				if lv <= hclog.Info {
 					g.Verbose = true
 				}
 			}

@@ -300,8 +300,9 @@ grows (Ctrl-C ends). --level LEVEL leaves out hclog lines below LEVEL
 			}
 			minLevel := hclog.Trace // everything
 			if level != "" {
-				if minLevel = hclog.LevelFromString(level); minLevel < hclog.Trace || minLevel > hclog.Error {
-					return usageErrorf("--level %q: want trace, debug, info, warn or error", level)
+				var err error
+				if minLevel, err = parseLevel("--level", level, false); err != nil {
+					return err
 				}
 			}
 			var versions []string
