@@ -106,27 +106,44 @@ func envProcs(kv string) []int {
 	return out
 }
 
-// groupSocketInodes returns the inodes of the sockets that the processes of
-// process group pgid hold open.
-func groupSocketInodes(pgid int) map[string]bool {
-	inodes := map[string]bool{}
+// groupHoldsSocket reports whether a process of process group pgid holds
+// open one of the sockets whose inodes are in want. The group's leader
+// (pid pgid: the plugin itself) is looked at first, as it is the one that
+// listens almost always; only when it does not hold one is every process
+// under /proc read to find the rest of the group.
+func groupHoldsSocket(pgid int, want map[string]bool) bool {
+	if len(want) == 0 {
+		return false
+	}
+	if ps, ok := readProcStat(pgid); ok && ps.pgrp == pgid && ps.state != 'Z' && ps.state != 'X' && holdsSocket(pgid, want) {
+		return true
+	}
 	for _, pid := range groupMembers(pgid, 0) {
-		dir := "/proc/" + strconv.Itoa(pid) + "/fd"
-		fds, err := os.ReadDir(dir)
+		if pid != pgid && holdsSocket(pid, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// holdsSocket reports whether process pid holds open one of the sockets
+// whose inodes are in want.
+func holdsSocket(pid int, want map[string]bool) bool {
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		l, err := os.Readlink(dir + "/" + fd.Name())
 		if err != nil {
 			continue
 		}
-		for _, fd := range fds {
-			l, err := os.Readlink(dir + "/" + fd.Name())
-			if err != nil {
-				continue
-			}
-			if ino, ok := strings.CutPrefix(l, "socket:["); ok {
-				inodes[strings.TrimSuffix(ino, "]")] = true
-			}
+		if ino, ok := strings.CutPrefix(l, "socket:["); ok && want[strings.TrimSuffix(ino, "]")] {
+			return true
 		}
 	}
-	return inodes
+	return false
 }
 
 // groupListensUnix: a process of group pgid listens on a unix socket bound
@@ -139,7 +156,7 @@ func groupListensUnix(pgid int, path string) bool {
 		// is the proof, as where /proc does not exist.
 		return true
 	}
-	inodes := groupSocketInodes(pgid)
+	listening := map[string]bool{}
 	// Num RefCount Protocol Flags Type St Inode Path
 	for _, line := range strings.Split(string(b), "\n")[1:] {
 		f := strings.Fields(line)
@@ -148,17 +165,17 @@ func groupListensUnix(pgid int, path string) bool {
 		}
 		flags, _ := strconv.ParseUint(f[3], 16, 32)
 		const acceptCon = 0x10000 // __SO_ACCEPTCON: listening
-		if flags&acceptCon != 0 && inodes[f[6]] {
-			return true
+		if flags&acceptCon != 0 {
+			listening[f[6]] = true
 		}
 	}
-	return false
+	return groupHoldsSocket(pgid, listening)
 }
 
 // groupListensTCP: a process of group pgid listens on addr's port, at its
 // IP or at a wildcard address.
 func groupListensTCP(pgid int, addr *net.TCPAddr) bool {
-	var inodes map[string]bool
+	listening := map[string]bool{}
 	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -174,15 +191,10 @@ func groupListensTCP(pgid int, addr *net.TCPAddr) bool {
 			if !ok || port != addr.Port || !(ip.Equal(addr.IP) || ip.IsUnspecified()) {
 				continue
 			}
-			if inodes == nil {
-				inodes = groupSocketInodes(pgid)
-			}
-			if inodes[f[9]] {
-				return true
-			}
+			listening[f[9]] = true
 		}
 	}
-	return false
+	return groupHoldsSocket(pgid, listening)
 }
 
 // parseProcNetAddr parses /proc/net/tcp's "0100007F:1F90": the address as

@@ -42,7 +42,10 @@ func (e *UnsafePathError) Error() string {
 // user's home too).
 func checkOwnership(spec Spec) error {
 	// The executable itself must be a file, not a link to one.
-	if err := checkTree(spec.Name, spec.Root, spec.Exe, 0, true); err != nil {
+	// The files share their directories (the version's, the name's, the
+	// home): each directory is checked once per launch, not once per file.
+	seen := map[string]bool{}
+	if err := checkTreeSeen(spec.Name, spec.Root, spec.Exe, 0, true, seen); err != nil {
 		return err
 	}
 	for _, p := range append([]string{spec.RecordPath}, spec.Steering...) {
@@ -52,7 +55,7 @@ func checkOwnership(spec Spec) error {
 		if _, err := os.Lstat(p); err != nil {
 			continue // a missing one steers nothing
 		}
-		if err := checkTree(spec.Name, spec.Root, p, 0, false); err != nil {
+		if err := checkTreeSeen(spec.Name, spec.Root, p, 0, false, seen); err != nil {
 			return err
 		}
 	}
@@ -94,6 +97,12 @@ func UnsafeVersions(home store.Paths) []UnsafeVersion {
 // (~/.plugins -> /data/plugins) is fine, what matters is who can change
 // the directories it leads to.
 func checkTree(name, root, path string, kind fs.FileMode, mustBeInside bool) error {
+	return checkTreeSeen(name, root, path, kind, mustBeInside, nil)
+}
+
+// checkTreeSeen is checkTree skipping the directories in seen (nil: none),
+// which were checked already, and adding those it checks.
+func checkTreeSeen(name, root, path string, kind fs.FileMode, mustBeInside bool, seen map[string]bool) error {
 	if err := strictModes(name, path, kind); err != nil {
 		return err
 	}
@@ -125,8 +134,14 @@ func checkTree(name, root, path string, kind fs.FileMode, mustBeInside bool) err
 		}
 	}
 	for _, p := range paths {
+		if seen[p] {
+			continue
+		}
 		if err := strictModes(name, p, 0); err != nil {
 			return err
+		}
+		if seen != nil {
+			seen[p] = true
 		}
 	}
 	return nil

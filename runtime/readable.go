@@ -74,16 +74,31 @@ func readableArgs(args []byte, md protoreflect.MessageDescriptor) []byte {
 // encodeBytesFields rewrites n, an object for md, in place; it reports
 // whether anything changed.
 func encodeBytesFields(n *jnode, md protoreflect.MessageDescriptor) bool {
+	return rewriteBytesFields(n, md, func(v *jnode, _ protoreflect.MessageDescriptor, _ protoreflect.FieldDescriptor) *jnode {
+		if v.isString() || v.isNull() {
+			return nil
+		}
+		return jscalar(base64.StdEncoding.EncodeToString(v.bytes()))
+	})
+}
+
+// rewriteBytesFields walks n, an object for md, and its messages' objects
+// (map values, list elements, singular fields), handing each value of a
+// bytes field to leaf with the message and field that hold it; a non-nil
+// result replaces the value. It reports whether anything was replaced.
+func rewriteBytesFields(n *jnode, md protoreflect.MessageDescriptor, leaf func(v *jnode, md protoreflect.MessageDescriptor, fd protoreflect.FieldDescriptor) *jnode) bool {
 	if n.kind != '{' || wellKnown(md) {
 		return false
 	}
 	changed := false
 	each := func(v *jnode, fd protoreflect.FieldDescriptor) *jnode {
 		switch {
-		case fd.Kind() == protoreflect.BytesKind && !v.isString() && !v.isNull():
-			changed = true
-			return jscalar(base64.StdEncoding.EncodeToString(v.bytes()))
-		case fd.Message() != nil && encodeBytesFields(v, fd.Message()):
+		case fd.Kind() == protoreflect.BytesKind:
+			if r := leaf(v, md, fd); r != nil {
+				changed = true
+				return r
+			}
+		case fd.Message() != nil && rewriteBytesFields(v, fd.Message(), leaf):
 			changed = true
 		}
 		return v
@@ -155,57 +170,26 @@ func decodeResult(doc []byte, md protoreflect.MessageDescriptor) []byte {
 }
 
 func decodeBytesFields(n *jnode, md protoreflect.MessageDescriptor) bool {
-	if n.kind != '{' || wellKnown(md) {
-		return false
-	}
-	changed := false
-	each := func(v *jnode, fd protoreflect.FieldDescriptor) *jnode {
-		switch {
-		case fd.Kind() == protoreflect.BytesKind && v.isString():
-			var s string
-			if json.Unmarshal(v.raw, &s) != nil {
-				return v
-			}
-			b, err := base64.StdEncoding.DecodeString(s)
-			if err != nil {
-				return v
-			}
-			if isDynamicMsgpack(md, fd) {
-				if m, err := msgpackToJSON(b); err == nil {
-					changed = true
-					return m
-				}
-				return v
-			}
-			if j := jsonBytesNode(b); j != nil {
-				changed = true
-				return j
-			}
-		case fd.Message() != nil && decodeBytesFields(v, fd.Message()):
-			changed = true
+	return rewriteBytesFields(n, md, func(v *jnode, md protoreflect.MessageDescriptor, fd protoreflect.FieldDescriptor) *jnode {
+		if !v.isString() {
+			return nil
 		}
-		return v
-	}
-	for i, k := range n.keys {
-		fd := fieldByKey(md, k)
-		if fd == nil {
-			continue
+		var s string
+		if json.Unmarshal(v.raw, &s) != nil {
+			return nil
 		}
-		v := n.vals[i]
-		switch {
-		case fd.IsMap() && v.kind == '{':
-			for j := range v.vals {
-				v.vals[j] = each(v.vals[j], fd.MapValue())
-			}
-		case fd.IsList() && v.kind == '[':
-			for j := range v.vals {
-				v.vals[j] = each(v.vals[j], fd)
-			}
-		case !fd.IsMap() && !fd.IsList():
-			n.vals[i] = each(v, fd)
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil
 		}
-	}
-	return changed
+		if isDynamicMsgpack(md, fd) {
+			if m, err := msgpackToJSON(b); err == nil {
+				return m
+			}
+			return nil
+		}
+		return jsonBytesNode(b)
+	})
 }
 
 // isDynamicMsgpack reports whether fd is the msgpack field of Terraform's

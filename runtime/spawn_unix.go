@@ -109,9 +109,7 @@ func endInterruptedStart(home store.Paths, name, version string, dryRun bool) ([
 		}
 	}
 	removeHandshakeSocket(home, OutFile(home, name, version))
-	if s.SocketDir != "" {
-		os.RemoveAll(s.SocketDir)
-	}
+	removeSocketDir(home, s.SocketDir)
 	os.Remove(path)
 	return pids, true
 }

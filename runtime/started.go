@@ -297,8 +297,22 @@ func removeRunFiles(home store.Paths, s *StartedPlugin) {
 	if k := keeperSocket(home, s); k != "" {
 		os.Remove(k) // its keeper exits with the plugin
 	}
-	if s.SocketDir != "" {
-		os.RemoveAll(s.SocketDir)
-	}
+	removeSocketDir(home, s.SocketDir)
 	os.Remove(stateFile(home, s.Name, s.Version))
+}
+
+// removeSocketDir removes dir, a start's socket directory named by a record
+// in run/, only when it is one that start makes (run/sNNNN, or
+// plugctl-run-NNNN in the temporary directory): a damaged or edited record
+// naming any other directory must not have plugctl delete it.
+func removeSocketDir(home store.Paths, dir string) {
+	if dir == "" {
+		return
+	}
+	dir = filepath.Clean(dir)
+	parent, base := filepath.Dir(dir), filepath.Base(dir)
+	if (parent == filepath.Clean(home.Run()) && strings.HasPrefix(base, "s")) ||
+		(parent == filepath.Clean(os.TempDir()) && strings.HasPrefix(base, "plugctl-run-")) {
+		os.RemoveAll(dir)
+	}
 }
