@@ -501,36 +501,25 @@ func (f *Fetcher) ociFile(ctx context.Context, s *source, dst string) (res Resul
 	}
 	defer rc.Close()
 	b.rc = rc
-	tmp, err := tempBeside(dst)
-	if err != nil {
-		return Result{}, err
-	}
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
+	var sum string
+	checked := false
+	err = writeBeside(dst, b, func() error {
+		checked = true
+		sum = hex.EncodeToString(b.h.Sum(nil))
+		if b.n != layer.Size || sum != layer.Digest.Encoded() {
+			return &verify.MismatchError{What: "layer " + layer.Digest.String() + " of manifest " + mdesc.Digest.String(),
+				Source: "oci://" + s.oci.ref.String(), Want: layer.Digest.Encoded(), Got: sum}
 		}
-	}()
-	w, err := os.OpenFile(tmp, os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
+		return nil
+	})
+	switch {
+	case err == nil:
+	case checked: // the layer's check or the rename failed, not the download
 		return Result{}, err
-	}
-	_, err = io.Copy(w, b)
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		if b.err != nil {
-			return Result{}, b.err
-		}
+	case b.err != nil:
+		return Result{}, b.err
+	default:
 		return Result{}, f.ociError(ctx, reg, err)
-	}
-	sum := hex.EncodeToString(b.h.Sum(nil))
-	if b.n != layer.Size || sum != layer.Digest.Encoded() {
-		return Result{}, &verify.MismatchError{What: "layer " + layer.Digest.String() + " of manifest " + mdesc.Digest.String(),
-			Source: "oci://" + s.oci.ref.String(), Want: layer.Digest.Encoded(), Got: sum}
-	}
-	if err := commitFile(tmp, dst); err != nil {
-		return Result{}, err
 	}
 	return Result{SHA256: sum, Size: b.n, Name: name, OCIManifest: mdesc.Digest.String(), OCILayer: layer.Digest.String()}, nil
 }
