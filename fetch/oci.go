@@ -16,6 +16,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -314,15 +315,6 @@ var (
 	manifestTypes = []string{ocispec.MediaTypeImageManifest, "application/vnd.docker.distribution.manifest.v2+json"}
 )
 
-func oneOf(s string, list []string) bool {
-	for _, l := range list {
-		if s == l {
-			return true
-		}
-	}
-	return false
-}
-
 // fetchManifest reads the manifest desc names, checked against its digest.
 func fetchManifest(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor) ([]byte, error) {
 	if desc.Size > maxManifestBytes {
@@ -353,17 +345,17 @@ func (f *Fetcher) ociManifest(ctx context.Context, repo *remote.Repository, r oc
 	if err != nil {
 		return desc, nil, err
 	}
-	if !oneOf(desc.MediaType, indexTypes) && !oneOf(desc.MediaType, manifestTypes) {
+	if !slices.Contains(indexTypes, desc.MediaType) && !slices.Contains(manifestTypes, desc.MediaType) {
 		// Some registries answer with a generic content type: the
 		// document says what it is.
 		var probe struct {
 			MediaType string `json:"mediaType"`
 		}
-		if json.Unmarshal(b, &probe) == nil && (oneOf(probe.MediaType, indexTypes) || oneOf(probe.MediaType, manifestTypes)) {
+		if json.Unmarshal(b, &probe) == nil && (slices.Contains(indexTypes, probe.MediaType) || slices.Contains(manifestTypes, probe.MediaType)) {
 			desc.MediaType = probe.MediaType
 		}
 	}
-	if oneOf(desc.MediaType, indexTypes) {
+	if slices.Contains(indexTypes, desc.MediaType) {
 		var idx ocispec.Index
 		if err := json.Unmarshal(b, &idx); err != nil {
 			return desc, nil, fmt.Errorf("image index %s: %w", desc.Digest, err)
@@ -376,7 +368,7 @@ func (f *Fetcher) ociManifest(ctx context.Context, repo *remote.Repository, r oc
 				continue
 			}
 			offered = append(offered, m.Platform.OS+"/"+m.Platform.Architecture)
-			if m.Platform.OS == goos && m.Platform.Architecture == goarch && oneOf(m.MediaType, manifestTypes) {
+			if m.Platform.OS == goos && m.Platform.Architecture == goarch && slices.Contains(manifestTypes, m.MediaType) {
 				desc, found = m, true
 				break
 			}
@@ -387,7 +379,7 @@ func (f *Fetcher) ociManifest(ctx context.Context, repo *remote.Repository, r oc
 		if b, err = fetchManifest(ctx, repo, desc); err != nil {
 			return desc, nil, err
 		}
-	} else if !oneOf(desc.MediaType, manifestTypes) {
+	} else if !slices.Contains(manifestTypes, desc.MediaType) {
 		return desc, nil, fmt.Errorf("%s is a %q, not an image manifest or index", r.ref.String(), desc.MediaType)
 	}
 	var m ocispec.Manifest
