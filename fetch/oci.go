@@ -470,8 +470,9 @@ func (f *Fetcher) ociFile(ctx context.Context, s *source, dst string) (res Resul
 	if err != nil {
 		return Result{}, fmt.Errorf("manifest %s: %w", mdesc.Digest, err)
 	}
-	if layer.Digest.Algorithm() != digest.SHA256 {
-		return Result{}, fmt.Errorf("layer %s: only sha256 digests are accepted", layer.Digest)
+	// Validate first: go-digest's Algorithm panics on a digest without ':'.
+	if err := layer.Digest.Validate(); err != nil || layer.Digest.Algorithm() != digest.SHA256 {
+		return Result{}, fmt.Errorf("manifest %s: layer %q: only sha256 digests are accepted", mdesc.Digest, layer.Digest)
 	}
 	if b.max >= 0 && layer.Size > b.max {
 		return Result{}, fmt.Errorf("%w: %d bytes announced, limit %d", ErrTooLarge, layer.Size, b.max)
