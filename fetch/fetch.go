@@ -321,7 +321,7 @@ func (f *Fetcher) httpError(ctx context.Context, u *url.URL, b *body, err error)
 
 // copyFile copies r to a temporary file beside dst through a body (hash,
 // limit, progress) and renames it to dst.
-func (f *Fetcher) copyFile(ctx context.Context, r io.Reader, name string, size int64, dst string) (res Result, err error) {
+func (f *Fetcher) copyFile(ctx context.Context, r io.Reader, name string, size int64, dst string) (Result, error) {
 	b := &body{rc: io.NopCloser(ctxReader{ctx, r}), h: sha256.New(), max: f.opts.MaxBytes}
 	if b.max >= 0 && size > b.max {
 		return Result{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, size, b.max)
@@ -329,9 +329,19 @@ func (f *Fetcher) copyFile(ctx context.Context, r io.Reader, name string, size i
 	if f.opts.Progress != nil {
 		b.progress = f.opts.Progress(name, size)
 	}
+	if err := writeBeside(dst, b, nil); err != nil {
+		return Result{}, err
+	}
+	return Result{SHA256: hex.EncodeToString(b.h.Sum(nil)), Size: b.n}, nil
+}
+
+// writeBeside writes r to a temporary file beside dst and renames it to dst
+// once check (if not nil) accepts what was written, so dst is either absent
+// or whole. On any error the temporary file is removed.
+func writeBeside(dst string, r io.Reader, check func() error) (err error) {
 	tmp, err := tempBeside(dst)
 	if err != nil {
-		return Result{}, err
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -340,19 +350,21 @@ func (f *Fetcher) copyFile(ctx context.Context, r io.Reader, name string, size i
 	}()
 	w, err := os.OpenFile(tmp, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
-		return Result{}, err
+		return err
 	}
-	if _, err := io.Copy(w, b); err != nil {
-		w.Close()
-		return Result{}, err
+	_, err = io.Copy(w, r)
+	if cerr := w.Close(); err == nil {
+		err = cerr
 	}
-	if err := w.Close(); err != nil {
-		return Result{}, err
+	if err != nil {
+		return err
 	}
-	if err := commitFile(tmp, dst); err != nil {
-		return Result{}, err
+	if check != nil {
+		if err := check(); err != nil {
+			return err
+		}
 	}
-	return Result{SHA256: hex.EncodeToString(b.h.Sum(nil)), Size: b.n}, nil
+	return commitFile(tmp, dst)
 }
 
 type ctxReader struct {

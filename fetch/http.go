@@ -169,12 +169,7 @@ func credentialsAllowed(u *url.URL) bool {
 	if u.Scheme != "http" {
 		return false
 	}
-	h := u.Hostname()
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
+	return isLoopbackHost(u.Hostname())
 }
 
 // machine returns the netrc entry for u's host (or the default entry).

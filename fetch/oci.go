@@ -16,6 +16,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -314,15 +315,6 @@ var (
 	manifestTypes = []string{ocispec.MediaTypeImageManifest, "application/vnd.docker.distribution.manifest.v2+json"}
 )
 
-func oneOf(s string, list []string) bool {
-	for _, l := range list {
-		if s == l {
-			return true
-		}
-	}
-	return false
-}
-
 // fetchManifest reads the manifest desc names, checked against its digest.
 func fetchManifest(ctx context.Context, repo *remote.Repository, desc ocispec.Descriptor) ([]byte, error) {
 	if desc.Size > maxManifestBytes {
@@ -353,17 +345,17 @@ func (f *Fetcher) ociManifest(ctx context.Context, repo *remote.Repository, r oc
 	if err != nil {
 		return desc, nil, err
 	}
-	if !oneOf(desc.MediaType, indexTypes) && !oneOf(desc.MediaType, manifestTypes) {
+	if !slices.Contains(indexTypes, desc.MediaType) && !slices.Contains(manifestTypes, desc.MediaType) {
 		// Some registries answer with a generic content type: the
 		// document says what it is.
 		var probe struct {
 			MediaType string `json:"mediaType"`
 		}
-		if json.Unmarshal(b, &probe) == nil && (oneOf(probe.MediaType, indexTypes) || oneOf(probe.MediaType, manifestTypes)) {
+		if json.Unmarshal(b, &probe) == nil && (slices.Contains(indexTypes, probe.MediaType) || slices.Contains(manifestTypes, probe.MediaType)) {
 			desc.MediaType = probe.MediaType
 		}
 	}
-	if oneOf(desc.MediaType, indexTypes) {
+	if slices.Contains(indexTypes, desc.MediaType) {
 		var idx ocispec.Index
 		if err := json.Unmarshal(b, &idx); err != nil {
 			return desc, nil, fmt.Errorf("image index %s: %w", desc.Digest, err)
@@ -376,7 +368,7 @@ func (f *Fetcher) ociManifest(ctx context.Context, repo *remote.Repository, r oc
 				continue
 			}
 			offered = append(offered, m.Platform.OS+"/"+m.Platform.Architecture)
-			if m.Platform.OS == goos && m.Platform.Architecture == goarch && oneOf(m.MediaType, manifestTypes) {
+			if m.Platform.OS == goos && m.Platform.Architecture == goarch && slices.Contains(manifestTypes, m.MediaType) {
 				desc, found = m, true
 				break
 			}
@@ -387,7 +379,7 @@ func (f *Fetcher) ociManifest(ctx context.Context, repo *remote.Repository, r oc
 		if b, err = fetchManifest(ctx, repo, desc); err != nil {
 			return desc, nil, err
 		}
-	} else if !oneOf(desc.MediaType, manifestTypes) {
+	} else if !slices.Contains(manifestTypes, desc.MediaType) {
 		return desc, nil, fmt.Errorf("%s is a %q, not an image manifest or index", r.ref.String(), desc.MediaType)
 	}
 	var m ocispec.Manifest
@@ -478,8 +470,9 @@ func (f *Fetcher) ociFile(ctx context.Context, s *source, dst string) (res Resul
 	if err != nil {
 		return Result{}, fmt.Errorf("manifest %s: %w", mdesc.Digest, err)
 	}
-	if layer.Digest.Algorithm() != digest.SHA256 {
-		return Result{}, fmt.Errorf("layer %s: only sha256 digests are accepted", layer.Digest)
+	// Validate first: go-digest's Algorithm panics on a digest without ':'.
+	if err := layer.Digest.Validate(); err != nil || layer.Digest.Algorithm() != digest.SHA256 {
+		return Result{}, fmt.Errorf("manifest %s: layer %q: only sha256 digests are accepted", mdesc.Digest, layer.Digest)
 	}
 	if b.max >= 0 && layer.Size > b.max {
 		return Result{}, fmt.Errorf("%w: %d bytes announced, limit %d", ErrTooLarge, layer.Size, b.max)
@@ -501,36 +494,25 @@ func (f *Fetcher) ociFile(ctx context.Context, s *source, dst string) (res Resul
 	}
 	defer rc.Close()
 	b.rc = rc
-	tmp, err := tempBeside(dst)
-	if err != nil {
-		return Result{}, err
-	}
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
+	var sum string
+	checked := false
+	err = writeBeside(dst, b, func() error {
+		checked = true
+		sum = hex.EncodeToString(b.h.Sum(nil))
+		if b.n != layer.Size || sum != layer.Digest.Encoded() {
+			return &verify.MismatchError{What: "layer " + layer.Digest.String() + " of manifest " + mdesc.Digest.String(),
+				Source: "oci://" + s.oci.ref.String(), Want: layer.Digest.Encoded(), Got: sum}
 		}
-	}()
-	w, err := os.OpenFile(tmp, os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
+		return nil
+	})
+	switch {
+	case err == nil:
+	case checked: // the layer's check or the rename failed, not the download
 		return Result{}, err
-	}
-	_, err = io.Copy(w, b)
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		if b.err != nil {
-			return Result{}, b.err
-		}
+	case b.err != nil:
+		return Result{}, b.err
+	default:
 		return Result{}, f.ociError(ctx, reg, err)
-	}
-	sum := hex.EncodeToString(b.h.Sum(nil))
-	if b.n != layer.Size || sum != layer.Digest.Encoded() {
-		return Result{}, &verify.MismatchError{What: "layer " + layer.Digest.String() + " of manifest " + mdesc.Digest.String(),
-			Source: "oci://" + s.oci.ref.String(), Want: layer.Digest.Encoded(), Got: sum}
-	}
-	if err := commitFile(tmp, dst); err != nil {
-		return Result{}, err
 	}
 	return Result{SHA256: sum, Size: b.n, Name: name, OCIManifest: mdesc.Digest.String(), OCILayer: layer.Digest.String()}, nil
 }

@@ -2,9 +2,14 @@ package fetch
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -130,3 +135,37 @@ func TestOCILoopbackFallback(t *testing.T) {
 		t.Error("TLS loopback registry (even untrusted): want HTTPS")
 	}
 }
+
+// A registry whose manifest names a layer by a malformed digest gets an
+// error, not a panic (go-digest panics on a digest without ':').
+func TestOCIMalformedLayerDigest(t *testing.T) {
+	for _, dg := range []string{"nosep", "sha256:xyz", "md5:" + strings.Repeat("ab", 16)} {
+		manifest := []byte(`{"schemaVersion":2,"mediaType":"` + ocispec.MediaTypeImageManifest + `",` +
+			`"config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},` +
+			`"layers":[{"mediaType":"application/octet-stream","digest":"` + dg + `","size":5,"annotations":{"org.opencontainers.image.title":"tool"}}]}`)
+		mdg := "sha256:" + hex.EncodeToString(sha256Sum(manifest))
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.Contains(r.URL.Path, "/manifests/") {
+				w.WriteHeader(http.StatusOK)
+				return
+			}
+			w.Header().Set("Content-Type", ocispec.MediaTypeImageManifest)
+			w.Header().Set("Docker-Content-Digest", mdg)
+			w.Header().Set("Content-Length", strconv.Itoa(len(manifest)))
+			if r.Method == http.MethodGet {
+				w.Write(manifest)
+			}
+		}))
+		dst := filepath.Join(t.TempDir(), "tool")
+		_, err := New(Options{MaxBytes: -1}).File(context.Background(), "oci://"+strings.TrimPrefix(srv.URL, "http://")+"/acme/tool:1.0.0", dst)
+		srv.Close()
+		if err == nil || !strings.Contains(err.Error(), dg) {
+			t.Errorf("layer digest %q: want an error naming it, got %v", dg, err)
+		}
+		if _, serr := os.Stat(dst); serr == nil {
+			t.Errorf("layer digest %q: %s written", dg, dst)
+		}
+	}
+}
+
+func sha256Sum(b []byte) []byte { s := sha256.Sum256(b); return s[:] }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -217,7 +218,7 @@ func (f *Fetcher) tagPlatforms(ctx context.Context, repo *remote.Repository, tag
 	idx := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, ArtifactType: ArtifactTypePlugin}
 	old, err := repo.Resolve(ctx, tag)
 	switch {
-	case err == nil && oneOf(old.MediaType, indexTypes):
+	case err == nil && slices.Contains(indexTypes, old.MediaType):
 		b, err := fetchManifest(ctx, repo, old)
 		if err != nil {
 			return "", err
