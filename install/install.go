@@ -32,6 +32,9 @@ type Installer struct {
 	// "discarded": a version left the store); tests use it to stop or
 	// inspect a command midway.
 	Hook func(stage string)
+	// FetcherFor, when set, gives each plan of InstallPlans its own
+	// fetcher (a progress bar per artifact).
+	FetcherFor FetcherFunc
 }
 
 // Request is one version to install.
