@@ -1,11 +1,10 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/publish"
 	"github.com/plugctl/plugctl/store"
 )
 
@@ -237,14 +237,7 @@ func newIndexUpdateCmd(g *Global) *cobra.Command {
 	}
 }
 
-type indexPushOptions struct {
-	g      *Global
-	Index  string
-	Target string
-}
-
 func newIndexPushCmd(g *Global) *cobra.Command {
-	o := &indexPushOptions{g: g}
 	return &cobra.Command{
 		Use:   "push INDEX oci://REGISTRY/REPOSITORY:TAG",
 		Short: "Push an index file (and its .minisig) to a registry, for index add",
@@ -256,56 +249,25 @@ registry addresses.`,
 		Example: `  plugctl index push dist/index.yaml oci://ghcr.io/acme/plugins-index:stable`,
 		Args:    args(2, 2),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			o.Index, o.Target = a[0], a[1]
-			return indexPushRun(cmd, o)
+			return indexPushRun(cmd.Context(), g, a[0], a[1])
 		},
 	}
 }
 
-type indexPushJSON struct {
-	Index    string `json:"index"`
-	Target   string `json:"target"`
-	Manifest string `json:"manifest"`
-	Signed   bool   `json:"signed"`
-}
-
-func indexPushRun(cmd *cobra.Command, o *indexPushOptions) error {
-	g := o.g
-	repo, tag, err := fetch.SplitOCITag(o.Target)
-	if err != nil {
-		return usageErrorf("%v", err)
-	}
-	data, err := store.ReadFileMax(o.Index, index.MaxIndexBytes)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return &index.NotFoundError{What: "index", Name: o.Index}
-		}
-		return err
-	}
-	if _, err := index.Parse(data); err != nil {
-		return fmt.Errorf("%s: %w", o.Index, err)
-	}
-	files := []fetch.OCIFile{{Path: o.Index, Title: filepath.Base(o.Index)}}
-	sig := index.SignatureAddress(o.Index)
-	signed := false
-	if _, err := os.Stat(sig); err == nil {
-		files = append(files, fetch.OCIFile{Path: sig, Title: filepath.Base(sig)})
-		signed = true
-	}
-	ctx, cancel := g.withTimeout(cmd.Context())
+func indexPushRun(ctx context.Context, g *Global, file, target string) error {
+	ctx, cancel := g.withTimeout(ctx)
 	defer cancel()
-	res, err := g.Fetcher().PushOCI(ctx, fetch.OCIPush{Repository: repo, ArtifactType: fetch.ArtifactTypeIndex, Files: files, Tag: tag})
+	out, err := publish.PushIndex(ctx, g.Fetcher(), file, target)
 	if err != nil {
 		return err
 	}
-	out := indexPushJSON{Index: o.Index, Target: o.Target, Manifest: res.Manifest.Digest.String(), Signed: signed}
 	if g.JSON() {
 		return g.PrintJSON(out)
 	}
 	how := "unsigned"
-	if signed {
+	if out.Signed {
 		how = "with its signature"
 	}
-	g.Printf("pushed %s (%s) to %s (%s)\n", o.Index, how, o.Target, out.Manifest)
+	g.Printf("pushed %s (%s) to %s (%s)\n", out.Index, how, out.Target, out.Manifest)
 	return nil
 }
