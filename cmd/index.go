@@ -113,11 +113,7 @@ func newIndexListCmd(g *Global) *cobra.Command {
 		Short: "List configured indexes, in the order that decides which wins",
 		Args:  args(0, 0),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			p, err := g.Paths()
-			if err != nil {
-				return err
-			}
-			cfg, err := g.Config()
+			p, cfg, err := g.Config()
 			if err != nil {
 				return err
 			}
@@ -179,24 +175,13 @@ func newIndexUpdateCmd(g *Global) *cobra.Command {
 		Short: "Fetch configured indexes again (all of them by default)",
 		Args:  args(0, -1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			p, err := g.Paths()
+			p, cfg, err := g.Config()
 			if err != nil {
 				return err
 			}
-			cfg, err := g.Config()
+			todo, err := index.Select(cfg, a)
 			if err != nil {
 				return err
-			}
-			todo := cfg.Indexes
-			if len(a) > 0 {
-				todo = nil
-				for _, n := range a {
-					s, ok := cfg.Lookup(n)
-					if !ok {
-						return &index.NotFoundError{What: "index", Name: n}
-					}
-					todo = append(todo, s)
-				}
 			}
 			ctx, cancel := g.withTimeout(cmd.Context())
 			defer cancel()

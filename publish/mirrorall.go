@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/plugctl/plugctl/fetch"
@@ -62,18 +61,9 @@ func MirrorIndexes(ctx context.Context, p store.Paths, cfg *index.Config, r Mirr
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
-	srcs := cfg.Indexes
-	if len(r.Names) > 0 {
-		srcs = nil
-		for _, n := range r.Names {
-			s, ok := cfg.Lookup(n)
-			if !ok {
-				return nil, &index.NotFoundError{What: "index", Name: n}
-			}
-			if !slices.ContainsFunc(srcs, func(x index.Source) bool { return x.Name == n }) {
-				srcs = append(srcs, s)
-			}
-		}
+	srcs, err := index.Select(cfg, r.Names)
+	if err != nil {
+		return nil, err
 	}
 	if len(srcs) == 0 {
 		return nil, fmt.Errorf("%w: no index configured to mirror (plugctl index add NAME SOURCE)", index.ErrUsage)

@@ -1,0 +1,26 @@
+package index
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestSelect(t *testing.T) {
+	cfg := &Config{Indexes: []Source{{Name: "a"}, {Name: "b"}, {Name: "c"}}}
+	names := func(ss []Source) (out []string) {
+		for _, s := range ss {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	if got, err := Select(cfg, nil); err != nil || len(got) != 3 {
+		t.Errorf("Select(none) = %v, %v; want every index", names(got), err)
+	}
+	if got, err := Select(cfg, []string{"c", "a", "c"}); err != nil || len(got) != 2 || got[0].Name != "c" || got[1].Name != "a" {
+		t.Errorf("Select(c a c) = %v, %v; want c then a, once each", names(got), err)
+	}
+	var nf *NotFoundError
+	if _, err := Select(cfg, []string{"a", "nosuch"}); !errors.As(err, &nf) || nf.What != "index" || nf.Name != "nosuch" {
+		t.Errorf("Select(nosuch) = %v, want a *NotFoundError naming the index", err)
+	}
+}
