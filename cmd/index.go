@@ -48,7 +48,7 @@ func newIndexAddCmd(g *Global) *cobra.Command {
 		Args: args(2, 2),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			o.Name, o.Source = a[0], a[1]
-			return indexAddRun(cmd, o)
+			return indexAddRun(cmd.Context(), o)
 		},
 	}
 	c.Flags().StringArrayVar(&o.Keys, "key", nil, "minisign public key (file or inline) the index must be signed with; repeat to trust several")
@@ -64,7 +64,7 @@ func normalizeSource(src string) (string, error) {
 	return filepath.Abs(src)
 }
 
-func indexAddRun(cmd *cobra.Command, o *indexAddOptions) error {
+func indexAddRun(ctx context.Context, o *indexAddOptions) error {
 	g := o.g
 	if err := store.ValidName(o.Name); err != nil {
 		return usageErrorf("index name: %v", strings.TrimPrefix(err.Error(), "invalid plugin name "))
@@ -82,7 +82,7 @@ func indexAddRun(cmd *cobra.Command, o *indexAddOptions) error {
 		return err
 	}
 	s := index.Source{Name: o.Name, Address: src, Keys: keys}
-	ctx, cancel := g.withTimeout(cmd.Context())
+	ctx, cancel := g.withTimeout(ctx)
 	defer cancel()
 	idx, err := index.Add(ctx, g.Fetcher(), p, s)
 	if errors.Is(err, store.ErrIndexExists) {
