@@ -24,3 +24,10 @@ func TestSelect(t *testing.T) {
 		t.Errorf("Select(nosuch) = %v, want a *NotFoundError naming the index", err)
 	}
 }
+
+func TestUsagef(t *testing.T) {
+	err := Usagef("--latest %d: want 1 or more", -1)
+	if !errors.Is(err, ErrUsage) || err.Error() != "--latest -1: want 1 or more" {
+		t.Errorf("Usagef = %q (ErrUsage: %v), want the message alone, wrapping ErrUsage", err, errors.Is(err, ErrUsage))
+	}
+}

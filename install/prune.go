@@ -35,7 +35,7 @@ type Pruned struct {
 // not installed is an error wrapping store.ErrNotInstalled.
 func (in *Installer) Prune(ctx context.Context, o PruneOptions) ([]Pruned, error) {
 	if o.Keep < 1 {
-		return nil, fmt.Errorf("%w: keep %d: keep at least 1 version", index.ErrUsage, o.Keep)
+		return nil, index.Usagef("--keep %d: keep at least 1 version", o.Keep)
 	}
 	names := o.Names
 	if len(names) == 0 {

@@ -123,7 +123,7 @@ func Statuses(p store.Paths, cfg *index.Config, names []string, platform string)
 			return nil, err
 		}
 		if q.Index != "" {
-			return nil, fmt.Errorf("%w: %s: a plugin is checked against the index it was installed from", index.ErrUsage, s)
+			return nil, index.Usagef("%s: a plugin is checked against the index it was installed from", s)
 		}
 		todo = append(todo, want{q.Name, q.Constraint})
 	}

@@ -2,7 +2,6 @@ package publish
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"time"
 
@@ -46,14 +45,14 @@ func MirrorIndexes(ctx context.Context, p store.Paths, cfg *index.Config, r Mirr
 	o := r.Options
 	for _, pl := range o.Platforms {
 		if !index.KnownPlatform(pl) {
-			return nil, fmt.Errorf("%w: --platform %q: want os/arch from Go's known list (go tool dist list)", index.ErrUsage, pl)
+			return nil, index.Usagef("--platform %q: want os/arch from Go's known list (go tool dist list)", pl)
 		}
 	}
 	if o.Latest < 0 {
-		return nil, fmt.Errorf("%w: --latest %d: want a number of versions, 1 or more", index.ErrUsage, o.Latest)
+		return nil, index.Usagef("--latest %d: want a number of versions, 1 or more", o.Latest)
 	}
 	if o.Expires != 0 && r.Key == "" {
-		return nil, fmt.Errorf("%w: --expires goes with --key", index.ErrUsage)
+		return nil, index.Usagef("--expires goes with --key")
 	}
 	if o.Expires <= 0 {
 		o.Expires = DefaultSignedTTL
@@ -66,13 +65,13 @@ func MirrorIndexes(ctx context.Context, p store.Paths, cfg *index.Config, r Mirr
 		return nil, err
 	}
 	if len(srcs) == 0 {
-		return nil, fmt.Errorf("%w: no index configured to mirror (plugctl index add NAME SOURCE)", index.ErrUsage)
+		return nil, index.Usagef("no index configured to mirror (plugctl index add NAME SOURCE)")
 	}
 	toRegistry := fetch.IsOCI(r.Dest)
 	out := &Mirrored{Dir: r.Dest, Indexes: []*MirrorIndex{}}
 	if toRegistry {
 		if _, err := fetch.OCIRepository(r.Dest); err != nil {
-			return nil, fmt.Errorf("%w: %v", index.ErrUsage, err)
+			return nil, index.Usagef("%v", err)
 		}
 	} else {
 		var err error
@@ -83,7 +82,7 @@ func MirrorIndexes(ctx context.Context, p store.Paths, cfg *index.Config, r Mirr
 	if r.Key != "" {
 		var err error
 		if o.Sign, err = Signer(r.Key, r.Password); err != nil {
-			return nil, fmt.Errorf("%w: --key: %v", index.ErrUsage, err)
+			return nil, index.Usagef("--key: %v", err)
 		}
 	}
 	for _, s := range srcs {

@@ -2,7 +2,6 @@ package publish
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -77,7 +76,7 @@ func Publish(ctx context.Context, o Options) ([]Published, error) {
 	if o.Push != "" {
 		v, err := semver.StrictNewVersion(strings.TrimPrefix(o.Version, "v"))
 		if err != nil {
-			return nil, fmt.Errorf("%w: version %q: not a semantic version (want MAJOR.MINOR.PATCH)", index.ErrUsage, o.Version)
+			return nil, index.Usagef("--version %q: not a semantic version (want MAJOR.MINOR.PATCH)", o.Version)
 		}
 		tag := fetch.OCITag(v.String())
 		req.Push = func(file string, platforms []string) (map[string]string, string, error) {
@@ -105,19 +104,19 @@ func Publish(ctx context.Context, o Options) ([]Published, error) {
 func (o Options) check() error {
 	switch {
 	case o.Name == "" || o.Version == "":
-		return fmt.Errorf("%w: publish needs --name and --version", index.ErrUsage)
+		return index.Usagef("publish needs --name and --version")
 	case (len(o.Artifacts) == 0) == (o.Checksums == ""):
-		return fmt.Errorf("%w: publish takes ARTIFACT... or --checksums FILE", index.ErrUsage)
+		return index.Usagef("publish takes ARTIFACT... or --checksums FILE")
 	case len(o.Artifacts) > 1 && (o.URL != "" || len(o.Platforms) > 0):
-		return fmt.Errorf("%w: --url and --platform go with one ARTIFACT (with several, each one's platform comes from its name)", index.ErrUsage)
+		return index.Usagef("--url and --platform go with one ARTIFACT (with several, each one's platform comes from its name)")
 	case o.Key == "" && o.Expires != 0:
-		return fmt.Errorf("%w: --expires goes with --key", index.ErrUsage)
+		return index.Usagef("--expires goes with --key")
 	case o.Push != "" && (o.URL != "" || o.URLPrefix != ""):
-		return fmt.Errorf("%w: --push writes the registry addresses: it takes no --url or --url-prefix", index.ErrUsage)
+		return index.Usagef("--push writes the registry addresses: it takes no --url or --url-prefix")
 	}
 	if o.Push != "" {
 		if _, err := fetch.OCIRepository(o.Push); err != nil {
-			return fmt.Errorf("%w: --push: %v", index.ErrUsage, err)
+			return index.Usagef("--push: %v", err)
 		}
 	}
 	return nil

@@ -28,7 +28,7 @@ type PushedIndex struct {
 func PushIndex(ctx context.Context, f *fetch.Fetcher, file, target string) (*PushedIndex, error) {
 	repo, tag, err := fetch.SplitOCITag(target)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", index.ErrUsage, err)
+		return nil, index.Usagef("%v", err)
 	}
 	data, err := store.ReadFileMax(file, index.MaxIndexBytes)
 	if err != nil {

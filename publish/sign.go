@@ -53,14 +53,14 @@ func Signer(keyPath string, password PasswordFunc) (index.SignFunc, error) {
 // without them.
 func SignIndex(path, keyPath string, password PasswordFunc) (string, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("%w: index sign: %s does not exist", index.ErrUsage, path)
+		return "", index.Usagef("index sign: %s does not exist", path)
 	}
 	idx, err := index.LoadFile(path)
 	if err != nil {
 		return "", err
 	}
 	if idx.Version <= 0 || idx.Expires == nil {
-		return "", fmt.Errorf("%w: index sign: %s needs \"version\" and \"expires\" to be signed (clients refuse a signed index without them); plugctl publish --key sets both", index.ErrUsage, path)
+		return "", index.Usagef("index sign: %s needs \"version\" and \"expires\" to be signed (clients refuse a signed index without them); plugctl publish --key sets both", path)
 	}
 	sign, err := Signer(keyPath, password)
 	if err != nil {
