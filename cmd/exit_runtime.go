@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/verify"
@@ -34,10 +33,9 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 		return ExitUsage, "name the method as SERVICE/METHOD", true
 	case errors.Is(err, runtime.ErrBadMetadata):
 		return ExitUsage, "give -H 'key: value' with a key of a-z, 0-9, -, _ and . that does not start with grpc-", true
+	case errors.Is(err, runtime.ErrGobType):
+		return ExitUsage, `net/rpc needs the receiving Go type: wrap the value as {"$gob": "TYPE", "value": VALUE} (plugctl call --help shows the forms)`, true
 	case errors.As(err, &ae):
-		if strings.Contains(ae.Error(), "gob") {
-			return ExitUsage, `net/rpc needs the receiving Go type: wrap the value as {"$gob": "TYPE", "value": VALUE} (plugctl call --help shows the forms)`, true
-		}
 		return ExitUsage, "plugctl describe NAME shows the request's fields", true
 	case errors.As(err, &me):
 		return ExitMethod, "", true

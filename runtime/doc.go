@@ -42,7 +42,8 @@
 //	*verify.MismatchError                  4  (integrity)
 //	*UnsafePathError                       4  (store writable by others)
 //	ErrMethodNotFound (*NotFoundError)     3  (unknown method or service; gRPC Unimplemented)
-//	ErrAmbiguousMethod, *ArgError          2  (usage: bad JSON argument or metadata key)
+//	ErrAmbiguousMethod, *ArgError          2  (usage: bad JSON argument or metadata key;
+//	                                          ErrGobType: a net/rpc argument of the wrong Go type)
 //	*PluginError                           5  (would not start, handshake, crash, timeout, Unavailable)
 //	*MethodError                           6  (any other gRPC status; a net/rpc method's error)
 //	ErrUnsupported, ErrNoReflection, other 1
