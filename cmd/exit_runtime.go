@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/plugctl/plugctl/internal/runner"
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/verify"
 )
 
-// classifyRuntime maps errors of runtime/ (launching and calling plugins)
-// and of signature checks.
+// classifyRuntime maps errors of runtime/ and internal/runner (launching and
+// calling plugins) and of signature checks.
 func classifyRuntime(err error) (code int, hint string, ok bool) {
 	var pe *runtime.PluginError
 	var me *runtime.MethodError
@@ -18,7 +19,10 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 	var up *runtime.UnsafePathError
 	var em *runtime.EnvMismatchError
 	var de *runtime.DiagnosticsError
+	var fe *runner.FlagError
 	switch {
+	case errors.As(err, &fe):
+		return ExitUsage, "", true
 	case errors.As(err, &de):
 		return ExitMethod, "the result on stdout holds the diagnostics", true
 	case errors.As(err, &em):
