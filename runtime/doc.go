@@ -1,6 +1,7 @@
 // Package runtime launches installed go-plugin plugins and calls their
 // methods generically: the part of plugctl that `call`, `describe` and
-// `health` stand on, and the host API an application embeds.
+// `health` stand on (through internal/runner, which picks attach or launch
+// for them), and the host API an application embeds.
 //
 // Launch refuses to run anything from a tree that other users can change
 // (*UnsafePathError, as ssh's StrictModes), verifies the executable against
