@@ -184,7 +184,7 @@ func lockEntryFor(g *Global, req install.Request) (install.LockedPlugin, error) 
 			return install.Entry(c, req.Version, req.Constraint)
 		}
 	}
-	return lockFromRequest(req), nil
+	return install.RequestEntry(req), nil
 }
 
 // lockSaver records in plugctl.lock what install --save and upgrade --save
@@ -443,8 +443,12 @@ a lock without this platform is exit 3 either way.`,
 			var changed []string
 			plans := make([]plan, len(steps))
 			before := map[string]string{}
+			unlockedSchema := ""
 			for i, st := range steps {
-				plans[i] = plan{Req: st.Req, Lock: st.Lock, Replace: len(st.Changed) > 0}
+				plans[i] = plan{Req: st.Req, Lock: st.Lock, Replace: len(st.Changed) > 0 || st.Stale}
+				if st.SchemaUnlocked {
+					unlockedSchema = st.Req.Name
+				}
 				for _, f := range st.Changed {
 					changed = append(changed, fmt.Sprintf("%s@%s: %s changed since install", st.Req.Name, st.Req.Version, f))
 				}
@@ -472,7 +476,11 @@ a lock without this platform is exit 3 either way.`,
 					return &exitError{code: ExitIntegrity, msg: fmt.Sprintf("%d installed file(s) changed since install: %s", len(changed), strings.Join(changed, "; ")), hint: "run plugctl sync to fetch them again from the lock's URLs"}
 				}
 				if len(drift) > 0 {
-					return &exitError{code: ExitError, msg: fmt.Sprintf("the store does not match %s (%d difference(s))", file, len(drift)), hint: "run plugctl sync" + map[bool]string{true: " --prune", false: ""}[prune]}
+					hint := "run plugctl sync" + map[bool]string{true: " --prune", false: ""}[prune]
+					if unlockedSchema != "" {
+						hint = fmt.Sprintf("%s keeps a gRPC schema that %s does not record (sync leaves it): record it with plugctl install --from SOURCE --sha256 HEX --name %s --version V --proto FILE --force --save", unlockedSchema, file, unlockedSchema)
+					}
+					return &exitError{code: ExitError, msg: fmt.Sprintf("the store does not match %s (%d difference(s))", file, len(drift)), hint: hint}
 				}
 				if !g.JSON() {
 					g.Printf("the store matches %s\n", file)
