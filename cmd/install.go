@@ -146,6 +146,9 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 		if err != nil {
 			return err
 		}
+		if req.SchemaSet, err = o.schemaSet(ctx); err != nil {
+			return err
+		}
 		if r, err := in.Paths.ReadReceipt(req.Name, req.Version); err == nil && !o.Force {
 			if d := install.Differences(r, req); len(d) > 0 {
 				return &exitError{code: ExitError,
@@ -153,10 +156,7 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 					hint: "add --force to replace it with what the flags say (the same command with --force)"}
 			}
 		}
-		if req.SchemaSet, err = o.schemaSet(ctx); err != nil {
-			return err
-		}
-		plans = append(plans, plan{Req: req, Lock: lockFromRequest(req), Replace: o.Force})
+		plans = append(plans, plan{Req: req, Lock: install.RequestEntry(req), Replace: o.Force})
 	} else if o.Force {
 		if o.Index != "" || !o.Protocol.empty() || o.SHA256 != "" || o.Name != "" || o.Version != "" || o.Bin != "" {
 			return usageErrorf("install NAME@VERSION --force fetches what the receipt records: it takes no --index, --sha256, --name, --version, --bin or protocol flags (use --from for those)")
@@ -293,15 +293,6 @@ func installJSONs(in *install.Installer, results []planResult) []installJSON {
 		})
 	}
 	return out
-}
-
-// lockFromRequest is the lock entry of an install outside any index: the
-// one platform it was made for.
-func lockFromRequest(req install.Request) install.LockedPlugin {
-	return install.LockedPlugin{
-		Version: req.Version, Constraint: req.Constraint, Protocol: req.Protocol,
-		Platforms: map[string]install.LockedArtifact{req.Platform: {URL: req.Source, SHA256: req.SHA256, H1: req.H1, Bin: req.Bin}},
-	}
 }
 
 func (o *installOptions) fromRequest() (install.Request, error) {

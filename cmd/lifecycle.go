@@ -184,7 +184,7 @@ func lockEntryFor(g *Global, req install.Request) (install.LockedPlugin, error) 
 			return install.Entry(c, req.Version, req.Constraint)
 		}
 	}
-	return lockFromRequest(req), nil
+	return install.RequestEntry(req), nil
 }
 
 // lockSaver records in plugctl.lock what install --save and upgrade --save
@@ -409,13 +409,20 @@ bytes (cheaply, by the file's identity, unless it changed), and fetched again
 from the lock's URL when it changed. Bytes whose hash disagrees with the lock
 are refused (exit 4).
 
+A gRPC schema given with install --from --proto/--protoset --save is in the
+lock entry itself (schemaSet): sync keeps it with the version, and puts it
+back when the kept copy changed or is another one. An entry that names a
+schema without carrying it or an address for it is exit 4.
+
 Plugins installed but not in the lock are listed and left alone; --prune
 removes them (every version; a started one is refused: stop it first).
 
 With --check (alias --frozen) nothing is installed or removed: exit 4 naming
-the installed files that changed, else exit 1, listing the differences, when
-sync would change the store or the lock is inconsistent (a locked version
-outside its recorded constraint; with --prune, a plugin not in the lock);
+the installed files that changed (a kept schema included), else exit 1,
+listing the differences, when sync would change the store or the lock is
+inconsistent (a locked version outside its recorded constraint; a kept
+schema the lock does not record, which sync leaves alone; with --prune, a
+plugin not in the lock);
 a lock without this platform is exit 3 either way.`,
 		Example: `  plugctl sync
   plugctl sync --check
@@ -443,8 +450,12 @@ a lock without this platform is exit 3 either way.`,
 			var changed []string
 			plans := make([]plan, len(steps))
 			before := map[string]string{}
+			unlockedSchema := ""
 			for i, st := range steps {
-				plans[i] = plan{Req: st.Req, Lock: st.Lock, Replace: len(st.Changed) > 0}
+				plans[i] = plan{Req: st.Req, Lock: st.Lock, Replace: len(st.Changed) > 0 || st.Stale}
+				if st.SchemaUnlocked {
+					unlockedSchema = st.Req.Name
+				}
 				for _, f := range st.Changed {
 					changed = append(changed, fmt.Sprintf("%s@%s: %s changed since install", st.Req.Name, st.Req.Version, f))
 				}
@@ -472,7 +483,11 @@ a lock without this platform is exit 3 either way.`,
 					return &exitError{code: ExitIntegrity, msg: fmt.Sprintf("%d installed file(s) changed since install: %s", len(changed), strings.Join(changed, "; ")), hint: "run plugctl sync to fetch them again from the lock's URLs"}
 				}
 				if len(drift) > 0 {
-					return &exitError{code: ExitError, msg: fmt.Sprintf("the store does not match %s (%d difference(s))", file, len(drift)), hint: "run plugctl sync" + map[bool]string{true: " --prune", false: ""}[prune]}
+					hint := "run plugctl sync" + map[bool]string{true: " --prune", false: ""}[prune]
+					if unlockedSchema != "" {
+						hint = fmt.Sprintf("%s keeps a gRPC schema that %s does not record (sync leaves it): record it with plugctl install --from SOURCE --sha256 HEX --name %s --version V --proto FILE --force --save", unlockedSchema, file, unlockedSchema)
+					}
+					return &exitError{code: ExitError, msg: fmt.Sprintf("the store does not match %s (%d difference(s))", file, len(drift)), hint: hint}
 				}
 				if !g.JSON() {
 					g.Printf("the store matches %s\n", file)
