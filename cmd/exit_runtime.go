@@ -20,6 +20,8 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 	var em *runtime.EnvMismatchError
 	var de *runtime.DiagnosticsError
 	switch {
+	case errors.As(err, &de) && len(de.Diagnostics) == 0:
+		return ExitMethod, "the result on stdout holds the error (err)", true
 	case errors.As(err, &de):
 		return ExitMethod, "the result on stdout holds the diagnostics", true
 	case errors.As(err, &em):

@@ -51,6 +51,7 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 					logical.ReadOperation:   &framework.PathOperation{Callback: read},
 					logical.DeleteOperation: &framework.PathOperation{Callback: remove},
 				},
+				ExistenceCheck: exists,
 			},
 			{
 				Pattern: "info",
@@ -64,6 +65,13 @@ func Factory(ctx context.Context, conf *logical.BackendConfig) (logical.Backend,
 		return nil, err
 	}
 	return b, nil
+}
+
+// exists tells Vault's router whether a write to kv/NAME creates or
+// updates; the framework requires it of a path with a create operation.
+func exists(ctx context.Context, req *logical.Request, d *framework.FieldData) (bool, error) {
+	e, err := req.Storage.Get(ctx, prefix+d.Get("name").(string))
+	return e != nil, err
 }
 
 func write(ctx context.Context, req *logical.Request, d *framework.FieldData) (*logical.Response, error) {
