@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -21,6 +22,8 @@ func TestRuntimeHints(t *testing.T) {
 		{fmt.Errorf("run/p@1.0.0.json: %w", runtime.ErrBadRunFile), ExitError, "plugctl doctor"},
 		{&runtime.ArgError{Err: fmt.Errorf("%w %q", runtime.ErrBadMetadata, "Bad key")}, ExitUsage, "-H 'key: value'"},
 		{fmt.Errorf("plugin p: %w: give its schema as .proto files or a protoset", runtime.ErrNoReflection), ExitError, "--proto FILE"},
+		{&runtime.DiagnosticsError{Method: "tfplugin6.Provider/M", Summary: "s", Diagnostics: []json.RawMessage{[]byte(`{"severity":"ERROR","summary":"s"}`)}}, ExitMethod, "holds the diagnostics"},
+		{&runtime.DiagnosticsError{Method: "pb.Backend/HandleRequest", Summary: "unsupported path"}, ExitMethod, "holds the error (err)"},
 	} {
 		code, hint := classify(tc.err)
 		if code != tc.code || !strings.Contains(hint, tc.hint) {
