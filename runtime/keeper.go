@@ -60,6 +60,7 @@ func keeperSocket(home store.Paths, st *StartedPlugin) string {
 var keptSentinels = map[string]error{
 	"method-not-found": ErrMethodNotFound,
 	"ambiguous-method": ErrAmbiguousMethod,
+	"gob-type":         ErrGobType,
 	"no-reflection":    ErrNoReflection,
 	"unsupported":      ErrUnsupported,
 	"deadline":         context.DeadlineExceeded,

@@ -870,8 +870,12 @@ func TestNetRPC(t *testing.T) {
 			}
 			_, err = call(context.Background(), p, "Upper", `{"$gob":"int","value":1}`, CallOptions{})
 			var ae *ArgError
-			if !errors.As(err, &ae) {
-				t.Errorf("bad argument: %v", err)
+			if !errors.As(err, &ae) || !errors.Is(err, ErrGobType) {
+				t.Errorf("bad argument: %v, want an *ArgError wrapping ErrGobType", err)
+			}
+			_, err = call(context.Background(), p, "Upper", `{"$gob":"nosuchtype","value":1}`, CallOptions{})
+			if !errors.As(err, &ae) || !errors.Is(err, ErrGobType) {
+				t.Errorf("bad $gob type: %v, want an *ArgError wrapping ErrGobType", err)
 			}
 			if _, err := p.Describe(context.Background(), CallOptions{}); !errors.Is(err, ErrUnsupported) {
 				t.Errorf("describe: %v", err)
