@@ -123,7 +123,8 @@ protojson. --decode prints, for reading, bytes that hold JSON as JSON and a
 Terraform DynamicValue's msgpack as JSON; it is on by default for plugins
 installed with the terraform or grafana profile (--decode=false: plain
 protojson). With the terraform profile, a result holding an ERROR diagnostic
-exits 6, the result on stdout and the diagnostics on stderr.
+exits 6, the result on stdout and the diagnostics on stderr; with the vault
+profile, so does a reply whose err is set, its message on stderr.
 
 net/rpc plugins exchange gob, which is typed: ARGS is sent as the Go type
 its JSON suggests (a string as string, true as bool, 42 as int, 1.5 as

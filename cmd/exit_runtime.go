@@ -23,6 +23,8 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 	switch {
 	case errors.As(err, &fe):
 		return ExitUsage, "", true
+	case errors.As(err, &de) && len(de.Diagnostics) == 0:
+		return ExitMethod, "the result on stdout holds the error (err)", true
 	case errors.As(err, &de):
 		return ExitMethod, "the result on stdout holds the diagnostics", true
 	case errors.As(err, &em):

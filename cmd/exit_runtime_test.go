@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -27,6 +28,8 @@ func TestRuntimeHints(t *testing.T) {
 		{&runtime.ArgError{Err: fmt.Errorf("argument for Plugin.Upper: the plugin expects string but got int: %w", runtime.ErrGobType)}, ExitUsage, `{"$gob": "TYPE"`},
 		{&runtime.ArgError{Method: "proto.Gob/Put", Err: errors.New("unknown field \"gob\"")}, ExitUsage, "request's fields"},
 		{fmt.Errorf("plugin p: %w: give its schema as .proto files or a protoset", runtime.ErrNoReflection), ExitError, "--proto FILE"},
+		{&runtime.DiagnosticsError{Method: "tfplugin6.Provider/M", Summary: "s", Diagnostics: []json.RawMessage{[]byte(`{"severity":"ERROR","summary":"s"}`)}}, ExitMethod, "holds the diagnostics"},
+		{&runtime.DiagnosticsError{Method: "pb.Backend/HandleRequest", Summary: "unsupported path"}, ExitMethod, "holds the error (err)"},
 	} {
 		code, hint := classify(tc.err)
 		if code != tc.code || !strings.Contains(hint, tc.hint) {

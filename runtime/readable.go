@@ -235,14 +235,17 @@ func grafanaDefaults(args []byte, md protoreflect.MessageDescriptor, pluginID st
 	return n.bytes()
 }
 
-// DiagnosticsError is a call whose result carries an ERROR diagnostic, as
-// Terraform providers report failures (the gRPC call itself succeeds). The
-// result was emitted before it is returned.
+// DiagnosticsError is a call whose result reports a failure while the gRPC
+// call itself succeeds: an ERROR diagnostic, as Terraform providers report
+// failures, or the err of a Vault backend's reply. The result was emitted
+// before it is returned.
 type DiagnosticsError struct {
 	Method string
-	// Summary is the first error's summary.
+	// Summary is the first error's summary (Terraform), or the reply's
+	// error message (Vault).
 	Summary string
-	// Diagnostics are the result's diagnostics, each as protojson wrote it.
+	// Diagnostics are the result's diagnostics, each as protojson wrote it;
+	// none for a Vault reply, whose err is in the result.
 	Diagnostics []json.RawMessage
 }
 
@@ -276,6 +279,42 @@ func terraformDiagnostics(method string, doc []byte) error {
 	return &DiagnosticsError{Method: method, Summary: first, Diagnostics: res.Diagnostics}
 }
 
+// vaultReplyError returns a *DiagnosticsError when doc, a result of a
+// Vault backend (vault/sdk's plugin/pb), has its top-level err set: a
+// ProtoError (HandleRequestReply, HandleExistenceCheckReply,
+// InitializeReply) or SetupReply's error text. Summary is the error's
+// message, with its HTTP status code when the backend gave one.
+func vaultReplyError(method string, doc []byte) error {
+	var res struct {
+		Err json.RawMessage `json:"err"`
+	}
+	if json.Unmarshal(doc, &res) != nil || len(res.Err) == 0 {
+		return nil
+	}
+	var msg string
+	if json.Unmarshal(res.Err, &msg) != nil {
+		var pe struct {
+			ErrMsg string `json:"errMsg"`
+			// protojson writes an int64 as a string.
+			ErrCode string `json:"errCode"`
+		}
+		if json.Unmarshal(res.Err, &pe) != nil {
+			return nil
+		}
+		msg = pe.ErrMsg
+		if msg == "" {
+			msg = string(res.Err)
+		}
+		if pe.ErrCode != "" && pe.ErrCode != "0" {
+			msg += " (code " + pe.ErrCode + ")"
+		}
+	}
+	if msg == "" {
+		return nil
+	}
+	return &DiagnosticsError{Method: method, Summary: msg}
+}
+
 // readableResult is out, a result of type md, as the call prints it: with
 // readable bytes when co (else the plugin's profile) asks for them.
 func (p *Plugin) readableResult(out []byte, md protoreflect.MessageDescriptor, co CallOptions) []byte {
@@ -302,10 +341,14 @@ func (p *Plugin) profileArgs(args []byte, md protoreflect.MessageDescriptor) []b
 }
 
 // resultError is the error a result stands for under the plugin's profile:
-// a Terraform result with an ERROR diagnostic is a failed call.
+// a Terraform result with an ERROR diagnostic, or a Vault reply with its
+// err set, is a failed call.
 func (p *Plugin) resultError(method string, out []byte) error {
-	if p.spec.Protocol.Profile == profile.Terraform {
+	switch p.spec.Protocol.Profile {
+	case profile.Terraform:
 		return terraformDiagnostics(method, out)
+	case profile.Vault:
+		return vaultReplyError(method, out)
 	}
 	return nil
 }

@@ -230,3 +230,28 @@ func FuzzMsgpackToJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestVaultReplyError(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"err":{"errType":3,"errMsg":"no value named \"foo\"","errCode":"404"},"walIndex":{}}`: `no value named "foo" (code 404)`,
+		`{"response":{"data":"{}"},"err":{"errType":7,"errMsg":"invalid request"}}`:             "invalid request",
+		`{"err":{"errType":5}}`:    `{"errType":5}`,
+		`{"err":"factory failed"}`: "factory failed",
+	} {
+		err := vaultReplyError("pb.Backend/M", []byte(doc))
+		de, ok := err.(*DiagnosticsError)
+		if !ok || de.Summary != want || de.Method != "pb.Backend/M" || de.Diagnostics != nil {
+			t.Errorf("vaultReplyError(%s) = %#v, want summary %q", doc, err, want)
+			continue
+		}
+		// Through a keeper: the same error comes back.
+		if b, ok := decodeKeptError(encodeKeptError(de)).(*DiagnosticsError); !ok || b.Summary != want || len(b.Diagnostics) != 0 {
+			t.Errorf("through a keeper: %#v", b)
+		}
+	}
+	for _, doc := range []string{`{}`, `{"walIndex":{}}`, `{"err":""}`, `{"response":{"data":"{\"err\":1}"}}`, `{"err":[1]}`, `[`} {
+		if err := vaultReplyError("pb.Backend/M", []byte(doc)); err != nil {
+			t.Errorf("vaultReplyError(%s) = %v, want nil", doc, err)
+		}
+	}
+}
