@@ -235,6 +235,40 @@ func grafanaDefaults(args []byte, md protoreflect.MessageDescriptor, pluginID st
 	return n.bytes()
 }
 
+// vaultArgs is args, for a request md of a Vault backend (vault/sdk's
+// plugin/pb), with the request's data as the backend reads it: pb.Request
+// carries data as a string holding a JSON object, which the SDK parses
+// even when empty. A data given as a JSON object (or array) is sent as its
+// JSON text; a missing one as "{}". A data given as a string is sent as
+// it is.
+func vaultArgs(args []byte, md protoreflect.MessageDescriptor) []byte {
+	fd := md.Fields().ByName("request")
+	if fd == nil || fd.Message() == nil || fd.Message().FullName() != "pb.Request" {
+		return args
+	}
+	data := fd.Message().Fields().ByName("data")
+	if data == nil || data.Kind() != protoreflect.StringKind || data.IsList() {
+		return args
+	}
+	n, err := parseJSONTree(args)
+	if err != nil || n.kind != '{' {
+		return args
+	}
+	req := n.get(fd.JSONName())
+	if req == nil || req.kind != '{' {
+		return args
+	}
+	switch have := req.get(data.JSONName()); {
+	case have == nil || have.isNull():
+		req.set(data.JSONName(), jscalar("{}"))
+	case have.kind == '{' || have.kind == '[':
+		req.set(data.JSONName(), jscalar(string(have.bytes())))
+	default:
+		return args
+	}
+	return n.bytes()
+}
+
 // DiagnosticsError is a call whose result reports a failure while the gRPC
 // call itself succeeds: an ERROR diagnostic, as Terraform providers report
 // failures, or the err of a Vault backend's reply. The result was emitted
@@ -329,10 +363,13 @@ func (p *Plugin) readableResult(out []byte, md protoreflect.MessageDescriptor, c
 }
 
 // profileArgs is args as the plugin's profile sends them (Grafana's
-// defaults), with readable bytes encoded for protojson.
+// defaults, a Vault request's data), with readable bytes encoded for protojson.
 func (p *Plugin) profileArgs(args []byte, md protoreflect.MessageDescriptor) []byte {
-	if p.spec.Protocol.Profile == profile.Grafana {
+	switch p.spec.Protocol.Profile {
+	case profile.Grafana:
 		args = grafanaDefaults(args, md, p.spec.Name, time.Now())
+	case profile.Vault:
+		args = vaultArgs(args, md)
 	}
 	if len(bytes.TrimSpace(args)) == 0 {
 		return args
