@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/plugctl/plugctl/store"
-	"github.com/plugctl/plugctl/store/layout"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -215,16 +214,16 @@ func (in *Installer) PruneVersions(name string, keep int) ([]PruneChoice, error)
 // runtime.CleanStale, which ends what an interrupted start left).
 func (in *Installer) removeRunFiles(name, version string) {
 	home := in.Paths.Home
-	for _, rec := range []string{layout.StartedFile(home, name, version), layout.SpawnFile(home, name, version)} {
+	for _, rec := range []string{store.StartedFile(home, name, version), store.SpawnFile(home, name, version)} {
 		if _, err := os.Lstat(rec); !errors.Is(err, fs.ErrNotExist) {
 			return
 		}
 	}
 	for _, f := range []string{
-		layout.LogFile(home, name, version),
-		layout.OutFile(home, name, version),
-		layout.LockFile(home, name, version),
-		layout.KeeperSocket(home, name, version),
+		store.LogFile(home, name, version),
+		store.OutFile(home, name, version),
+		store.LockFile(home, name, version),
+		store.KeeperSocket(home, name, version),
 	} {
 		if f != "" {
 			os.Remove(f)

@@ -7,7 +7,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/plugctl/plugctl/store/layout"
+	"github.com/plugctl/plugctl/store"
 )
 
 // Removing a version removes what run/ holds for it (log, stdout, lock,
@@ -22,11 +22,11 @@ func TestRemoveRemovesRunFiles(t *testing.T) {
 		}
 	}
 	home := in.Paths.Home
-	if err := os.MkdirAll(layout.Run(home), 0o700); err != nil {
+	if err := os.MkdirAll(store.Run(home), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	files := func(v string) []string {
-		return []string{layout.LogFile(home, "tool", v), layout.OutFile(home, "tool", v), layout.LockFile(home, "tool", v), layout.KeeperSocket(home, "tool", v)}
+		return []string{store.LogFile(home, "tool", v), store.OutFile(home, "tool", v), store.LockFile(home, "tool", v), store.KeeperSocket(home, "tool", v)}
 	}
 	for _, v := range []string{"1.0.0", "2.0.0"} {
 		for _, f := range files(v) {
@@ -35,7 +35,7 @@ func TestRemoveRemovesRunFiles(t *testing.T) {
 			}
 		}
 	}
-	started := layout.StartedFile(home, "tool", "2.0.0")
+	started := store.StartedFile(home, "tool", "2.0.0")
 	if err := os.WriteFile(started, []byte("{}"), 0o600); err != nil {
 		t.Fatal(err)
 	}

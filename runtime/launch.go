@@ -25,7 +25,6 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/plugctl/plugctl/store"
-	"github.com/plugctl/plugctl/store/layout"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -397,7 +396,7 @@ func checkSpec(spec Spec, opt Options) (Spec, store.MTLSMode, error) {
 
 // socketFits reports whether a unix socket at dir+rest fits in a socket
 // address.
-func socketFits(dir, rest string) bool { return layout.SocketPathFits(dir + rest) }
+func socketFits(dir, rest string) bool { return store.SocketPathFits(dir + rest) }
 
 // hostTLSConfig is the host's side of mTLS with the home's certificate
 // (made once per home), and that certificate in PEM for PLUGIN_CLIENT_CERT.

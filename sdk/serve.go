@@ -9,16 +9,16 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	"github.com/plugctl/plugctl/store/layout"
+	"github.com/plugctl/plugctl/store"
 )
 
 // DefaultHandshake is plugctl's default go-plugin handshake; plugctl uses it
 // for every plugin whose index entry does not say otherwise (the values are
 // the store's protocol defaults, so host and plugin cannot drift apart).
 var DefaultHandshake = plugin.HandshakeConfig{
-	ProtocolVersion:  layout.DefaultProtocolVersion,
-	MagicCookieKey:   layout.DefaultCookieKey,
-	MagicCookieValue: layout.DefaultCookieValue,
+	ProtocolVersion:  store.DefaultProtocolVersion,
+	MagicCookieKey:   store.DefaultCookieKey,
+	MagicCookieValue: store.DefaultCookieValue,
 }
 
 // ServeConfig adjusts how Serve presents a value. The zero value is what

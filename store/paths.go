@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"github.com/plugctl/plugctl/store/layout"
 )
 
 // EnvHome names the environment variable that overrides the default home.
-const EnvHome = layout.EnvHome
+const EnvHome = "PLUGCTL_HOME"
 
 // Paths derives every path in a plugctl home. Nothing else builds store
 // paths by hand.
@@ -27,7 +25,7 @@ func DefaultHome() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("find home directory: %w (set %s)", err, EnvHome)
 	}
-	return filepath.Join(u, layout.HomeDirName), nil
+	return filepath.Join(u, HomeDirName), nil
 }
 
 // New returns the Paths of the home at dir, made absolute.
@@ -40,16 +38,16 @@ func New(dir string) (Paths, error) {
 }
 
 func (p Paths) Plugins() string                { return filepath.Join(p.Home, "plugins") }
-func (p Paths) PluginDir(name string) string   { return layout.PluginDir(p.Home, name) }
-func (p Paths) CurrentFile(name string) string { return layout.CurrentFile(p.Home, name) }
+func (p Paths) PluginDir(name string) string   { return PluginDir(p.Home, name) }
+func (p Paths) CurrentFile(name string) string { return CurrentFile(p.Home, name) }
 func (p Paths) VersionDir(name, version string) string {
-	return layout.VersionDir(p.Home, name, version)
+	return VersionDir(p.Home, name, version)
 }
 func (p Paths) PkgDir(name, version string) string {
 	return filepath.Join(p.VersionDir(name, version), "pkg")
 }
 func (p Paths) ReceiptFile(name, version string) string {
-	return layout.ReceiptFile(p.Home, name, version)
+	return ReceiptFile(p.Home, name, version)
 }
 func (p Paths) Indexes() string             { return filepath.Join(p.Home, "indexes") }
 func (p Paths) IndexDir(name string) string { return filepath.Join(p.Indexes(), name) }
@@ -59,10 +57,10 @@ func (p Paths) IndexDir(name string) string { return filepath.Join(p.Indexes(), 
 func (p Paths) TrustFile(index string) string {
 	return filepath.Join(p.Home, "trust", index+".json")
 }
-func (p Paths) Run() string    { return layout.Run(p.Home) }
+func (p Paths) Run() string    { return Run(p.Home) }
 func (p Paths) Tmp() string    { return filepath.Join(p.Home, "tmp") }
 func (p Paths) Locks() string  { return filepath.Join(p.Home, "locks") }
-func (p Paths) Config() string { return layout.ConfigFile(p.Home) }
+func (p Paths) Config() string { return ConfigFile(p.Home) }
 func (p Paths) LockFile(name, version string) string {
 	return filepath.Join(p.Locks(), name+"@"+version+".lock")
 }
@@ -106,7 +104,7 @@ var ErrInvalidName = errors.New("invalid plugin name")
 // ValidName checks a plugin name before any path is built from it: it must
 // match [a-z0-9][a-z0-9._-]* and be at most 64 characters.
 func ValidName(name string) error {
-	if !layout.ValidName(name) {
+	if !validName(name) {
 		return fmt.Errorf("%w %q: use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit, at most 64 characters", ErrInvalidName, name)
 	}
 	return nil

@@ -9,7 +9,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/plugctl/plugctl/store/layout"
+	"github.com/plugctl/plugctl/store"
 )
 
 // File is the record's name inside a version directory.
@@ -41,7 +41,7 @@ func Of(fi os.FileInfo) (Identity, bool) { return identityOf(fi) }
 // id hashes to want (hex, any case). A missing, unreadable or oversized
 // record matches nothing.
 func Matches(path string, id Identity, want string) bool {
-	b, err := layout.ReadFileMax(path, layout.MaxRecordBytes)
+	b, err := store.ReadFileMax(path, store.MaxRecordBytes)
 	if err != nil {
 		return false
 	}

@@ -1,24 +1,12 @@
-package layout
+package store
 
 import (
 	"os"
 	"strings"
-
-	"github.com/plugctl/plugctl/internal/regfile"
 )
-
-// EnvHome names the environment variable that overrides the default home.
-const EnvHome = "PLUGCTL_HOME"
 
 // HomeDirName is the default home's name in the user's home directory.
 const HomeDirName = ".plugins"
-
-// MaxRecordBytes bounds the store's own small files: a receipt or a current
-// pointer is well under a kilobyte, so anything larger is not one.
-const MaxRecordBytes = 1 << 20
-
-// ErrTooLarge is wrapped when ReadFileMax refuses a file for its size.
-var ErrTooLarge = regfile.ErrTooLarge
 
 // Join joins clean path elements with the separator.
 func Join(elem ...string) string {
@@ -103,10 +91,10 @@ func SocketPathFits(path string) bool { return len(path) < 104 }
 // ParseCurrent is the version a current pointer's content names.
 func ParseCurrent(b []byte) string { return strings.TrimSpace(string(b)) }
 
-// ValidName reports whether name is a plugin name: [a-z0-9][a-z0-9._-]*, at
+// validName reports whether name is a plugin name: [a-z0-9][a-z0-9._-]*, at
 // most 64 characters, written by hand so that no regexp is compiled at
 // start-up.
-func ValidName(name string) bool {
+func validName(name string) bool {
 	if len(name) == 0 || len(name) > 64 {
 		return false
 	}
@@ -126,14 +114,4 @@ func ValidName(name string) bool {
 // plugin's: not empty, not . or .., no separator.
 func ValidVersion(version string) bool {
 	return version != "" && version != "." && version != ".." && !strings.ContainsAny(version, `/\`)
-}
-
-// ReadFileMax reads the file at path like os.ReadFile, but refuses one
-// larger than max bytes (an error wrapping ErrTooLarge), and a FIFO or
-// device in its place cannot make it block or read without end: for files
-// plugctl reads but does not control (a lock file in the working
-// directory, records in the store that anything could have replaced).
-// Anything but a regular file is refused (regfile.ErrNotRegular).
-func ReadFileMax(path string, max int) ([]byte, error) {
-	return regfile.ReadFile(path, int64(max))
 }
