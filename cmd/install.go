@@ -430,7 +430,7 @@ func (o *installOptions) indexPlans(ctx context.Context, in *install.Installer) 
 		if err != nil {
 			return nil, err
 		}
-		idx, meta, err := index.FetchUncached(ctx, g.Fetcher(), in.Paths, index.Source{Name: "--index", Address: src})
+		idx, meta, err := index.FetchUncached(ctx, g.Fetcher(), in.Paths, store.Source{Name: "--index", Address: src})
 		if err != nil {
 			return nil, err
 		}

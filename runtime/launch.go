@@ -56,10 +56,6 @@ type Spec struct {
 	ReflectionCache string
 }
 
-// RecordFile is the name, inside a version directory, of verify's identity
-// record of the executable.
-const RecordFile = verify.RecordFile
-
 // ReflectionCacheFile is the name, inside a version directory, of the
 // cache of what gRPC server reflection discovered (see Spec.ReflectionCache).
 // plugctl remove and a reinstall delete it with the version directory.
@@ -73,7 +69,7 @@ func SpecFromReceipt(p store.Paths, r *store.Receipt) Spec {
 		Version:    r.Version,
 		Exe:        p.Exe(r),
 		SHA256:     r.BinSHA256,
-		RecordPath: filepath.Join(vdir, RecordFile),
+		RecordPath: filepath.Join(vdir, verify.RecordFile),
 		Root:       p.Home,
 		Protocol:   r.Protocol.WithDefaults(r.Name),
 

@@ -12,9 +12,6 @@ import (
 	"github.com/plugctl/plugctl/store"
 )
 
-// File is the record's name inside a version directory.
-const File = ".verified"
-
 // Identity is what the kernel says about a file that its content cannot
 // change without changing too: an unprivileged user can set mtime back but
 // not ctime, and a replaced file has a new inode.
