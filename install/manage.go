@@ -213,17 +213,16 @@ func (in *Installer) PruneVersions(name string, keep int) ([]PruneChoice, error)
 // (runtime.Stop, which also clears the record of one that died, and
 // runtime.CleanStale, which ends what an interrupted start left).
 func (in *Installer) removeRunFiles(name, version string) {
-	home := in.Paths.Home
-	for _, rec := range []string{store.StartedFile(home, name, version), store.SpawnFile(home, name, version)} {
+	for _, rec := range []string{in.Paths.StartedFile(name, version), in.Paths.SpawnFile(name, version)} {
 		if _, err := os.Lstat(rec); !errors.Is(err, fs.ErrNotExist) {
 			return
 		}
 	}
 	for _, f := range []string{
-		store.LogFile(home, name, version),
-		store.OutFile(home, name, version),
-		store.LockFile(home, name, version),
-		store.KeeperSocket(home, name, version),
+		in.Paths.LogFile(name, version),
+		in.Paths.OutFile(name, version),
+		in.Paths.RunLockFile(name, version),
+		in.Paths.KeeperSocket(name, version),
 	} {
 		if f != "" {
 			os.Remove(f)

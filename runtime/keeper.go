@@ -41,7 +41,7 @@ func keeperSocket(home store.Paths, st *StartedPlugin) string {
 	if st.Address == "" || (st.Network != "unix" && st.Network != "tcp") {
 		return ""
 	}
-	if p := store.KeeperSocket(home.Home, st.Name, st.Version); p != "" {
+	if p := home.KeeperSocket(st.Name, st.Version); p != "" {
 		return p
 	}
 	dir := st.SocketDir

@@ -41,7 +41,7 @@ type spawnRecord struct {
 }
 
 func spawnFile(home store.Paths, name, version string) string {
-	return store.SpawnFile(home.Home, name, version)
+	return home.SpawnFile(name, version)
 }
 
 // newSpawn records a start of name@version about to run its plugin. The

@@ -88,14 +88,14 @@ var ErrNotStarted = errors.New("not started")
 
 // Files of a started plugin in the home's run/ directory.
 func stateFile(home store.Paths, name, version string) string {
-	return store.StartedFile(home.Home, name, version)
+	return home.StartedFile(name, version)
 }
 
 // LogFile is where a started plugin's stderr goes, its logs included:
 // run/<name>@<version>.log. Like OutFile it is kept after the plugin stops
 // (the next start truncates it) and removed with the version.
 func LogFile(home store.Paths, name, version string) string {
-	return store.LogFile(home.Home, name, version)
+	return home.LogFile(name, version)
 }
 
 // OutFile is where a started plugin's stdout goes:
@@ -103,11 +103,11 @@ func LogFile(home store.Paths, name, version string) string {
 // reads it there); a Go plugin's later output on stdout goes through
 // go-plugin's stdio stream instead, so little else ever lands in it.
 func OutFile(home store.Paths, name, version string) string {
-	return store.OutFile(home.Home, name, version)
+	return home.OutFile(name, version)
 }
 
 func lockFile(home store.Paths, name, version string) string {
-	return store.LockFile(home.Home, name, version)
+	return home.RunLockFile(name, version)
 }
 
 // ReadStarted returns the record of a started name@version, whether or not

@@ -31,3 +31,20 @@ func TestProtocolValidateCookie(t *testing.T) {
 		}
 	}
 }
+
+// TestProtocolChanges: every handshake setting is compared, defaults
+// applied first make an unset field equal its default.
+func TestProtocolChanges(t *testing.T) {
+	a := Protocol{}.WithDefaults("p")
+	if c := a.Changes(Protocol{Dispense: "p"}.WithDefaults("x")); len(c) != 0 {
+		t.Errorf("same protocol after defaults: %v", c)
+	}
+	b := Protocol{Kind: KindGRPC, Versions: ProtocolVersions{2}, CookieKey: "K", CookieValue: "V", Dispense: "d", MTLS: MTLSTrue}.WithDefaults("p")
+	var fields []string
+	for _, c := range a.Changes(b) {
+		fields = append(fields, c.Field)
+	}
+	if got := strings.Join(fields, " "); got != "kind version cookieKey cookieValue dispense mtls" {
+		t.Errorf("changed fields %q", got)
+	}
+}

@@ -186,7 +186,7 @@ func (p Paths) Active(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	v := ParseCurrent(b)
+	v := parseCurrent(b)
 	if _, err := os.Stat(p.ReceiptFile(name, v)); err != nil {
 		return "", nil
 	}
@@ -204,7 +204,7 @@ func (p Paths) CurrentVersion(name string) string {
 	if err != nil {
 		return ""
 	}
-	return ParseCurrent(b)
+	return parseCurrent(b)
 }
 
 // SetActive records version as the active version of name, atomically.
