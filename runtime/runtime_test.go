@@ -906,7 +906,7 @@ func TestSpecFromReceipt(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
-	if s.Protocol.Dispense != "kv" || s.Protocol.CookieKey != store.DefaultCookieKey || s.Protocol.MTLS != store.MTLSAuto {
+	if s.Protocol.Dispense != "kv" || s.Protocol.CookieKey != "PLUGCTL_PLUGIN" || s.Protocol.MTLS != store.MTLSAuto {
 		t.Errorf("defaults not applied: %+v", s.Protocol)
 	}
 }

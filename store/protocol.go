@@ -6,15 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-)
 
-// Protocol defaults: the handshake of a plugin whose index entry names none,
-// and of every plugin written with sdk. Published indexes rely on them, so
-// they never change.
-const (
-	DefaultCookieKey       = "PLUGCTL_PLUGIN"
-	DefaultCookieValue     = "plugctl"
-	DefaultProtocolVersion = 1
+	"github.com/plugctl/plugctl/internal/handshake"
 )
 
 // Protocol says how go-plugin launches a plugin: the handshake it expects and
@@ -65,13 +58,13 @@ func (p Protocol) WithDefaults(name string) Protocol {
 		p.Kind = KindAuto
 	}
 	if len(p.Versions) == 0 {
-		p.Versions = ProtocolVersions{DefaultProtocolVersion}
+		p.Versions = ProtocolVersions{handshake.DefaultProtocolVersion}
 	}
 	if p.CookieKey == "" {
-		p.CookieKey = DefaultCookieKey
+		p.CookieKey = handshake.DefaultCookieKey
 	}
 	if p.CookieValue == "" {
-		p.CookieValue = DefaultCookieValue
+		p.CookieValue = handshake.DefaultCookieValue
 	}
 	if p.Dispense == "" {
 		p.Dispense = name
@@ -125,7 +118,7 @@ func (p Protocol) Validate() error {
 	}
 	// The cookie is an environment variable of the plugin's, beside
 	// go-plugin's own PLUGIN_* ones, which would override it.
-	if k := p.CookieKey; strings.ContainsAny(k, "=\x00") || strings.HasPrefix(k, "PLUGIN_") {
+	if k := p.CookieKey; strings.ContainsAny(k, "=\x00") || handshake.GoPluginVar(k) {
 		return fmt.Errorf("protocol cookieKey %q: want an environment variable name without '=' and not starting with PLUGIN_ (go-plugin's own)", k)
 	}
 	if strings.ContainsRune(p.CookieValue, 0) {
@@ -133,7 +126,7 @@ func (p Protocol) Validate() error {
 	}
 	for _, e := range p.Env {
 		k, _, ok := strings.Cut(e, "=")
-		if !ok || k == "" || strings.ContainsAny(e, "\x00") || strings.HasPrefix(k, "PLUGIN_") || k == p.CookieKey {
+		if !ok || k == "" || strings.ContainsAny(e, "\x00") || handshake.Reserved(k, p.CookieKey) {
 			return fmt.Errorf("protocol env %q: want NAME=VALUE, NAME not the cookie key nor PLUGIN_*", e)
 		}
 	}
