@@ -137,7 +137,7 @@ func spawnRecords(home store.Paths) [][2]string {
 		if !ok {
 			continue
 		}
-		if name, version, ok := strings.Cut(id, "@"); ok {
+		if name, version, ok := store.SplitAt(id); ok {
 			out = append(out, [2]string{name, version})
 		}
 	}
