@@ -7,7 +7,8 @@
 // rule for plugin names and version directories, the names of the files in
 // run/ (run records, logs, locks, keeper sockets), the one unix-socket path
 // limit (SocketPathFits), and the launch protocol a receipt records
-// (Protocol: its defaults, its validation, what makes two differ).
+// (Protocol: its defaults, from internal/handshake, its validation, what
+// makes two differ).
 //
 // It does not fetch, verify or launch anything: install/ builds versions and
 // commits them here, verify/ hashes what a receipt describes, runtime/
