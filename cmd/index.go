@@ -81,7 +81,7 @@ func indexAddRun(cmd *cobra.Command, o *indexAddOptions) error {
 	if err != nil {
 		return err
 	}
-	s := index.Source{Name: o.Name, Address: src, Keys: keys}
+	s := store.Source{Name: o.Name, Address: src, Keys: keys}
 	ctx, cancel := g.withTimeout(cmd.Context())
 	defer cancel()
 	idx, err := index.Add(ctx, g.Fetcher(), p, s)

@@ -13,6 +13,7 @@ import (
 	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/install"
+	"github.com/plugctl/plugctl/internal/handshake"
 	"github.com/plugctl/plugctl/profile"
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
@@ -27,8 +28,8 @@ type protocolFlags struct {
 func (f *protocolFlags) bind(c *cobra.Command) {
 	fl := c.Flags()
 	fl.StringVar(&f.Kind, "kind", "", "protocol: auto, grpc or netrpc (default auto)")
-	fl.StringVar(&f.CookieKey, "cookie-key", "", "handshake magic cookie key (default "+store.DefaultCookieKey+")")
-	fl.StringVar(&f.CookieValue, "cookie-value", "", "handshake magic cookie value (default "+store.DefaultCookieValue+")")
+	fl.StringVar(&f.CookieKey, "cookie-key", "", "handshake magic cookie key (default "+handshake.DefaultCookieKey+")")
+	fl.StringVar(&f.CookieValue, "cookie-value", "", "handshake magic cookie value (default "+handshake.DefaultCookieValue+")")
 	fl.IntSliceVar(&f.Versions, "protocol-version", nil, "handshake protocol version(s) offered (default 1)")
 	fl.StringVar(&f.Dispense, "dispense", "", "name in the plugin's plugin map (default: the plugin's name)")
 	fl.StringVar(&f.MTLS, "mtls", "", "transport security: auto, true or false (default auto)")
@@ -421,7 +422,7 @@ func (o *installOptions) indexPlans(ctx context.Context, in *install.Installer) 
 		if err != nil {
 			return nil, err
 		}
-		idx, meta, err := index.FetchUncached(ctx, g.Fetcher(), in.Paths, index.Source{Name: "--index", Address: src})
+		idx, meta, err := index.FetchUncached(ctx, g.Fetcher(), in.Paths, store.Source{Name: "--index", Address: src})
 		if err != nil {
 			return nil, err
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/install"
+	"github.com/plugctl/plugctl/store"
 )
 
 type mirrorOptions struct {
@@ -184,7 +185,7 @@ func mirrorRun(cmd *cobra.Command, o *mirrorOptions) error {
 	return nil
 }
 
-func containsSource(list []index.Source, name string) bool {
+func containsSource(list []store.Source, name string) bool {
 	for _, s := range list {
 		if s.Name == name {
 			return true

@@ -9,23 +9,10 @@ import (
 	"github.com/plugctl/plugctl/store"
 )
 
-// The configuration (config.yaml) lives in store, so that commands that only
-// run plugins read it without linking the index code; these names keep
-// index's API.
-type (
-	// Config is $PLUGCTL_HOME/config.yaml: the configured indexes, in the
-	// order that decides which one wins when several offer a name.
-	Config = store.Config
-	// PluginSettings are one plugin's settings in config.yaml.
-	PluginSettings = store.PluginSettings
-	// Source is one configured index.
-	Source = store.Source
-)
-
 // Add fetches and validates the index s names, then adds it to
 // config.yaml; when the fetch fails the configuration is left as it was.
 // The name must be free (an error wrapping store.ErrIndexExists).
-func Add(ctx context.Context, f *fetch.Fetcher, p store.Paths, s Source) (*Index, error) {
+func Add(ctx context.Context, f *fetch.Fetcher, p store.Paths, s store.Source) (*Index, error) {
 	cfg, err := store.LoadConfig(p)
 	if err != nil {
 		return nil, err

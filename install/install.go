@@ -576,7 +576,7 @@ func (in *Installer) leftovers(old bool, held ...string) []leftover {
 		// A stage is named name@version.RANDOM (stagePrefix + MkdirTemp);
 		// no plugin, index or removal label holds an '@', so this comes
 		// first: a plugin may be called remove-x or index-x.
-		name, rest, ok := strings.Cut(e.Name(), "@")
+		name, rest, ok := store.SplitAt(e.Name())
 		if !ok || store.ValidName(name) != nil {
 			if kind, _, ok := strings.Cut(e.Name(), "-"); ok && (kind == "remove" || kind == "index") {
 				if fi, err := e.Info(); old && err == nil && time.Since(fi.ModTime()) > leftoverAge {

@@ -45,7 +45,7 @@ func newer(a, b string) bool {
 
 // CheckOne computes the Status of an installed plugin against the
 // configured indexes. constraint, when not empty, replaces the recorded one.
-func CheckOne(p store.Paths, cfg *index.Config, name, constraint, platform string) (Status, error) {
+func CheckOne(p store.Paths, cfg *store.Config, name, constraint, platform string) (Status, error) {
 	st := Status{Name: name}
 	active, err := p.Active(name)
 	if err != nil {
