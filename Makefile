@@ -27,8 +27,9 @@ build:
 plugins:
 	./scripts/build-plugins.sh $(BIN)/plugins
 
-# The SDK test plugins (a Terraform provider, a Grafana data source), each
-# its own module under testdata/ecosystems, and the SDKs' .proto files. Slow
+# The SDK test plugins (a Terraform provider, a Grafana data source, a Vault
+# secrets engine with its storage host), each its own module under
+# testdata/ecosystems, and the SDKs' .proto files. Slow
 # (docs/ecosystems.md): make check builds them once; make test skips the
 # scripts that need them, saying why.
 ECOSYSTEMS := $(BIN)/ecosystems

@@ -5,26 +5,22 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/plugctl/plugctl/internal/runner"
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
 )
 
 // runFlags are the flags of commands that launch a plugin.
 type runFlags struct {
-	MTLS        string
-	Proto       []string
-	ImportPaths []string
-	Protoset    string
-	Env         []string
-	Decode      bool
-	decodeSet   bool
+	runner.Flags
+	decode    bool
+	decodeSet bool
 }
 
 func (f *runFlags) bind(c *cobra.Command) {
@@ -36,77 +32,25 @@ func (f *runFlags) bind(c *cobra.Command) {
 	fl.StringArrayVar(&f.Env, "env", nil, "pass NAME from plugctl's environment to the plugin, or set NAME=VALUE (repeatable; NAME* passes a prefix)")
 }
 
-// pluginEnv splits what a plugin may get of the environment, from --env and
-// config.yaml's plugins.NAME.env, into variables set (NAME=VALUE) and names
-// passed from plugctl's environment.
-func (g *Global) pluginEnv(p store.Paths, name string, flags []string) (set, allow []string, err error) {
-	settings, err := pluginSettings(p, name)
-	if err != nil {
-		return nil, nil, err
-	}
-	for i, list := range [][]string{settings.Env, flags} {
-		where := "--env"
-		if i == 0 {
-			where = "config.yaml plugins." + name + ".env"
-		}
-		for _, e := range list {
-			k, hasValue, err := envEntry(where, e)
-			if err != nil {
-				return nil, nil, err
-			}
-			if hasValue {
-				set = append(set, e)
-			} else {
-				allow = append(allow, k)
-			}
-		}
-	}
-	return set, allow, nil
-}
-
-// envEntry checks one NAME, NAME* or NAME=VALUE of --env or config.yaml
-// (where).
-func envEntry(where, e string) (name string, hasValue bool, err error) {
-	k, _, hasValue := strings.Cut(e, "=")
-	if !runtime.ValidEnvName(k) || (hasValue && strings.HasSuffix(k, "*")) {
-		return "", false, usageErrorf("%s %q: want NAME, NAME* or NAME=VALUE", where, e)
-	}
-	return k, hasValue, nil
-}
-
-// check refuses bad values of the flags before anything runs; runOptions
-// makes the same checks.
-func (f *runFlags) check() error {
-	switch store.MTLSMode(f.MTLS) {
-	case "", store.MTLSAuto, store.MTLSTrue, store.MTLSFalse:
-	default:
-		return usageErrorf("--mtls %q: want auto, true or false", f.MTLS)
-	}
-	for _, e := range f.Env {
-		if _, _, err := envEntry("--env", e); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// pluginSettings returns config.yaml's plugins.NAME, the only part of the
-// configuration that a command running a plugin needs.
-func pluginSettings(p store.Paths, name string) (store.PluginSettings, error) {
-	cfg, err := store.LoadConfig(p)
-	if err != nil {
-		return store.PluginSettings{}, err
-	}
-	return cfg.Plugins[name], nil
-}
-
-func (f *runFlags) callOptions(md metadata.MD) runtime.CallOptions {
-	co := runtime.CallOptions{Metadata: md, ProtoFiles: f.Proto, ImportPaths: f.ImportPaths, Protoset: f.Protoset}
+// flags are the run flags as given: --decode only when it was.
+func (f *runFlags) flags() runner.Flags {
+	rf := f.Flags
 	if f.decodeSet {
-		d := f.Decode
-		co.Decode = &d
+		d := f.decode
+		rf.Decode = &d
 	}
-	return co
+	return rf
+}
+
+// runner runs the plugins of home p for a command: plugins' output to the
+// host logger, -v's remarks to stderr, keepers run as this executable's
+// hidden keeper command.
+func (g *Global) runner(p store.Paths) *runner.Runner {
+	r := &runner.Runner{Home: p, Logger: g.logger(), InheritEnv: g.InheritEnv, KeeperCmd: keeperCommand(p, g.logLevel())}
+	if g.Verbose {
+		r.Remark = g.Infof
+	}
+	return r
 }
 
 // parseHeaders turns -H 'key: value' flags into gRPC metadata; the keys
@@ -131,48 +75,6 @@ func parseHeaders(hdrs []string) (metadata.MD, error) {
 // one.
 func resolveInstalled(p store.Paths, arg string) (*store.Receipt, error) {
 	return p.ReadRef(arg)
-}
-
-// launch starts an installed plugin for one command, or reattaches to it
-// when it was started (plugctl start) and runs that version.
-func (g *Global) launch(ctx context.Context, arg string, rf *runFlags) (*runtime.Plugin, error) {
-	p, err := g.Paths()
-	if err != nil {
-		return nil, err
-	}
-	r, err := resolveInstalled(p, arg)
-	if err != nil {
-		return nil, err
-	}
-	opt, err := g.runOptions(p, r.Name, rf)
-	if err != nil {
-		return nil, err
-	}
-	if err := g.checkStartedEnv(p, r, rf); err != nil {
-		return nil, err
-	}
-	pl, _, err := g.launchOrAttach(ctx, p, r, opt)
-	return pl, err
-}
-
-// checkStartedEnv refuses a command that gives --env for a version that
-// runs started (plugctl start) with other variables: the call would reach
-// that process, whose environment cannot change, and silently get other
-// values than a cold launch would. Without --env a call uses what the
-// plugin was started with.
-func (g *Global) checkStartedEnv(p store.Paths, r *store.Receipt, rf *runFlags) error {
-	if len(rf.Env) == 0 {
-		return nil
-	}
-	st, err := runtime.ReadStarted(p, r.Name, r.Version)
-	if err != nil || !st.Alive() {
-		return nil
-	}
-	opt, err := g.runOptions(p, r.Name, rf)
-	if err != nil {
-		return err
-	}
-	return st.CheckEnv(opt, os.Environ())
 }
 
 type callOptions struct {
@@ -221,7 +123,8 @@ protojson. --decode prints, for reading, bytes that hold JSON as JSON and a
 Terraform DynamicValue's msgpack as JSON; it is on by default for plugins
 installed with the terraform or grafana profile (--decode=false: plain
 protojson). With the terraform profile, a result holding an ERROR diagnostic
-exits 6, the result on stdout and the diagnostics on stderr.
+exits 6, the result on stdout and the diagnostics on stderr; with the vault
+profile, so does a reply whose err is set, its message on stderr.
 
 net/rpc plugins exchange gob, which is typed: ARGS is sent as the Go type
 its JSON suggests (a string as string, true as bool, 42 as int, 1.5 as
@@ -242,12 +145,13 @@ needs "name", the name the plugin registered it under with gob.`,
 		Args: args(1, 3),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			o.Run.decodeSet = cmd.Flags().Changed("decode")
+			ctx := cmd.Context()
 			if o.Batch {
 				o.Target = a[0]
 				if len(a) > 2 {
 					return usageErrorf("call --batch: wrong number of arguments (usage: plugctl call NAME[@VERSION] --batch [FILE])")
 				}
-				return batchRun(cmd, o, a[1:])
+				return batchRun(ctx, o, a[1:])
 			}
 			if len(a) < 2 {
 				return usageErrorf("%s: wrong number of arguments (usage: %s)", cmd.CommandPath(), cmd.UseLine())
@@ -256,25 +160,26 @@ needs "name", the name the plugin registered it under with gob.`,
 			if len(a) == 3 {
 				o.Args = a[2]
 			}
-			return callRun(cmd, o)
+			return callRun(ctx, o)
 		},
 	}
 	c.Flags().BoolVar(&o.Raw, "raw", false, "print a string result without quotes")
 	c.Flags().BoolVar(&o.Batch, "batch", false, "read one request per line from FILE (default - for stdin) in METHOD's place and answer one JSON line each; --timeout bounds each request")
 	c.Flags().StringArrayVarP(&o.Headers, "header", "H", nil, "gRPC metadata 'key: value' (repeatable)")
-	c.Flags().BoolVar(&o.Run.Decode, "decode", false, "print bytes holding JSON as JSON, and Terraform's msgpack values as JSON, for reading (default on in the terraform and grafana profiles)")
+	c.Flags().BoolVar(&o.Run.decode, "decode", false, "print bytes holding JSON as JSON, and Terraform's msgpack values as JSON, for reading (default on in the terraform and grafana profiles)")
 	o.Run.bind(c)
 	return c
 }
 
-func callRun(cmd *cobra.Command, o *callOptions) error {
+func callRun(ctx context.Context, o *callOptions) error {
 	g := o.g
 	args := []byte(o.Args)
 	md, err := parseHeaders(o.Headers)
 	if err != nil {
 		return err
 	}
-	co := o.Run.callOptions(md)
+	rf := o.Run.flags()
+	co := rf.CallOptions(md)
 	if o.Args == "-" {
 		// Each JSON document on stdin is a request message, sent as it
 		// is read (a method that takes one request takes exactly one).
@@ -284,7 +189,7 @@ func callRun(cmd *cobra.Command, o *callOptions) error {
 	if len(bytes.TrimSpace(args)) > 0 && !json.Valid(args) {
 		return usageErrorf("ARGS is not valid JSON: %s (a string needs quotes: '\"text\"')", truncateArg(string(args)))
 	}
-	ctx, cancel := g.withRunTimeout(cmd.Context())
+	ctx, cancel := g.withRunTimeout(ctx)
 	defer cancel()
 	emit := func(doc []byte) error {
 		if o.Raw {
@@ -301,38 +206,12 @@ func callRun(cmd *cobra.Command, o *callOptions) error {
 	if err != nil {
 		return err
 	}
-	r, err := resolveInstalled(p, o.Target)
+	run := g.runner(p)
+	r, err := run.Resolve(o.Target, rf)
 	if err != nil {
 		return err
 	}
-	if err := o.Run.check(); err != nil {
-		return err
-	}
-	if err := g.checkStartedEnv(p, r, &o.Run); err != nil {
-		return err
-	}
-	if mtls := store.MTLSMode(o.Run.MTLS); len(o.Run.Proto) == 0 && o.Run.Protoset == "" && (mtls == "" || mtls == store.MTLSAuto) {
-		// A started plugin with a keeper: one round trip (--proto and
-		// --protoset are schemas for this call only, and --mtls may ask
-		// for another process than the started one: they attach). The
-		// plugin runs with the environment it was started with, so
-		// config.yaml is not read.
-		if done, err := g.callKept(ctx, p, r, o, args, co, emit); done {
-			return err
-		}
-	}
-	opt, err := g.runOptions(p, r.Name, &o.Run)
-	if err != nil {
-		return err
-	}
-	pl, _, err := g.launchOrAttach(ctx, p, r, opt)
-	if err != nil {
-		return err
-	}
-	// plugctl exits right after: the plugin's process group is killed
-	// rather than asked to exit and waited for (see CloseAtExit).
-	defer pl.CloseAtExit()
-	return pl.Call(ctx, o.Method, args, co, emit)
+	return run.Call(ctx, r, rf, o.Method, args, co, emit)
 }
 
 func truncateArg(s string) string {
@@ -351,7 +230,11 @@ func newDescribeCmd(g *Global) *cobra.Command {
 		RunE: func(cmd *cobra.Command, a []string) error {
 			ctx, cancel := g.withRunTimeout(cmd.Context())
 			defer cancel()
-			pl, err := g.launch(ctx, a[0], &rf)
+			p, err := g.Paths()
+			if err != nil {
+				return err
+			}
+			pl, err := g.runner(p).Open(ctx, a[0], rf.flags())
 			if err != nil {
 				return err
 			}
@@ -359,7 +242,8 @@ func newDescribeCmd(g *Global) *cobra.Command {
 			if pl.Protocol() == runtime.ProtocolNetRPC {
 				return describeNetRPC(g, pl)
 			}
-			d, err := pl.Describe(ctx, rf.callOptions(nil))
+			fl := rf.flags()
+			d, err := pl.Describe(ctx, fl.CallOptions(nil))
 			if err != nil {
 				return err
 			}

@@ -9,14 +9,20 @@ import (
 )
 
 // TestEcosystemDocsRun keeps docs/ecosystems.md and the scripts in step:
-// every plugctl command of its Terraform and Grafana sections is run, as
-// written, by testdata/script/eco_terraform.txtar or eco_grafana.txtar.
+// every plugctl command of its Terraform, Grafana, Vault and Nomad sections
+// is run, as written, by testdata/script/eco_terraform.txtar,
+// eco_grafana.txtar, eco_vault.txtar or eco_nomad.txtar.
 func TestEcosystemDocsRun(t *testing.T) {
 	doc, err := os.ReadFile(filepath.Join("..", "docs", "ecosystems.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	scripts := map[string]string{"## Terraform providers": "eco_terraform.txtar", "## Grafana backend plugins": "eco_grafana.txtar"}
+	scripts := map[string]string{
+		"## Terraform providers":     "eco_terraform.txtar",
+		"## Grafana backend plugins": "eco_grafana.txtar",
+		"## Vault plugins":           "eco_vault.txtar",
+		"## Nomad task drivers":      "eco_nomad.txtar",
+	}
 	ran := regexp.MustCompile(`^(?:exec|exits \d+|! exec) (plugctl .*)$`)
 	checked := 0
 	for section, script := range scripts {

@@ -23,6 +23,7 @@ func classifyManage(err error) (code int, hint string, ok bool) {
 	var ce *index.CacheError
 	var lm *install.LockMismatchError
 	var pu *profile.UnknownError
+	var su *install.SchemaUnavailableError
 	switch {
 	case errors.Is(err, fetch.ErrLocalFromRemote):
 		return ExitIntegrity, "an index served over http(s) or git may name artifacts only by remote address or by a path relative to itself: tell its publisher; only an index added by path may name local files", true
@@ -42,6 +43,8 @@ func classifyManage(err error) (code int, hint string, ok bool) {
 		return ExitIntegrity, fmt.Sprintf("if the lock file is right: plugctl remove %s@%s, then plugctl sync", lm.Name, lm.Version), true
 	case errors.Is(err, install.ErrTampered):
 		return ExitIntegrity, "plugctl reinstall NAME@VERSION fetches it again from its recorded source (plugctl doctor --reinstall does it for every changed version)", true
+	case errors.As(err, &su):
+		return ExitIntegrity, fmt.Sprintf("install it again with its schema: plugctl install --from SOURCE --sha256 HEX --name %s --version %s --proto FILE (or --protoset FILE) --force, with --save to record the schema in %s", su.Name, su.Version, install.LockFileName), true
 	case errors.Is(err, install.ErrNoSource):
 		return ExitError, "install it again with plugctl install --from SOURCE --sha256 HEX --name N --version V --force", true
 	case errors.As(err, &nf):

@@ -4,14 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
+	"github.com/plugctl/plugctl/internal/runner"
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/verify"
 )
 
-// classifyRuntime maps errors of runtime/ (launching and calling plugins)
-// and of signature checks.
+// classifyRuntime maps errors of runtime/ and internal/runner (launching and
+// calling plugins) and of signature checks.
 func classifyRuntime(err error) (code int, hint string, ok bool) {
 	var pe *runtime.PluginError
 	var me *runtime.MethodError
@@ -19,7 +19,12 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 	var up *runtime.UnsafePathError
 	var em *runtime.EnvMismatchError
 	var de *runtime.DiagnosticsError
+	var fe *runner.FlagError
 	switch {
+	case errors.As(err, &fe):
+		return ExitUsage, "", true
+	case errors.As(err, &de) && len(de.Diagnostics) == 0:
+		return ExitMethod, "the result on stdout holds the error (err)", true
 	case errors.As(err, &de):
 		return ExitMethod, "the result on stdout holds the diagnostics", true
 	case errors.As(err, &em):
@@ -34,10 +39,9 @@ func classifyRuntime(err error) (code int, hint string, ok bool) {
 		return ExitUsage, "name the method as SERVICE/METHOD", true
 	case errors.Is(err, runtime.ErrBadMetadata):
 		return ExitUsage, "give -H 'key: value' with a key of a-z, 0-9, -, _ and . that does not start with grpc-", true
+	case errors.Is(err, runtime.ErrGobType):
+		return ExitUsage, `net/rpc needs the receiving Go type: wrap the value as {"$gob": "TYPE", "value": VALUE} (plugctl call --help shows the forms)`, true
 	case errors.As(err, &ae):
-		if strings.Contains(ae.Error(), "gob") {
-			return ExitUsage, `net/rpc needs the receiving Go type: wrap the value as {"$gob": "TYPE", "value": VALUE} (plugctl call --help shows the forms)`, true
-		}
 		return ExitUsage, "plugctl describe NAME shows the request's fields", true
 	case errors.As(err, &me):
 		return ExitMethod, "", true

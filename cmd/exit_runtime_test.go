@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -20,7 +22,14 @@ func TestRuntimeHints(t *testing.T) {
 		{&runtime.PluginError{Name: "p", Op: runtime.OpHandshake, Err: runtime.ErrUnaskedCert}, ExitPlugin, "--mtls true"},
 		{fmt.Errorf("run/p@1.0.0.json: %w", runtime.ErrBadRunFile), ExitError, "plugctl doctor"},
 		{&runtime.ArgError{Err: fmt.Errorf("%w %q", runtime.ErrBadMetadata, "Bad key")}, ExitUsage, "-H 'key: value'"},
+		// Classified by ErrGobType, not by the text: a message without
+		// "gob" still gets the $gob hint, and one with it but without the
+		// sentinel the request's fields.
+		{&runtime.ArgError{Err: fmt.Errorf("argument for Plugin.Upper: the plugin expects string but got int: %w", runtime.ErrGobType)}, ExitUsage, `{"$gob": "TYPE"`},
+		{&runtime.ArgError{Method: "proto.Gob/Put", Err: errors.New("unknown field \"gob\"")}, ExitUsage, "request's fields"},
 		{fmt.Errorf("plugin p: %w: give its schema as .proto files or a protoset", runtime.ErrNoReflection), ExitError, "--proto FILE"},
+		{&runtime.DiagnosticsError{Method: "tfplugin6.Provider/M", Summary: "s", Diagnostics: []json.RawMessage{[]byte(`{"severity":"ERROR","summary":"s"}`)}}, ExitMethod, "holds the diagnostics"},
+		{&runtime.DiagnosticsError{Method: "pb.Backend/HandleRequest", Summary: "unsupported path"}, ExitMethod, "holds the error (err)"},
 	} {
 		code, hint := classify(tc.err)
 		if code != tc.code || !strings.Contains(hint, tc.hint) {

@@ -81,7 +81,7 @@ func indexAddRun(ctx context.Context, o *indexAddOptions) error {
 	if err != nil {
 		return err
 	}
-	s := index.Source{Name: o.Name, Address: src, Keys: keys}
+	s := store.Source{Name: o.Name, Address: src, Keys: keys}
 	ctx, cancel := g.withTimeout(ctx)
 	defer cancel()
 	idx, err := index.Add(ctx, g.Fetcher(), p, s)

@@ -12,6 +12,7 @@ import (
 	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/install"
+	"github.com/plugctl/plugctl/internal/handshake"
 	"github.com/plugctl/plugctl/profile"
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
@@ -26,8 +27,8 @@ type protocolFlags struct {
 func (f *protocolFlags) bind(c *cobra.Command) {
 	fl := c.Flags()
 	fl.StringVar(&f.Kind, "kind", "", "protocol: auto, grpc or netrpc (default auto)")
-	fl.StringVar(&f.CookieKey, "cookie-key", "", "handshake magic cookie key (default "+store.DefaultCookieKey+")")
-	fl.StringVar(&f.CookieValue, "cookie-value", "", "handshake magic cookie value (default "+store.DefaultCookieValue+")")
+	fl.StringVar(&f.CookieKey, "cookie-key", "", "handshake magic cookie key (default "+handshake.DefaultCookieKey+")")
+	fl.StringVar(&f.CookieValue, "cookie-value", "", "handshake magic cookie value (default "+handshake.DefaultCookieValue+")")
 	fl.IntSliceVar(&f.Versions, "protocol-version", nil, "handshake protocol version(s) offered (default 1)")
 	fl.StringVar(&f.Dispense, "dispense", "", "name in the plugin's plugin map (default: the plugin's name)")
 	fl.StringVar(&f.MTLS, "mtls", "", "transport security: auto, true or false (default auto)")
@@ -145,6 +146,9 @@ func installRun(ctx context.Context, o *installOptions) error {
 		if err != nil {
 			return err
 		}
+		if req.SchemaSet, err = o.schemaSet(ctx); err != nil {
+			return err
+		}
 		if r, err := in.Paths.ReadReceipt(req.Name, req.Version); err == nil && !o.Force {
 			if d := install.Differences(r, req); len(d) > 0 {
 				return &exitError{code: ExitError,
@@ -152,10 +156,7 @@ func installRun(ctx context.Context, o *installOptions) error {
 					hint: "add --force to replace it with what the flags say (the same command with --force)"}
 			}
 		}
-		if req.SchemaSet, err = o.schemaSet(ctx); err != nil {
-			return err
-		}
-		plans = append(plans, install.Plan{Req: req, Lock: install.LockFromRequest(req), Replace: o.Force})
+		plans = append(plans, install.Plan{Req: req, Lock: install.RequestEntry(req), Replace: o.Force})
 	} else if o.Force {
 		if o.Index != "" || !o.Protocol.empty() || o.SHA256 != "" || o.Name != "" || o.Version != "" || o.Bin != "" {
 			return usageErrorf("install NAME@VERSION --force fetches what the receipt records: it takes no --index, --sha256, --name, --version, --bin or protocol flags (use --from for those)")
@@ -355,7 +356,7 @@ func (o *installOptions) indexPlans(ctx context.Context, in *install.Installer) 
 		if err != nil {
 			return nil, err
 		}
-		idx, meta, err := index.FetchUncached(ctx, g.Fetcher(), in.Paths, index.Source{Name: "--index", Address: src})
+		idx, meta, err := index.FetchUncached(ctx, g.Fetcher(), in.Paths, store.Source{Name: "--index", Address: src})
 		if err != nil {
 			return nil, err
 		}

@@ -220,13 +220,20 @@ bytes (cheaply, by the file's identity, unless it changed), and fetched again
 from the lock's URL when it changed. Bytes whose hash disagrees with the lock
 are refused (exit 4).
 
+A gRPC schema given with install --from --proto/--protoset --save is in the
+lock entry itself (schemaSet): sync keeps it with the version, and puts it
+back when the kept copy changed or is another one. An entry that names a
+schema without carrying it or an address for it is exit 4.
+
 Plugins installed but not in the lock are listed and left alone; --prune
 removes them (every version; a started one is refused: stop it first).
 
 With --check (alias --frozen) nothing is installed or removed: exit 4 naming
-the installed files that changed, else exit 1, listing the differences, when
-sync would change the store or the lock is inconsistent (a locked version
-outside its recorded constraint; with --prune, a plugin not in the lock);
+the installed files that changed (a kept schema included), else exit 1,
+listing the differences, when sync would change the store or the lock is
+inconsistent (a locked version outside its recorded constraint; a kept
+schema the lock does not record, which sync leaves alone; with --prune, a
+plugin not in the lock);
 a lock without this platform is exit 3 either way.`,
 		Example: `  plugctl sync
   plugctl sync --check
@@ -275,6 +282,9 @@ func syncCheckRun(g *Global, o install.SyncOptions) error {
 		hint := "run plugctl sync"
 		if o.Prune {
 			hint += " --prune"
+		}
+		if n := rep.SchemaUnlocked; n != "" {
+			hint = fmt.Sprintf("%s keeps a gRPC schema that %s does not record (sync leaves it): record it with plugctl install --from SOURCE --sha256 HEX --name %s --version V --proto FILE --force --save", n, o.File, n)
 		}
 		return &exitError{code: ExitError, msg: fmt.Sprintf("the store does not match %s (%d difference(s))", o.File, len(rep.Drift)), hint: hint}
 	}

@@ -65,7 +65,7 @@ func (g *Global) pauseHook() func(stage string) {
 
 // Config loads config.yaml of the selected home, whose paths it returns
 // too.
-func (g *Global) Config() (store.Paths, *index.Config, error) {
+func (g *Global) Config() (store.Paths, *store.Config, error) {
 	p, err := g.Paths()
 	if err != nil {
 		return p, nil, err
@@ -83,7 +83,7 @@ const EnvIndexTTL = "PLUGCTL_INDEX_TTL"
 // refresh keeps the cached copy and says so; only an index with no cache
 // at all is then an error, and only for commands that go on to need it.
 // It returns the store paths too, which every caller needs.
-func (g *Global) freshConfig(ctx context.Context) (store.Paths, *index.Config, error) {
+func (g *Global) freshConfig(ctx context.Context) (store.Paths, *store.Config, error) {
 	p, cfg, err := g.Config()
 	if err != nil || g.Offline {
 		return p, cfg, err

@@ -91,7 +91,11 @@ func TestPluginSettings(t *testing.T) {
 		} else if err := os.WriteFile(p.Config(), []byte(tc.config), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		got, err := pluginSettings(p, "kv")
+		var got store.PluginSettings
+		cfg, err := store.LoadConfig(p)
+		if err == nil {
+			got = cfg.Plugins["kv"]
+		}
 		if (err != nil) != tc.wantErr || !slices.Equal(got.Env, tc.want) {
 			t.Errorf("config %q: got %q, %v; want %q, error %v", tc.config, got.Env, err, tc.want, tc.wantErr)
 		}

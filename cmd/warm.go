@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/internal/loglevel"
+	"github.com/plugctl/plugctl/internal/runner"
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
 )
@@ -78,29 +79,13 @@ nothing and says so. The executable is hash-checked before it starts.`,
 			ctx, cancel := g.withRunTimeout(cmd.Context())
 			defer cancel()
 			wd, _ := os.Getwd()
+			run := g.runner(p)
 			out := []startedJSON{}
 			for _, arg := range a {
-				r, err := resolveInstalled(p, arg)
+				st, started, err := run.Start(ctx, arg, rf.flags(), wd)
 				if err != nil {
 					return err
 				}
-				opt, err := g.runOptions(p, r.Name, &rf)
-				if err != nil {
-					return err
-				}
-				opt.Dir = wd
-				st, started, err := runtime.Start(ctx, runtime.SpecFromReceipt(p, r), opt)
-				if err != nil {
-					return err
-				}
-				if !started && len(rf.Env) > 0 {
-					// It runs already, with the environment it was started
-					// with: --env cannot reach it.
-					if err := st.CheckEnv(opt, os.Environ()); err != nil {
-						return err
-					}
-				}
-				g.ensureKeeper(ctx, p, st)
 				j := toStartedJSON(p, st)
 				j.Started = &started
 				out = append(out, j)
@@ -122,52 +107,6 @@ nothing and says so. The executable is hash-checked before it starts.`,
 	c.Flags().StringVar(&rf.MTLS, "mtls", "", "override the index's mtls: auto, true or false")
 	c.Flags().StringArrayVar(&rf.Env, "env", nil, "pass NAME from plugctl's environment to the plugin, or set NAME=VALUE (repeatable; NAME* passes a prefix)")
 	return c
-}
-
-// startedTargets returns the running plugins that NAME[@VERSION] args (or
-// all) name, and the args that name an installed plugin or version that
-// does not run; records of dead ones are removed first. An arg that names
-// nothing installed is exit 3.
-func startedTargets(p store.Paths, a []string, all bool) ([]runtime.StartedPlugin, []string, error) {
-	if _, err := runtime.CleanStale(p, false); err != nil {
-		return nil, nil, err
-	}
-	running, err := runtime.Started(p)
-	if err != nil {
-		return nil, nil, err
-	}
-	if all {
-		return running, nil, nil
-	}
-	var out []runtime.StartedPlugin
-	var idle []string
-	for _, arg := range a {
-		name, version, err := store.ParseRef(arg, false)
-		if err != nil {
-			return nil, nil, err
-		}
-		n := 0
-		for _, s := range running {
-			if s.Name == name && (version == "" || s.Version == version) {
-				out = append(out, s)
-				n++
-			}
-		}
-		if n > 0 {
-			continue
-		}
-		if version != "" {
-			if _, err := p.ReadReceipt(name, version); err != nil {
-				return nil, nil, err
-			}
-		} else if rs, err := p.Versions(name); err != nil {
-			return nil, nil, err
-		} else if len(rs) == 0 {
-			return nil, nil, fmt.Errorf("%s: %w", name, store.ErrNotInstalled)
-		}
-		idle = append(idle, arg)
-	}
-	return out, idle, nil
 }
 
 func newStopCmd(g *Global) *cobra.Command {
@@ -193,7 +132,7 @@ that is not installed is exit 3.`,
 			if err != nil {
 				return err
 			}
-			targets, idle, err := startedTargets(p, a, all)
+			targets, idle, err := g.runner(p).Targets(a, all)
 			if err != nil {
 				return err
 			}
@@ -244,7 +183,7 @@ plugins whose process died are removed on the way.`,
 			if err != nil {
 				return err
 			}
-			running, _, err := startedTargets(p, nil, true)
+			running, _, err := g.runner(p).Targets(nil, true)
 			if err != nil {
 				return err
 			}
@@ -415,7 +354,7 @@ func followLog(ctx context.Context, w io.Writer, minLevel hclog.Level, paths ...
 type healthJSON struct {
 	Name      string  `json:"name"`
 	Version   string  `json:"version,omitempty"`
-	Status    string  `json:"status"` // healthy | unhealthy | not installed
+	Status    string  `json:"status"` // runner.Healthy, Unhealthy or NotInstalled
 	LatencyMs float64 `json:"latencyMs"`
 	StartMs   float64 `json:"startMs"`
 	Warm      bool    `json:"warm"`
@@ -423,12 +362,15 @@ type healthJSON struct {
 	Error     string  `json:"error,omitempty"`
 }
 
-// Health statuses.
-const (
-	statusHealthy      = "healthy"
-	statusUnhealthy    = "unhealthy"
-	statusNotInstalled = "not installed"
-)
+func toHealthJSON(h runner.Health) healthJSON {
+	j := healthJSON{Name: h.Name, Version: h.Version, Status: h.Status, LatencyMs: ms(h.Latency), StartMs: ms(h.Start), Warm: h.Warm, Pid: h.Pid}
+	if h.Err != nil {
+		j.Error = h.Err.Error()
+	}
+	return j
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func newHealthCmd(g *Global) *cobra.Command {
 	var rf runFlags
@@ -470,13 +412,18 @@ others are reported as they are.`,
 			}
 			ctx, cancel := g.withRunTimeout(cmd.Context())
 			defer cancel()
-			out := checkAllHealth(ctx, g, p, targets, &rf)
+			// The checks share one stderr, through a lock: plugins' output
+			// at -v, warnings and remarks come out whole lines at a time.
+			cg := *g
+			cg.IO.ErrOut = &lockedWriter{w: g.IO.ErrOut}
+			out := []healthJSON{}
 			unhealthy, missing := 0, 0
-			for _, h := range out {
+			for _, h := range cg.runner(p).Health(ctx, targets, rf.flags()) {
+				out = append(out, toHealthJSON(h))
 				switch h.Status {
-				case statusUnhealthy:
+				case runner.Unhealthy:
 					unhealthy++
-				case statusNotInstalled:
+				case runner.NotInstalled:
 					missing++
 				}
 			}
@@ -495,7 +442,7 @@ others are reported as they are.`,
 						id += "@" + h.Version
 					}
 					how := ""
-					if h.Status != statusNotInstalled {
+					if h.Status != runner.NotInstalled {
 						how = fmt.Sprintf("%.1fms", h.LatencyMs)
 						if h.Warm {
 							how += " (warm)"
@@ -522,27 +469,6 @@ others are reported as they are.`,
 	return c
 }
 
-// checkAllHealth checks every target at once, so that plugins that never
-// complete their handshake (each held until ctx ends) delay no other one's
-// check, and returns the results in the order of targets. The checks share
-// one stderr, through a lock: plugins' output at -v, warnings and remarks
-// come out whole lines at a time.
-func checkAllHealth(ctx context.Context, g *Global, p store.Paths, targets []string, rf *runFlags) []healthJSON {
-	cg := *g
-	cg.IO.ErrOut = &lockedWriter{w: g.IO.ErrOut}
-	out := make([]healthJSON, len(targets))
-	var wg sync.WaitGroup
-	for i, t := range targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i] = cg.checkHealth(ctx, p, t, rf)
-		}()
-	}
-	wg.Wait()
-	return out
-}
-
 // lockedWriter serialises writes to w from several goroutines.
 type lockedWriter struct {
 	mu sync.Mutex
@@ -555,92 +481,6 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
-func (g *Global) checkHealth(ctx context.Context, p store.Paths, target string, rf *runFlags) healthJSON {
-	name, _, _ := store.SplitAt(target)
-	h := healthJSON{Name: name}
-	r, err := resolveInstalled(p, target)
-	if err != nil {
-		h.Status = statusNotInstalled
-		if !errors.Is(err, store.ErrNotInstalled) {
-			h.Status, h.Error = statusUnhealthy, err.Error()
-		}
-		return h
-	}
-	h.Version = r.Version
-	opt, err := g.runOptions(p, r.Name, rf)
-	if err == nil {
-		err = g.checkStartedEnv(p, r, rf)
-	}
-	if err != nil {
-		h.Status, h.Error = statusUnhealthy, err.Error()
-		return h
-	}
-	t0 := time.Now()
-	pl, warm, err := g.launchOrAttach(ctx, p, r, opt)
-	h.StartMs = ms(time.Since(t0))
-	h.Warm = warm
-	if err != nil {
-		h.Status, h.Error = statusUnhealthy, err.Error()
-		return h
-	}
-	defer pl.Close()
-	h.Pid = pl.Pid()
-	t1 := time.Now()
-	err = pl.Ping(ctx)
-	h.LatencyMs = ms(time.Since(t1))
-	if err != nil {
-		h.Status, h.Error = statusUnhealthy, err.Error()
-		return h
-	}
-	h.Status = statusHealthy
-	return h
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// launchOrAttach reattaches to the started process of r's version when
-// there is one (warm is then true, and Close only drops the connection),
-// else launches a fresh one with opt.
-func (g *Global) launchOrAttach(ctx context.Context, p store.Paths, r *store.Receipt, opt runtime.Options) (pl *runtime.Plugin, warm bool, err error) {
-	if g.Verbose {
-		if st, err := runtime.ReadStarted(p, r.Name, r.Version); err == nil && !st.Alive() {
-			g.Infof("plugctl: started %s@%s (pid %d) is gone (its log: %s); launching a fresh process\n", r.Name, r.Version, st.Pid, st.Log)
-		}
-	}
-	pl, warm, err = runtime.AttachReceipt(ctx, p, r, opt)
-	switch {
-	case err != nil && g.Verbose:
-		g.Infof("plugctl: could not reattach to %s@%s, launching it: %v\n", r.Name, r.Version, err)
-	case warm:
-		if g.Verbose {
-			g.Infof("plugctl: reattached to %s@%s (pid %d)\n", r.Name, r.Version, pl.Pid())
-		}
-		return pl, true, nil
-	}
-	pl, err = runtime.Launch(ctx, runtime.SpecFromReceipt(p, r), opt)
-	return pl, false, err
-}
-
-// runOptions are the launch options of a command that runs name: --mtls,
-// --env and config.yaml's plugins.NAME.env, --inherit-env.
-func (g *Global) runOptions(p store.Paths, name string, rf *runFlags) (runtime.Options, error) {
-	if err := rf.check(); err != nil {
-		return runtime.Options{}, err
-	}
-	env, allow, err := g.pluginEnv(p, name, rf.Env)
-	if err != nil {
-		return runtime.Options{}, err
-	}
-	runDir, err := p.EnsureRun()
-	if err != nil {
-		return runtime.Options{}, err
-	}
-	return runtime.Options{
-		RunDir: runDir, Home: p, Logger: g.logger(), MTLS: store.MTLSMode(rf.MTLS),
-		Env: env, AllowEnv: allow, InheritEnv: g.InheritEnv,
-	}, nil
-}
-
 // testPluginLog is set only in the test binary (testhooks_test.go): where
 // the plugins of a test script also log, shown when the script fails.
 var testPluginLog = func() io.Writer { return nil }
@@ -648,46 +488,19 @@ var testPluginLog = func() io.Writer { return nil }
 // stopRunning refuses op on name's started versions (version "" means all
 // of them) unless force, which stops them first.
 func (g *Global) stopRunning(ctx context.Context, p store.Paths, name, version string, force bool, op string) error {
-	if _, err := runtime.CleanStale(p, false); err != nil {
-		return err
-	}
-	running, err := runtime.Started(p)
-	if err != nil {
-		return err
-	}
-	for _, s := range running {
-		if s.Name != name || (version != "" && s.Version != version) {
-			continue
-		}
-		if !force {
-			return &exitError{code: ExitError, msg: fmt.Sprintf("%s@%s is running (started, pid %d)", s.Name, s.Version, s.Pid),
-				hint: fmt.Sprintf("plugctl stop %s@%s first, or plugctl %s --force", s.Name, s.Version, op)}
-		}
-		if _, err := runtime.Stop(ctx, p, s.Name, s.Version); err != nil {
-			return err
-		}
+	stopped, err := g.runner(p).StopRunning(ctx, name, version, force)
+	for _, s := range stopped {
 		g.Infof("stopped %s@%s (pid %d)\n", s.Name, s.Version, s.Pid)
 	}
-	clearDead(ctx, p, name, version)
-	return nil
+	var re *runner.RunningError
+	if errors.As(err, &re) {
+		return &exitError{code: ExitError, msg: re.Error(), hint: fmt.Sprintf("plugctl stop %s@%s first, or plugctl %s --force", re.Name, re.Version, op)}
+	}
+	return err
 }
 
 // clearDead removes the run records of name's installed versions (version
-// "" means all of them) whose process died, so that removing a version
-// leaves nothing of it in run/ (install removes the rest once no record
-// says it runs).
+// "" means all of them) whose process died (runner.ClearDead).
 func clearDead(ctx context.Context, p store.Paths, name, version string) {
-	versions := []string{version}
-	if version == "" {
-		rs, _ := p.Versions(name)
-		versions = versions[:0]
-		for _, r := range rs {
-			versions = append(versions, r.Version)
-		}
-	}
-	for _, v := range versions {
-		if st, err := runtime.ReadStarted(p, name, v); err == nil && !st.Alive() {
-			_, _ = runtime.Stop(ctx, p, name, v)
-		}
-	}
+	(&runner.Runner{Home: p}).ClearDead(ctx, name, version)
 }

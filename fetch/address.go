@@ -254,41 +254,42 @@ func cleanSub(sub string) (string, error) {
 	return strings.TrimPrefix(path.Clean("/"+s), "/"), nil
 }
 
-// redact removes the userinfo of a URL (anywhere after a "scheme://").
-func redact(addr string) string {
+// userinfo finds the userinfo of a URL (anywhere after a "scheme://"):
+// addr[start:end] is it, without its '@'; ok is false when there is none.
+func userinfo(addr string) (start, end int, ok bool) {
 	i := strings.Index(addr, "://")
 	if i < 0 {
-		return addr
+		return 0, 0, false
 	}
-	start := i + 3
-	end := len(addr)
+	start = i + 3
+	host := len(addr)
 	if j := strings.IndexAny(addr[start:], "/?#"); j >= 0 {
-		end = start + j
+		host = start + j
 	}
-	at := strings.LastIndexByte(addr[start:end], '@')
+	at := strings.LastIndexByte(addr[start:host], '@')
 	if at < 0 {
+		return 0, 0, false
+	}
+	return start, start + at, true
+}
+
+// redact removes the userinfo of a URL (anywhere after a "scheme://").
+func redact(addr string) string {
+	start, end, ok := userinfo(addr)
+	if !ok {
 		return addr
 	}
-	return addr[:start] + addr[start+at+1:]
+	return addr[:start] + addr[end+1:]
 }
 
 // secretsOf lists the forms in which the credentials in addr may appear
 // in messages from git, go-getter or net/http.
 func secretsOf(addr string) []string {
-	i := strings.Index(addr, "://")
-	if i < 0 {
+	start, end, ok := userinfo(addr)
+	if !ok {
 		return nil
 	}
-	start := i + 3
-	end := len(addr)
-	if j := strings.IndexAny(addr[start:], "/?#"); j >= 0 {
-		end = start + j
-	}
-	at := strings.LastIndexByte(addr[start:end], '@')
-	if at < 0 {
-		return nil
-	}
-	raw := addr[start : start+at]
+	raw := addr[start:end]
 	out := []string{raw + "@"}
 	user, pass, hasPass := strings.Cut(raw, ":")
 	if u, err := url.PathUnescape(user); err == nil {

@@ -229,6 +229,30 @@ func commitFile(tmp, dst string) error {
 
 var errIdle = errors.New("idle timeout")
 
+// watchedBody is the sink of one download (hashing, bounded by MaxBytes)
+// and ctx cancelled with errIdle when no data arrives for IdleTimeout
+// (each read of data re-arms it); stop releases both.
+func (f *Fetcher) watchedBody(ctx context.Context) (context.Context, *body, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	b := &body{h: sha256.New(), max: f.opts.MaxBytes}
+	stop := func() { cancel(nil) }
+	if idle := f.opts.IdleTimeout; idle > 0 {
+		t := time.AfterFunc(idle, func() { cancel(errIdle) })
+		b.onData = func() { t.Reset(idle) }
+		stop = func() { t.Stop(); cancel(nil) }
+	}
+	return ctx, b, stop
+}
+
+// idleError is the error of a download that ctx (from watchedBody)
+// cancelled for its idle timeout, nil for any other.
+func (f *Fetcher) idleError(ctx context.Context) error {
+	if context.Cause(ctx) == errIdle {
+		return fmt.Errorf("no data received for %s: %w", f.opts.IdleTimeout, errIdle)
+	}
+	return nil
+}
+
 func (f *Fetcher) httpFile(ctx context.Context, s *source, dst string) (res Result, err error) {
 	if strings.Contains(s.url.Path, "//") {
 		// go-getter would read it as a subdirectory and fetch something else.
@@ -247,14 +271,8 @@ func (f *Fetcher) httpFile(ctx context.Context, s *source, dst string) (res Resu
 		}
 	}()
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	b := &body{h: sha256.New(), max: f.opts.MaxBytes}
-	if idle := f.opts.IdleTimeout; idle > 0 {
-		t := time.AfterFunc(idle, func() { cancel(errIdle) })
-		defer t.Stop()
-		b.onData = func() { t.Reset(idle) }
-	}
+	ctx, b, stop := f.watchedBody(ctx)
+	defer stop()
 	tr := &tracker{b: b, progress: f.opts.Progress}
 	hg := &getter.HttpGetter{
 		Client:                f.client,
@@ -306,8 +324,8 @@ func (f *Fetcher) httpError(ctx context.Context, u *url.URL, b *body, err error)
 	if b.err != nil {
 		return b.err
 	}
-	if context.Cause(ctx) == errIdle {
-		return fmt.Errorf("no data received for %s: %w", f.opts.IdleTimeout, errIdle)
+	if err := f.idleError(ctx); err != nil {
+		return err
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

@@ -2,7 +2,6 @@ package fetch
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
@@ -19,7 +18,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -293,8 +291,8 @@ func (f *Fetcher) ociError(ctx context.Context, reg string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if context.Cause(ctx) == errIdle {
-		return fmt.Errorf("no data received for %s: %w", f.opts.IdleTimeout, errIdle)
+	if err := f.idleError(ctx); err != nil {
+		return err
 	}
 	var er *errcode.ErrorResponse
 	switch {
@@ -449,14 +447,8 @@ func pickLayer(m *ocispec.Manifest, want string) (ocispec.Descriptor, error) {
 
 // ociFile fetches the layer s names to dst.
 func (f *Fetcher) ociFile(ctx context.Context, s *source, dst string) (res Result, err error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	b := &body{h: sha256.New(), max: f.opts.MaxBytes}
-	if idle := f.opts.IdleTimeout; idle > 0 {
-		t := time.AfterFunc(idle, func() { cancel(errIdle) })
-		defer t.Stop()
-		b.onData = func() { t.Reset(idle) }
-	}
+	ctx, b, stop := f.watchedBody(ctx)
+	defer stop()
 	reg := s.oci.ref.Registry
 	repo := f.oci.repository(ctx, reg, s.oci.ref.Repository)
 	mdesc, m, err := f.ociManifest(ctx, repo, s.oci)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -376,6 +377,22 @@ func TestRedact(t *testing.T) {
 	} {
 		if got := redact(in); got != want {
 			t.Errorf("redact(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// secretsOf finds the same userinfo that redact removes: the password in
+// every form a message may quote it, nothing for an address without one.
+func TestSecretsOf(t *testing.T) {
+	got := secretsOf("git::https://user:s%40cret@h/r.git//i?ref=a@b")
+	for _, want := range []string{"user:s%40cret@", "user:s@cret@", "s@cret", "user:***@"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("secretsOf: %q lacks %q", got, want)
+		}
+	}
+	for _, addr := range []string{"https://h/x@y", "git@github.com:o/r.git", "h/r"} {
+		if got := secretsOf(addr); got != nil {
+			t.Errorf("secretsOf(%s) = %q, want none", addr, got)
 		}
 	}
 }

@@ -61,7 +61,7 @@ func (e *CacheError) Unwrap() error { return e.Err }
 // replaces its cache. On any error the previous cache is left as it was.
 // Updates of one index take turns (store's IndexLockFile): the signature's
 // rollback check, the cache swap and the trust record are one step.
-func Fetch(ctx context.Context, f *fetch.Fetcher, p store.Paths, src Source) (*Index, error) {
+func Fetch(ctx context.Context, f *fetch.Fetcher, p store.Paths, src store.Source) (*Index, error) {
 	lockFile := p.IndexLockFile(src.Name)
 	if err := os.MkdirAll(filepath.Dir(lockFile), 0o755); err != nil {
 		return nil, err
@@ -95,7 +95,7 @@ func Fetch(ctx context.Context, f *fetch.Fetcher, p store.Paths, src Source) (*I
 
 // FetchUncached downloads and validates the index at src.Address without
 // touching the cache, for a one-off --index.
-func FetchUncached(ctx context.Context, f *fetch.Fetcher, p store.Paths, src Source) (*Index, *Meta, error) {
+func FetchUncached(ctx context.Context, f *fetch.Fetcher, p store.Paths, src store.Source) (*Index, *Meta, error) {
 	idx, meta, stage, err := fetchStage(ctx, f, p, src)
 	if stage != "" {
 		os.RemoveAll(stage)
@@ -103,7 +103,7 @@ func FetchUncached(ctx context.Context, f *fetch.Fetcher, p store.Paths, src Sou
 	return idx, meta, err
 }
 
-func fetchStage(ctx context.Context, f *fetch.Fetcher, p store.Paths, src Source) (*Index, *Meta, string, error) {
+func fetchStage(ctx context.Context, f *fetch.Fetcher, p store.Paths, src store.Source) (*Index, *Meta, string, error) {
 	tmpRoot, err := p.EnsureTmp()
 	if err != nil {
 		return nil, nil, "", err
@@ -315,26 +315,26 @@ func RemoveCache(p store.Paths, name string) error {
 
 // Offer is one index's entry for a plugin name.
 type Offer struct {
-	Index  Source
+	Index  store.Source
 	Meta   *Meta
 	Plugin Plugin
 }
 
 // Find returns every configured index's entry for name, in configuration
 // order: the first one wins unless the user names an index.
-func Find(p store.Paths, cfg *Config, name string) ([]Offer, error) {
+func Find(p store.Paths, cfg *store.Config, name string) ([]Offer, error) {
 	return find(p, cfg, func(index string) (Plugin, bool, error) { return LoadPlugin(p, index, name) })
 }
 
 // FindMatching is Find for resolving one constraint on one platform: each
 // offer holds only the versions LoadPluginMatching returns.
-func FindMatching(p store.Paths, cfg *Config, name, constraint, platform string) ([]Offer, error) {
+func FindMatching(p store.Paths, cfg *store.Config, name, constraint, platform string) ([]Offer, error) {
 	return find(p, cfg, func(index string) (Plugin, bool, error) {
 		return LoadPluginMatching(p, index, name, constraint, platform)
 	})
 }
 
-func find(p store.Paths, cfg *Config, load func(index string) (Plugin, bool, error)) ([]Offer, error) {
+func find(p store.Paths, cfg *store.Config, load func(index string) (Plugin, bool, error)) ([]Offer, error) {
 	var out []Offer
 	for _, src := range cfg.Indexes {
 		pl, ok, err := load(src.Name)
@@ -365,7 +365,7 @@ type Entry struct {
 
 // All returns every plugin of every configured, cached index, sorted by
 // name then index order.
-func All(p store.Paths, cfg *Config) ([]Entry, error) {
+func All(p store.Paths, cfg *store.Config) ([]Entry, error) {
 	var out []Entry
 	for _, src := range cfg.Indexes {
 		m, err := LoadMeta(p, src.Name)
@@ -399,7 +399,7 @@ func ResolveURL(m *Meta, ref string) (string, error) {
 const DefaultTTL = time.Hour
 
 // Stale reports whether the cache of src is missing or older than ttl.
-func Stale(p store.Paths, src Source, ttl time.Duration, now time.Time) bool {
+func Stale(p store.Paths, src store.Source, ttl time.Duration, now time.Time) bool {
 	m, err := LoadMeta(p, src.Name)
 	return err != nil || m.Source != src.Address || now.Sub(m.FetchedAt) > ttl
 }

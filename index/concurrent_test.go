@@ -25,7 +25,7 @@ func TestConcurrentFetchOfOneIndex(t *testing.T) {
 	if err := os.WriteFile(idxPath, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	src := Source{Name: "main", Address: idxPath}
+	src := store.Source{Name: "main", Address: idxPath}
 	f := fetch.New(fetch.Options{Pwd: dir})
 	for round := 0; round < 10; round++ {
 		var wg sync.WaitGroup

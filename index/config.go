@@ -10,23 +10,10 @@ import (
 	"github.com/plugctl/plugctl/store"
 )
 
-// The configuration (config.yaml) lives in store, so that commands that only
-// run plugins read it without linking the index code; these names keep
-// index's API.
-type (
-	// Config is $PLUGCTL_HOME/config.yaml: the configured indexes, in the
-	// order that decides which one wins when several offer a name.
-	Config = store.Config
-	// PluginSettings are one plugin's settings in config.yaml.
-	PluginSettings = store.PluginSettings
-	// Source is one configured index.
-	Source = store.Source
-)
-
 // Add fetches and validates the index s names, then adds it to
 // config.yaml; when the fetch fails the configuration is left as it was.
 // The name must be free (an error wrapping store.ErrIndexExists).
-func Add(ctx context.Context, f *fetch.Fetcher, p store.Paths, s Source) (*Index, error) {
+func Add(ctx context.Context, f *fetch.Fetcher, p store.Paths, s store.Source) (*Index, error) {
 	cfg, err := store.LoadConfig(p)
 	if err != nil {
 		return nil, err
@@ -64,17 +51,17 @@ func Remove(ctx context.Context, p store.Paths, name string) error {
 // Select returns the configured indexes names, in the order given and
 // each once, or every configured index when names is empty. A name not
 // configured is a *NotFoundError.
-func Select(cfg *Config, names []string) ([]Source, error) {
+func Select(cfg *store.Config, names []string) ([]store.Source, error) {
 	if len(names) == 0 {
 		return cfg.Indexes, nil
 	}
-	var out []Source
+	var out []store.Source
 	for _, n := range names {
 		s, ok := cfg.Lookup(n)
 		if !ok {
 			return nil, &NotFoundError{What: "index", Name: n}
 		}
-		if !slices.ContainsFunc(out, func(x Source) bool { return x.Name == n }) {
+		if !slices.ContainsFunc(out, func(x store.Source) bool { return x.Name == n }) {
 			out = append(out, s)
 		}
 	}

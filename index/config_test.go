@@ -3,11 +3,13 @@ package index
 import (
 	"errors"
 	"testing"
+
+	"github.com/plugctl/plugctl/store"
 )
 
 func TestSelect(t *testing.T) {
-	cfg := &Config{Indexes: []Source{{Name: "a"}, {Name: "b"}, {Name: "c"}}}
-	names := func(ss []Source) (out []string) {
+	cfg := &store.Config{Indexes: []store.Source{{Name: "a"}, {Name: "b"}, {Name: "c"}}}
+	names := func(ss []store.Source) (out []string) {
 		for _, s := range ss {
 			out = append(out, s.Name)
 		}

@@ -22,7 +22,7 @@ type Cached struct {
 
 // LoadCached reads the cached bytes of src (and its signature), refusing a
 // signed copy whose expiry has passed, as every reader of the cache does.
-func LoadCached(p store.Paths, src Source, now time.Time) (*Cached, error) {
+func LoadCached(p store.Paths, src store.Source, now time.Time) (*Cached, error) {
 	m, err := LoadMeta(p, src.Name)
 	if err != nil {
 		return nil, err

@@ -61,7 +61,7 @@ func readTrust(p store.Paths, name string) (*trustState, error) {
 // bytes and parsed form: a signature by a trusted key at the signature
 // address, a version and an expiry, an expiry in the future, and a version
 // never below (nor equal with other bytes to) the highest seen.
-func checkSigned(ctx context.Context, f *fetch.Fetcher, p store.Paths, src Source, stage string, raw []byte, rawSum string, idx *Index, now time.Time) error {
+func checkSigned(ctx context.Context, f *fetch.Fetcher, p store.Paths, src store.Source, stage string, raw []byte, rawSum string, idx *Index, now time.Time) error {
 	sigFile := filepath.Join(stage, "index.minisig")
 	if _, err := f.WithMaxBytes(MaxSignatureBytes).File(ctx, SignatureAddress(src.Address), sigFile); err != nil {
 		if errors.Is(err, fetch.ErrNotFound) {
@@ -103,7 +103,7 @@ func writeTrust(p store.Paths, name string, idx *Index, rawSum string, now time.
 }
 
 // checkFresh refuses a cached signed index whose expiry has passed.
-func checkFresh(src Source, m *Meta, now time.Time) error {
+func checkFresh(src store.Source, m *Meta, now time.Time) error {
 	if len(src.Keys) > 0 && m.Expires != nil && !now.Before(*m.Expires) {
 		return &verify.SignatureError{Index: src.Name, Reason: fmt.Sprintf("cached copy expired at %s and no newer signed copy could be fetched: the publisher must re-sign it", m.Expires.UTC().Format(time.RFC3339))}
 	}

@@ -29,7 +29,7 @@ func TestFetchRefusesOversizedSignature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := Source{Name: "signed", Address: idxPath, Keys: []string{string(pub)}}
+	src := store.Source{Name: "signed", Address: idxPath, Keys: []string{string(pub)}}
 	_, err = Fetch(context.Background(), fetch.New(fetch.Options{Pwd: dir}), p, src)
 	if !errors.Is(err, fetch.ErrTooLarge) {
 		t.Errorf("Fetch with a %d-byte signature = %v, want fetch.ErrTooLarge", MaxSignatureBytes+1, err)

@@ -3,6 +3,7 @@ package install
 import (
 	"github.com/plugctl/plugctl/profile"
 
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -151,6 +152,14 @@ func (in *Installer) hook(stage string) {
 // one step (see replaceDir); without, only a directory without a receipt
 // (a leftover) is replaced.
 func (in *Installer) stageAndCommit(ctx context.Context, req Request, replace bool) (*store.Receipt, error) {
+	if s := req.Protocol.Schema; s != nil && req.SchemaSet == nil && req.SchemaSource == "" {
+		return nil, &SchemaUnavailableError{Name: req.Name, Version: req.Version, SHA256: s.SHA256}
+	}
+	if req.SchemaSet != nil && req.Protocol.Schema != nil {
+		if err := checkSchemaSet(req.Name+"@"+req.Version, req.Source, req.SchemaSet, req.Protocol.Schema); err != nil {
+			return nil, err
+		}
+	}
 	tmpRoot, err := in.Paths.EnsureTmp()
 	if err != nil {
 		return nil, err
@@ -283,6 +292,54 @@ func (in *Installer) stageAndCommit(ctx context.Context, req Request, replace bo
 
 // SchemaFile is where a version's verified gRPC schema is kept, beside pkg/.
 const SchemaFile = "schema.protoset"
+
+// SchemaUnavailableError is a version whose protocol names a gRPC schema
+// that cannot be had for an install: one given with install --from
+// --proto/--protoset has no address to fetch it from again, and neither a
+// lock entry's schemaSet nor an intact kept copy holds it.
+type SchemaUnavailableError struct {
+	Name, Version string
+	SHA256        string // of the schema the version needs
+}
+
+func (e *SchemaUnavailableError) Error() string {
+	return fmt.Sprintf("%s@%s needs the gRPC schema given with its install (sha256 %s, from --proto or --protoset), which has no address to fetch it from again: no intact copy is at hand (the store's is missing or changed, and no %s entry carries it)", e.Name, e.Version, e.SHA256, LockFileName)
+}
+
+// schemaSum is the SHA-256 of a schema set, as receipts and locks record it.
+func schemaSum(set []byte) string {
+	sum, _ := verify.ReaderSHA256(bytes.NewReader(set))
+	return sum
+}
+
+// checkSchemaSet checks the schema set of what (from source) against the
+// SHA-256 recorded for it: an error wrapping *verify.MismatchError when it
+// differs or none is recorded.
+func checkSchemaSet(what, source string, set []byte, want *store.Schema) error {
+	got := schemaSum(set)
+	if want == nil || !strings.EqualFold(got, want.SHA256) {
+		w := "(none recorded)"
+		if want != nil && want.SHA256 != "" {
+			w = want.SHA256
+		}
+		return fmt.Errorf("schema: %w", &verify.MismatchError{What: what + " schema", Source: source, Want: w, Got: got})
+	}
+	return nil
+}
+
+// keptSchema returns r's schema as kept in its version directory, when it
+// is there and hashes to what r records.
+func (in *Installer) keptSchema(r *store.Receipt) ([]byte, bool) {
+	s := r.Protocol.Schema
+	if s == nil || s.Path == "" {
+		return nil, false
+	}
+	b, err := store.ReadFileMax(filepath.Join(in.Paths.VersionDir(r.Name, r.Version), SchemaFile), MaxLockBytes)
+	if err != nil || checkSchemaSet(r.Name+"@"+r.Version, "", b, s) != nil {
+		return nil, false
+	}
+	return b, true
+}
 
 func (in *Installer) fetchSchema(ctx context.Context, req Request, vdir string) error {
 	dst := filepath.Join(vdir, SchemaFile)
@@ -522,7 +579,7 @@ func (in *Installer) leftovers(old bool, held ...string) []leftover {
 		// A stage is named name@version.RANDOM (stagePrefix + MkdirTemp);
 		// no plugin, index or removal label holds an '@', so this comes
 		// first: a plugin may be called remove-x or index-x.
-		name, rest, ok := strings.Cut(e.Name(), "@")
+		name, rest, ok := store.SplitAt(e.Name())
 		if !ok || store.ValidName(name) != nil {
 			if kind, _, ok := strings.Cut(e.Name(), "-"); ok && (kind == "remove" || kind == "index") {
 				if fi, err := e.Info(); old && err == nil && time.Since(fi.ModTime()) > leftoverAge {

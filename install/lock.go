@@ -35,6 +35,11 @@ type LockedPlugin struct {
 	Index      *LockedIndex              `json:"index,omitempty"`
 	Protocol   store.Protocol            `json:"protocol"`
 	Platforms  map[string]LockedArtifact `json:"platforms"` // os/arch → artifact
+	// SchemaSet is the gRPC schema (a FileDescriptorSet) given with
+	// install --from --proto/--protoset, which has no address to fetch
+	// it from again: the lock carries it (base64 in the file), and
+	// Protocol.Schema its SHA-256.
+	SchemaSet []byte `json:"schemaSet,omitempty"`
 }
 
 // LockedIndex names where the entry came from.
@@ -159,8 +164,24 @@ func Entry(c Candidate, version, constraint string) (LockedPlugin, error) {
 	return lp, nil
 }
 
+// RequestEntry is the lock entry of an install outside any index (install
+// --from): the one platform it was made for, and the schema given with it.
+func RequestEntry(req Request) LockedPlugin {
+	lp := LockedPlugin{
+		Version: req.Version, Constraint: req.Constraint, Protocol: req.Protocol,
+		Platforms: map[string]LockedArtifact{req.Platform: {URL: req.Source, SHA256: req.SHA256, H1: req.H1, Bin: req.Bin}},
+	}
+	if req.SchemaSet != nil {
+		lp.SchemaSet = req.SchemaSet
+		lp.Protocol.Schema = &store.Schema{SHA256: schemaSum(req.SchemaSet)}
+	}
+	return lp
+}
+
 // Request returns the install request for platform, or an error naming the
-// platforms the lock does record.
+// platforms the lock does record. A schema set the lock carries must hash
+// to the SHA-256 it records (an error wrapping *verify.MismatchError
+// otherwise).
 func (lp LockedPlugin) Request(name, platform string) (Request, error) {
 	a, ok := lp.Platforms[platform]
 	if !ok {
@@ -180,6 +201,12 @@ func (lp LockedPlugin) Request(name, platform string) (Request, error) {
 	}
 	if s := lp.Protocol.Schema; s != nil && s.URL != "" {
 		req.SchemaSource = s.URL
+	}
+	if lp.SchemaSet != nil {
+		if err := checkSchemaSet(name+"@"+lp.Version, LockFileName, lp.SchemaSet, lp.Protocol.Schema); err != nil {
+			return Request{}, err
+		}
+		req.SchemaSet = lp.SchemaSet
 	}
 	return req, nil
 }

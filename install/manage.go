@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/plugctl/plugctl/store"
-	"github.com/plugctl/plugctl/store/layout"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -214,17 +213,16 @@ func (in *Installer) PruneVersions(name string, keep int) ([]PruneChoice, error)
 // (runtime.Stop, which also clears the record of one that died, and
 // runtime.CleanStale, which ends what an interrupted start left).
 func (in *Installer) removeRunFiles(name, version string) {
-	home := in.Paths.Home
-	for _, rec := range []string{layout.StartedFile(home, name, version), layout.SpawnFile(home, name, version)} {
+	for _, rec := range []string{in.Paths.StartedFile(name, version), in.Paths.SpawnFile(name, version)} {
 		if _, err := os.Lstat(rec); !errors.Is(err, fs.ErrNotExist) {
 			return
 		}
 	}
 	for _, f := range []string{
-		layout.LogFile(home, name, version),
-		layout.OutFile(home, name, version),
-		layout.LockFile(home, name, version),
-		layout.KeeperSocket(home, name, version),
+		in.Paths.LogFile(name, version),
+		in.Paths.OutFile(name, version),
+		in.Paths.RunLockFile(name, version),
+		in.Paths.KeeperSocket(name, version),
 	} {
 		if f != "" {
 			os.Remove(f)

@@ -81,15 +81,6 @@ func (in *Installer) InstallPlans(ctx context.Context, plans []Plan) ([]PlanResu
 // call when its install ends. A nil fetcher means the installer's.
 type FetcherFunc func(label string) (*fetch.Fetcher, func())
 
-// LockFromRequest is the lock entry of an install outside any index: the
-// one platform it was made for.
-func LockFromRequest(req Request) LockedPlugin {
-	return LockedPlugin{
-		Version: req.Version, Constraint: req.Constraint, Protocol: req.Protocol,
-		Platforms: map[string]LockedArtifact{req.Platform: {URL: req.Source, SHA256: req.SHA256, H1: req.H1, Bin: req.Bin}},
-	}
-}
-
 // LockSaver records in a lock file what install --save and upgrade --save
 // installed: the one way a command writes a lock. The lock is read when
 // the saver is made, before anything is installed, so that an unreadable

@@ -14,7 +14,7 @@ import (
 
 // testIndex configures an index, in in's home, that offers tool at each
 // version, every one the bytes at src.
-func testIndex(t *testing.T, in *Installer, src, sum string, versions ...string) *index.Config {
+func testIndex(t *testing.T, in *Installer, src, sum string, versions ...string) *store.Config {
 	t.Helper()
 	doc := "apiVersion: plugctl/v1\nplugins:\n  tool:\n    versions:\n"
 	for _, v := range versions {
@@ -24,11 +24,11 @@ func testIndex(t *testing.T, in *Installer, src, sum string, versions ...string)
 	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := index.Source{Name: "main", Address: path}
+	s := store.Source{Name: "main", Address: path}
 	if _, err := index.Fetch(context.Background(), in.Fetcher, in.Paths, s); err != nil {
 		t.Fatal(err)
 	}
-	return &index.Config{Indexes: []index.Source{s}}
+	return &store.Config{Indexes: []store.Source{s}}
 }
 
 // Upgrade installs the newest allowed version, makes it active, keeps the
@@ -118,7 +118,7 @@ func TestLockSaverRecord(t *testing.T) {
 		t.Fatalf("NewLockSaver(save false) = %v, %v; want nil, nil", s, err)
 	}
 	req := Request{Name: "tool", Version: "1.0.0", Source: src, SHA256: sum, Platform: "linux/amd64"}
-	lp := LockFromRequest(req)
+	lp := RequestEntry(req)
 	a := lp.Platforms["linux/amd64"]
 	a.SHA256 = ""
 	lp.Platforms["linux/amd64"] = a
@@ -188,7 +188,7 @@ func TestSync(t *testing.T) {
 	}
 	lockFile := filepath.Join(t.TempDir(), LockFileName)
 	lock := &Lock{Schema: LockSchema, Plugins: map[string]LockedPlugin{
-		"tool": LockFromRequest(Request{Name: "tool", Version: "1.0.0", Source: src, SHA256: sum, Platform: "linux/amd64"}),
+		"tool": RequestEntry(Request{Name: "tool", Version: "1.0.0", Source: src, SHA256: sum, Platform: "linux/amd64"}),
 	}}
 	if err := lock.Write(lockFile); err != nil {
 		t.Fatal(err)

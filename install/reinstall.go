@@ -53,7 +53,14 @@ func (in *Installer) Reinstall(ctx context.Context, name, version string) (*Resu
 	if r.Source == "" || r.ArtifactSHA256 == "" {
 		return nil, fmt.Errorf("reinstall %s@%s: %w", name, version, ErrNoSource)
 	}
-	return in.Replace(ctx, ReceiptRequest(r))
+	req := ReceiptRequest(r)
+	if req.SchemaSource == "" {
+		// A schema given with install --from: its intact kept copy is
+		// the one to keep (without one, the install fails with
+		// *SchemaUnavailableError rather than drop it).
+		req.SchemaSet, _ = in.keptSchema(r)
+	}
+	return in.Replace(ctx, req)
 }
 
 // Replace installs req whether or not its version is installed: an
@@ -125,7 +132,33 @@ func Differences(r *store.Receipt, req Request) []string {
 	if req.Bin != "" && req.Bin != r.ArtifactBin && req.Bin != r.Bin {
 		d = append(d, fmt.Sprintf("bin %s (installed: %s)", req.Bin, r.Bin))
 	}
+	if want, have := requestSchemaSum(req), protocolSchemaSum(r.Protocol); !strings.EqualFold(want, have) {
+		d = append(d, fmt.Sprintf("schema %s (installed: %s)", orNone(want), orNone(have)))
+	}
 	return append(d, ProtocolDifferences(r.Protocol.WithDefaults(r.Name), req.Protocol.WithDefaults(req.Name))...)
+}
+
+// requestSchemaSum is the SHA-256 of the schema req installs, or "".
+func requestSchemaSum(req Request) string {
+	if req.SchemaSet != nil {
+		return schemaSum(req.SchemaSet)
+	}
+	return protocolSchemaSum(req.Protocol)
+}
+
+// protocolSchemaSum is the SHA-256 of p's schema, or "".
+func protocolSchemaSum(p store.Protocol) string {
+	if p.Schema == nil {
+		return ""
+	}
+	return p.Schema.SHA256
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // ProtocolDifferences names the settings of b that differ from a, as

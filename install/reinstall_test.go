@@ -100,4 +100,15 @@ func TestDifferences(t *testing.T) {
 	if len(d) != 1 || d[0] != "--cookie-value c2 (was c1)" {
 		t.Errorf("Differences = %q, want the cookie value", d)
 	}
+	// A schema given with the install (--proto/--protoset) that is not
+	// the one kept.
+	set := []byte("a schema set")
+	d = Differences(r, Request{Name: "a", Source: "s", SHA256: "ab", Protocol: store.Protocol{CookieValue: "c1"}, SchemaSet: set})
+	if want := "schema " + schemaSum(set) + " (installed: none)"; len(d) != 1 || d[0] != want {
+		t.Errorf("Differences = %q, want %q", d, want)
+	}
+	r.Protocol.Schema = &store.Schema{SHA256: strings.ToUpper(schemaSum(set)), Path: SchemaFile}
+	if d := Differences(r, Request{Name: "a", Source: "s", SHA256: "ab", Protocol: store.Protocol{CookieValue: "c1"}, SchemaSet: set}); len(d) != 0 {
+		t.Errorf("Differences with the kept schema = %q, want none", d)
+	}
 }

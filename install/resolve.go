@@ -79,7 +79,7 @@ func resolve(q index.Query, cands []Candidate, platform string) (Request, *Candi
 }
 
 // Candidates loads every configured index's cached entry for name.
-func Candidates(p store.Paths, cfg *index.Config, name string) ([]Candidate, error) {
+func Candidates(p store.Paths, cfg *store.Config, name string) ([]Candidate, error) {
 	offers, err := index.Find(p, cfg, name)
 	if err != nil {
 		return nil, err
@@ -93,12 +93,12 @@ func Candidates(p store.Paths, cfg *index.Config, name string) ([]Candidate, err
 // (index.FindMatching): fast on indexes with thousands of versions, and an
 // index later in the configuration, even one whose cache is broken, is not
 // read.
-func CandidatesFor(p store.Paths, cfg *index.Config, q index.Query, platform string) ([]Candidate, error) {
+func CandidatesFor(p store.Paths, cfg *store.Config, q index.Query, platform string) ([]Candidate, error) {
 	for _, src := range cfg.Indexes {
 		if q.Index != "" && src.Name != q.Index {
 			continue
 		}
-		one := &index.Config{Indexes: []index.Source{src}}
+		one := &store.Config{Indexes: []store.Source{src}}
 		offers, err := index.FindMatching(p, one, q.Name, q.Constraint, platform)
 		if err != nil {
 			return nil, err

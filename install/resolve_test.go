@@ -18,14 +18,14 @@ func TestCandidatesForReadsOnlyTheIndexUsed(t *testing.T) {
 	dir := t.TempDir()
 	p, _ := store.New(filepath.Join(dir, "home"))
 	f := fetch.New(fetch.Options{Pwd: dir})
-	cfg := &index.Config{}
+	cfg := &store.Config{}
 	for _, ix := range []struct{ name, plugin string }{{"first", "tool"}, {"second", "tool"}, {"third", "other"}} {
 		doc := "apiVersion: plugctl/v1\nplugins:\n  " + ix.plugin + ":\n    versions:\n      1.0.0:\n        linux/amd64: {url: x, sha256: \"" + "0000000000000000000000000000000000000000000000000000000000000000\"}\n"
 		path := filepath.Join(dir, ix.name+".yaml")
 		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		src := index.Source{Name: ix.name, Address: path}
+		src := store.Source{Name: ix.name, Address: path}
 		if _, err := index.Fetch(context.Background(), f, p, src); err != nil {
 			t.Fatal(err)
 		}

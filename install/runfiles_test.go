@@ -6,8 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"testing"
-
-	"github.com/plugctl/plugctl/store/layout"
 )
 
 // Removing a version removes what run/ holds for it (log, stdout, lock,
@@ -21,12 +19,12 @@ func TestRemoveRemovesRunFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	home := in.Paths.Home
-	if err := os.MkdirAll(layout.Run(home), 0o700); err != nil {
+	home := in.Paths
+	if err := os.MkdirAll(home.Run(), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	files := func(v string) []string {
-		return []string{layout.LogFile(home, "tool", v), layout.OutFile(home, "tool", v), layout.LockFile(home, "tool", v), layout.KeeperSocket(home, "tool", v)}
+		return []string{home.LogFile("tool", v), home.OutFile("tool", v), home.RunLockFile("tool", v), home.KeeperSocket("tool", v)}
 	}
 	for _, v := range []string{"1.0.0", "2.0.0"} {
 		for _, f := range files(v) {
@@ -35,7 +33,7 @@ func TestRemoveRemovesRunFiles(t *testing.T) {
 			}
 		}
 	}
-	started := layout.StartedFile(home, "tool", "2.0.0")
+	started := home.StartedFile("tool", "2.0.0")
 	if err := os.WriteFile(started, []byte("{}"), 0o600); err != nil {
 		t.Fatal(err)
 	}

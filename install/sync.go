@@ -21,8 +21,18 @@ type SyncStep struct {
 	Lock LockedPlugin
 	// Changed names the installed files of the locked version that no
 	// longer hash to what was installed from the locked bytes: sync
-	// fetches the version again, sync --check fails with ErrTampered.
+	// fetches the version again, sync --check fails with ErrTampered. A
+	// kept gRPC schema that is missing or no longer hashes to its
+	// receipt's SHA-256 is among them.
 	Changed []string
+	// Stale: the installed version keeps another gRPC schema than the
+	// lock records, or none where it records one: sync installs it again
+	// with the lock's.
+	Stale bool
+	// SchemaUnlocked: the installed version keeps a gRPC schema where the
+	// lock records none (a lock written before lock entries carried
+	// schemas): sync leaves it, sync --check reports it.
+	SchemaUnlocked bool
 }
 
 // SyncPlan compares the store with lock (read from file) for platform. It
@@ -34,7 +44,8 @@ type SyncStep struct {
 // The executable of an installed locked version is checked against its
 // receipt's hash, which the lock's vouches for, through its identity record
 // (a full hash only when the file's identity changed): a changed one is in
-// the step's Changed.
+// the step's Changed. So is a kept gRPC schema that is missing or changed;
+// one other than the lock records is a difference.
 func (in *Installer) SyncPlan(lock *Lock, file, platform string) ([]SyncStep, []string, error) {
 	var steps []SyncStep
 	var drift []string
@@ -54,6 +65,7 @@ func (in *Installer) SyncPlan(lock *Lock, file, platform string) ([]SyncStep, []
 			}
 		}
 		var changed []string
+		stale, unlocked := false, false
 		if r, err := in.Paths.ReadReceipt(name, req.Version); err == nil {
 			if !strings.EqualFold(r.ArtifactSHA256, req.SHA256) {
 				return nil, nil, &LockMismatchError{Name: name, Version: req.Version, Lock: file, Installed: r.ArtifactSHA256, Locked: req.SHA256}
@@ -65,6 +77,16 @@ func (in *Installer) SyncPlan(lock *Lock, file, platform string) ([]SyncStep, []
 			if err := verify.CheckExecutable(exe, r.BinSHA256, filepath.Join(in.Paths.VersionDir(name, req.Version), verify.RecordFile)); err != nil {
 				changed = append(changed, exe)
 			}
+			locked, kept := protocolSchemaSum(lp.Protocol), protocolSchemaSum(r.Protocol)
+			switch {
+			case !strings.EqualFold(locked, kept):
+				drift = append(drift, fmt.Sprintf("%s@%s: schema %s, lock says %s", name, req.Version, orNone(kept), orNone(locked)))
+				stale, unlocked = locked != "", locked == ""
+			case kept != "":
+				if _, ok := in.keptSchema(r); !ok {
+					changed = append(changed, filepath.Join(in.Paths.VersionDir(name, req.Version), SchemaFile))
+				}
+			}
 		} else {
 			drift = append(drift, fmt.Sprintf("%s@%s is not installed", name, req.Version))
 		}
@@ -75,7 +97,7 @@ func (in *Installer) SyncPlan(lock *Lock, file, platform string) ([]SyncStep, []
 			}
 			drift = append(drift, fmt.Sprintf("%s: active is %s, lock says %s", name, active, req.Version))
 		}
-		steps = append(steps, SyncStep{Req: req, Lock: lp, Changed: changed})
+		steps = append(steps, SyncStep{Req: req, Lock: lp, Changed: changed, Stale: stale, SchemaUnlocked: unlocked})
 	}
 	return steps, drift, nil
 }
@@ -119,6 +141,9 @@ type SyncReport struct {
 	Drift []string
 	// Unlocked are the installed plugins the lock does not record.
 	Unlocked []string
+	// SchemaUnlocked names a plugin whose installed locked version keeps
+	// a gRPC schema the lock does not record (sync leaves it alone).
+	SchemaUnlocked string
 }
 
 // SyncCheck compares the store with the lock file and changes nothing.
@@ -129,6 +154,9 @@ func (in *Installer) SyncCheck(o SyncOptions) (*SyncReport, error) {
 	}
 	rep := &SyncReport{Drift: drift, Unlocked: unlocked}
 	for _, st := range steps {
+		if st.SchemaUnlocked {
+			rep.SchemaUnlocked = st.Req.Name
+		}
 		for _, f := range st.Changed {
 			rep.Changed = append(rep.Changed, fmt.Sprintf("%s@%s: %s changed since install", st.Req.Name, st.Req.Version, f))
 		}
@@ -196,7 +224,7 @@ func (in *Installer) Sync(ctx context.Context, o SyncOptions) ([]Synced, []strin
 	plans := make([]Plan, len(steps))
 	before := map[string]string{}
 	for i, st := range steps {
-		plans[i] = Plan{Req: st.Req, Lock: st.Lock, Replace: len(st.Changed) > 0}
+		plans[i] = Plan{Req: st.Req, Lock: st.Lock, Replace: len(st.Changed) > 0 || st.Stale}
 		before[st.Req.Name], _ = in.Paths.Active(st.Req.Name)
 	}
 	if o.Prune {

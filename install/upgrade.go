@@ -47,7 +47,7 @@ func newer(a, b string) bool {
 
 // CheckOne computes the Status of an installed plugin against the
 // configured indexes. constraint, when not empty, replaces the recorded one.
-func CheckOne(p store.Paths, cfg *index.Config, name, constraint, platform string) (Status, error) {
+func CheckOne(p store.Paths, cfg *store.Config, name, constraint, platform string) (Status, error) {
 	st := Status{Name: name}
 	active, err := p.Active(name)
 	if err != nil {
@@ -105,7 +105,7 @@ func CheckOne(p store.Paths, cfg *index.Config, name, constraint, platform strin
 // Statuses checks the named installed plugins, NAME or NAME@CONSTRAINT (a
 // constraint given replaces the recorded one), against their indexes; with
 // no names, every installed plugin.
-func Statuses(p store.Paths, cfg *index.Config, names []string, platform string) ([]Status, error) {
+func Statuses(p store.Paths, cfg *store.Config, names []string, platform string) ([]Status, error) {
 	type want struct{ name, constraint string }
 	var todo []want
 	if len(names) == 0 {
@@ -164,7 +164,7 @@ type Upgraded struct {
 // Upgrade installs, beside the installed ones, the newest version of each
 // plugin its constraint allows, and makes it active; the old versions stay.
 // With DryRun it only says what it would do (To differs from From).
-func (in *Installer) Upgrade(ctx context.Context, cfg *index.Config, o UpgradeOptions) ([]Upgraded, error) {
+func (in *Installer) Upgrade(ctx context.Context, cfg *store.Config, o UpgradeOptions) ([]Upgraded, error) {
 	sts, err := Statuses(in.Paths, cfg, o.Names, o.Platform)
 	if err != nil {
 		return nil, err

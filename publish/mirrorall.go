@@ -41,7 +41,7 @@ type Mirrored struct {
 // into a registry (MirrorOCI). Requests that do not fit are an error
 // wrapping index.ErrUsage, before anything is copied; an index name not
 // configured is an *index.NotFoundError.
-func MirrorIndexes(ctx context.Context, p store.Paths, cfg *index.Config, r MirrorRequest) (*Mirrored, error) {
+func MirrorIndexes(ctx context.Context, p store.Paths, cfg *store.Config, r MirrorRequest) (*Mirrored, error) {
 	o := r.Options
 	for _, pl := range o.Platforms {
 		if !index.KnownPlatform(pl) {

@@ -273,7 +273,7 @@ func TestMirrorIndexesRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &index.Config{Indexes: []index.Source{{Name: "main", Address: "/nowhere/index.yaml"}}}
+	cfg := &store.Config{Indexes: []store.Source{{Name: "main", Address: "/nowhere/index.yaml"}}}
 	dest := filepath.Join(t.TempDir(), "mirror")
 	for name, r := range map[string]MirrorRequest{
 		"platform":            {Dest: dest, Options: MirrorOptions{Platforms: []string{"linux/nosuch"}}},
@@ -289,7 +289,7 @@ func TestMirrorIndexesRefuses(t *testing.T) {
 	if _, err := MirrorIndexes(context.Background(), p, cfg, MirrorRequest{Dest: dest, Names: []string{"other"}}); !errors.As(err, &nf) {
 		t.Errorf("unknown index: %v, want *index.NotFoundError", err)
 	}
-	if _, err := MirrorIndexes(context.Background(), p, &index.Config{}, MirrorRequest{Dest: dest}); !errors.Is(err, index.ErrUsage) {
+	if _, err := MirrorIndexes(context.Background(), p, &store.Config{}, MirrorRequest{Dest: dest}); !errors.Is(err, index.ErrUsage) {
 		t.Errorf("no index configured: %v, want index.ErrUsage", err)
 	}
 	if _, err := os.Stat(dest); err == nil {

@@ -1,6 +1,7 @@
 // Package runtime launches installed go-plugin plugins and calls their
 // methods generically: the part of plugctl that `call`, `describe` and
-// `health` stand on, and the host API an application embeds.
+// `health` stand on (through internal/runner, which picks attach or launch
+// for them), and the host API an application embeds.
 //
 // Launch refuses to run anything from a tree that other users can change
 // (*UnsafePathError, as ssh's StrictModes), verifies the executable against
@@ -42,7 +43,8 @@
 //	*verify.MismatchError                  4  (integrity)
 //	*UnsafePathError                       4  (store writable by others)
 //	ErrMethodNotFound (*NotFoundError)     3  (unknown method or service; gRPC Unimplemented)
-//	ErrAmbiguousMethod, *ArgError          2  (usage: bad JSON argument or metadata key)
+//	ErrAmbiguousMethod, *ArgError          2  (usage: bad JSON argument or metadata key;
+//	                                          ErrGobType: a net/rpc argument of the wrong Go type)
 //	*PluginError                           5  (would not start, handshake, crash, timeout, Unavailable)
 //	*MethodError                           6  (any other gRPC status; a net/rpc method's error)
 //	ErrUnsupported, ErrNoReflection, other 1

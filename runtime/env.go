@@ -1,6 +1,10 @@
 package runtime
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/plugctl/plugctl/internal/handshake"
+)
 
 // cleanEnv names the variables of the caller's environment that every
 // plugin gets (CleanEnv). It is the only copy of the rule: nothing else
@@ -79,7 +83,7 @@ func filterEnv(env []string, cookieKey string) []string {
 	var out []string
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == "" || k == cookieKey || strings.HasPrefix(k, "PLUGIN_") {
+		if k == "" || handshake.Reserved(k, cookieKey) {
 			continue
 		}
 		out = append(out, kv)

@@ -28,6 +28,12 @@ var ErrUnsupported = errors.New("not supported")
 // starting with "grpc-" (exit code 2).
 var ErrBadMetadata = errors.New("invalid metadata key")
 
+// ErrGobType is wrapped (in an *ArgError) when a net/rpc plugin's argument
+// could not be encoded as gob, or the plugin could not decode it into the Go
+// type its method takes: the caller states the type with {"$gob": "TYPE",
+// "value": VALUE} (exit code 2).
+var ErrGobType = errors.New("argument of the wrong Go type")
+
 // Ops of a *PluginError.
 const (
 	OpStart     = "start"     // the process could not be started
@@ -89,3 +95,12 @@ func (e *ArgError) Error() string {
 }
 
 func (e *ArgError) Unwrap() error { return e.Err }
+
+// withSentinel is err (its text and chain) that also wraps sentinel, which
+// its text need not name.
+type withSentinel struct {
+	err, sentinel error
+}
+
+func (e *withSentinel) Error() string   { return e.err.Error() }
+func (e *withSentinel) Unwrap() []error { return []error{e.err, e.sentinel} }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plugctl/plugctl/verify"
 )
 
 func TestHostEnv(t *testing.T) {
@@ -208,7 +210,7 @@ func TestUnsafeStore(t *testing.T) {
 		}, "writable by other users"},
 		{"world-writable home", func(home, _, _ string) string { os.Chmod(home, 0o777); return home }, "writable by other users"},
 		{"world-writable record", func(_, vdir, _ string) string {
-			r := filepath.Join(vdir, RecordFile)
+			r := filepath.Join(vdir, verify.RecordFile)
 			os.WriteFile(r, []byte("{}"), 0o644)
 			os.Chmod(r, 0o666)
 			return r
@@ -229,7 +231,7 @@ func TestUnsafeStore(t *testing.T) {
 			}
 			copyFile(t, goodBin, exe)
 			spec := specFor(t, goodBin)
-			spec.Exe, spec.Root, spec.RecordPath = exe, home, filepath.Join(vdir, RecordFile)
+			spec.Exe, spec.Root, spec.RecordPath = exe, home, filepath.Join(vdir, verify.RecordFile)
 			marker := filepath.Join(t.TempDir(), "ran")
 			opt, _ := optsFor(t, "TESTPLUGIN_MARKER="+marker)
 			// Sound: it runs.
@@ -285,7 +287,7 @@ func TestSymlinkedHome(t *testing.T) {
 	spec := specFor(t, goodBin)
 	spec.Root = link
 	spec.Exe = filepath.Join(link, "plugins", "test", "1.0.0", "pkg", "test")
-	spec.RecordPath = filepath.Join(link, "plugins", "test", "1.0.0", RecordFile)
+	spec.RecordPath = filepath.Join(link, "plugins", "test", "1.0.0", verify.RecordFile)
 	opt, _ := optsFor(t)
 	launch(t, ctxT(t, 30*time.Second), spec, opt).Close()
 

@@ -18,7 +18,6 @@ import (
 
 	"github.com/plugctl/plugctl/internal/keepwire"
 	"github.com/plugctl/plugctl/store"
-	"github.com/plugctl/plugctl/store/layout"
 )
 
 // A keeper holds a session with a started plugin for the commands that call
@@ -42,7 +41,7 @@ func keeperSocket(home store.Paths, st *StartedPlugin) string {
 	if st.Address == "" || (st.Network != "unix" && st.Network != "tcp") {
 		return ""
 	}
-	if p := layout.KeeperSocket(home.Home, st.Name, st.Version); p != "" {
+	if p := home.KeeperSocket(st.Name, st.Version); p != "" {
 		return p
 	}
 	dir := st.SocketDir
@@ -60,6 +59,7 @@ func keeperSocket(home store.Paths, st *StartedPlugin) string {
 var keptSentinels = map[string]error{
 	"method-not-found": ErrMethodNotFound,
 	"ambiguous-method": ErrAmbiguousMethod,
+	"gob-type":         ErrGobType,
 	"no-reflection":    ErrNoReflection,
 	"unsupported":      ErrUnsupported,
 	"deadline":         context.DeadlineExceeded,

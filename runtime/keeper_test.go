@@ -253,6 +253,7 @@ func TestKeptErrorRoundTrip(t *testing.T) {
 		&PluginError{Name: "kv", Op: OpCall, Err: fmt.Errorf("call proto.KV/Get: %w", context.DeadlineExceeded), Panic: "panic: boom"},
 		&MethodError{Method: "proto.KV/Get", Code: codes.NotFound, Message: "no such key"},
 		&ArgError{Method: "Plugin.Greet", Type: "string", Err: errors.New("gob: want a string")},
+		&ArgError{Err: &withSentinel{errors.New("argument for Plugin.Upper: the plugin expects string but got int"), ErrGobType}},
 		fmt.Errorf("plugin kv has no method Nope: %w", ErrMethodNotFound),
 		fmt.Errorf("%w: Get is in proto.KV and proto.Other", ErrAmbiguousMethod),
 	} {

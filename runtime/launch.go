@@ -25,7 +25,6 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/plugctl/plugctl/store"
-	"github.com/plugctl/plugctl/store/layout"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -57,10 +56,6 @@ type Spec struct {
 	ReflectionCache string
 }
 
-// RecordFile is the name, inside a version directory, of verify's identity
-// record of the executable.
-const RecordFile = verify.RecordFile
-
 // ReflectionCacheFile is the name, inside a version directory, of the
 // cache of what gRPC server reflection discovered (see Spec.ReflectionCache).
 // plugctl remove and a reinstall delete it with the version directory.
@@ -74,7 +69,7 @@ func SpecFromReceipt(p store.Paths, r *store.Receipt) Spec {
 		Version:    r.Version,
 		Exe:        p.Exe(r),
 		SHA256:     r.BinSHA256,
-		RecordPath: filepath.Join(vdir, RecordFile),
+		RecordPath: filepath.Join(vdir, verify.RecordFile),
 		Root:       p.Home,
 		Protocol:   r.Protocol.WithDefaults(r.Name),
 
@@ -397,7 +392,7 @@ func checkSpec(spec Spec, opt Options) (Spec, store.MTLSMode, error) {
 
 // socketFits reports whether a unix socket at dir+rest fits in a socket
 // address.
-func socketFits(dir, rest string) bool { return layout.SocketPathFits(dir + rest) }
+func socketFits(dir, rest string) bool { return store.SocketPathFits(dir + rest) }
 
 // hostTLSConfig is the host's side of mTLS with the home's certificate
 // (made once per home), and that certificate in PEM for PLUGIN_CLIENT_CERT.

@@ -82,7 +82,7 @@ func (p *Plugin) netrpcError(ctx context.Context, method string, err error) erro
 	case errors.Is(err, rpcwire.ErrUnknownPlugin):
 		return &NotFoundError{Plugin: p.spec.Name, Method: method, Detail: fmt.Sprintf("it dispenses no %q (protocol.dispense in the index)", p.spec.Protocol.Dispense)}
 	case errors.As(err, &ae):
-		return &ArgError{Err: err}
+		return &ArgError{Err: &withSentinel{err, ErrGobType}}
 	case errors.As(err, &me):
 		return &MethodError{Method: method, Code: codes.Unknown, Message: me.Message}
 	}

@@ -235,14 +235,51 @@ func grafanaDefaults(args []byte, md protoreflect.MessageDescriptor, pluginID st
 	return n.bytes()
 }
 
-// DiagnosticsError is a call whose result carries an ERROR diagnostic, as
-// Terraform providers report failures (the gRPC call itself succeeds). The
-// result was emitted before it is returned.
+// vaultArgs is args, for a request md of a Vault backend (vault/sdk's
+// plugin/pb), with the request's data as the backend reads it: pb.Request
+// carries data as a string holding a JSON object, which the SDK parses
+// even when empty. A data given as a JSON object (or array) is sent as its
+// JSON text; a missing one as "{}". A data given as a string is sent as
+// it is.
+func vaultArgs(args []byte, md protoreflect.MessageDescriptor) []byte {
+	fd := md.Fields().ByName("request")
+	if fd == nil || fd.Message() == nil || fd.Message().FullName() != "pb.Request" {
+		return args
+	}
+	data := fd.Message().Fields().ByName("data")
+	if data == nil || data.Kind() != protoreflect.StringKind || data.IsList() {
+		return args
+	}
+	n, err := parseJSONTree(args)
+	if err != nil || n.kind != '{' {
+		return args
+	}
+	req := n.get(fd.JSONName())
+	if req == nil || req.kind != '{' {
+		return args
+	}
+	switch have := req.get(data.JSONName()); {
+	case have == nil || have.isNull():
+		req.set(data.JSONName(), jscalar("{}"))
+	case have.kind == '{' || have.kind == '[':
+		req.set(data.JSONName(), jscalar(string(have.bytes())))
+	default:
+		return args
+	}
+	return n.bytes()
+}
+
+// DiagnosticsError is a call whose result reports a failure while the gRPC
+// call itself succeeds: an ERROR diagnostic, as Terraform providers report
+// failures, or the err of a Vault backend's reply. The result was emitted
+// before it is returned.
 type DiagnosticsError struct {
 	Method string
-	// Summary is the first error's summary.
+	// Summary is the first error's summary (Terraform), or the reply's
+	// error message (Vault).
 	Summary string
-	// Diagnostics are the result's diagnostics, each as protojson wrote it.
+	// Diagnostics are the result's diagnostics, each as protojson wrote it;
+	// none for a Vault reply, whose err is in the result.
 	Diagnostics []json.RawMessage
 }
 
@@ -276,6 +313,42 @@ func terraformDiagnostics(method string, doc []byte) error {
 	return &DiagnosticsError{Method: method, Summary: first, Diagnostics: res.Diagnostics}
 }
 
+// vaultReplyError returns a *DiagnosticsError when doc, a result of a
+// Vault backend (vault/sdk's plugin/pb), has its top-level err set: a
+// ProtoError (HandleRequestReply, HandleExistenceCheckReply,
+// InitializeReply) or SetupReply's error text. Summary is the error's
+// message, with its HTTP status code when the backend gave one.
+func vaultReplyError(method string, doc []byte) error {
+	var res struct {
+		Err json.RawMessage `json:"err"`
+	}
+	if json.Unmarshal(doc, &res) != nil || len(res.Err) == 0 {
+		return nil
+	}
+	var msg string
+	if json.Unmarshal(res.Err, &msg) != nil {
+		var pe struct {
+			ErrMsg string `json:"errMsg"`
+			// protojson writes an int64 as a string.
+			ErrCode string `json:"errCode"`
+		}
+		if json.Unmarshal(res.Err, &pe) != nil {
+			return nil
+		}
+		msg = pe.ErrMsg
+		if msg == "" {
+			msg = string(res.Err)
+		}
+		if pe.ErrCode != "" && pe.ErrCode != "0" {
+			msg += " (code " + pe.ErrCode + ")"
+		}
+	}
+	if msg == "" {
+		return nil
+	}
+	return &DiagnosticsError{Method: method, Summary: msg}
+}
+
 // readableResult is out, a result of type md, as the call prints it: with
 // readable bytes when co (else the plugin's profile) asks for them.
 func (p *Plugin) readableResult(out []byte, md protoreflect.MessageDescriptor, co CallOptions) []byte {
@@ -290,10 +363,13 @@ func (p *Plugin) readableResult(out []byte, md protoreflect.MessageDescriptor, c
 }
 
 // profileArgs is args as the plugin's profile sends them (Grafana's
-// defaults), with readable bytes encoded for protojson.
+// defaults, a Vault request's data), with readable bytes encoded for protojson.
 func (p *Plugin) profileArgs(args []byte, md protoreflect.MessageDescriptor) []byte {
-	if p.spec.Protocol.Profile == profile.Grafana {
+	switch p.spec.Protocol.Profile {
+	case profile.Grafana:
 		args = grafanaDefaults(args, md, p.spec.Name, time.Now())
+	case profile.Vault:
+		args = vaultArgs(args, md)
 	}
 	if len(bytes.TrimSpace(args)) == 0 {
 		return args
@@ -302,10 +378,14 @@ func (p *Plugin) profileArgs(args []byte, md protoreflect.MessageDescriptor) []b
 }
 
 // resultError is the error a result stands for under the plugin's profile:
-// a Terraform result with an ERROR diagnostic is a failed call.
+// a Terraform result with an ERROR diagnostic, or a Vault reply with its
+// err set, is a failed call.
 func (p *Plugin) resultError(method string, out []byte) error {
-	if p.spec.Protocol.Profile == profile.Terraform {
+	switch p.spec.Protocol.Profile {
+	case profile.Terraform:
 		return terraformDiagnostics(method, out)
+	case profile.Vault:
+		return vaultReplyError(method, out)
 	}
 	return nil
 }

@@ -230,3 +230,70 @@ func FuzzMsgpackToJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestVaultReplyError(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"err":{"errType":3,"errMsg":"no value named \"foo\"","errCode":"404"},"walIndex":{}}`: `no value named "foo" (code 404)`,
+		`{"response":{"data":"{}"},"err":{"errType":7,"errMsg":"invalid request"}}`:             "invalid request",
+		`{"err":{"errType":5}}`:    `{"errType":5}`,
+		`{"err":"factory failed"}`: "factory failed",
+	} {
+		err := vaultReplyError("pb.Backend/M", []byte(doc))
+		de, ok := err.(*DiagnosticsError)
+		if !ok || de.Summary != want || de.Method != "pb.Backend/M" || de.Diagnostics != nil {
+			t.Errorf("vaultReplyError(%s) = %#v, want summary %q", doc, err, want)
+			continue
+		}
+		// Through a keeper: the same error comes back.
+		if b, ok := decodeKeptError(encodeKeptError(de)).(*DiagnosticsError); !ok || b.Summary != want || len(b.Diagnostics) != 0 {
+			t.Errorf("through a keeper: %#v", b)
+		}
+	}
+	for _, doc := range []string{`{}`, `{"walIndex":{}}`, `{"err":""}`, `{"response":{"data":"{\"err\":1}"}}`, `{"err":[1]}`, `[`} {
+		if err := vaultReplyError("pb.Backend/M", []byte(doc)); err != nil {
+			t.Errorf("vaultReplyError(%s) = %v, want nil", doc, err)
+		}
+	}
+}
+
+func TestVaultArgs(t *testing.T) {
+	dir := t.TempDir()
+	proto := `syntax = "proto3";
+package pb;
+message Request { string operation = 1; string path = 2; string data = 5; }
+message HandleRequestArgs { uint32 storage_id = 1; Request request = 2; }
+message Other { Request request = 1; }
+`
+	if err := os.WriteFile(filepath.Join(dir, "v.proto"), []byte(proto), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := compileProtos(context.Background(), []string{filepath.Join(dir, "v.proto")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := s.files.FindDescriptorByName("pb.HandleRequestArgs")
+	md := d.(protoreflect.MessageDescriptor)
+	for _, c := range []struct{ in, want string }{
+		// An object is sent as its JSON text.
+		{`{"request": {"operation": "create", "path": "kv/a", "data": {"value": "<b>", "n": 1}}}`, `{"request":{"operation":"create","path":"kv/a","data":"{\"value\":\"\\u003cb\\u003e\",\"n\":1}"}}`},
+		// A missing or null data is the empty object the SDK can parse.
+		{`{"request": {"operation": "read", "path": "kv/a"}}`, `{"request":{"operation":"read","path":"kv/a","data":"{}"}}`},
+		{`{"request": {"path": "kv/a", "data": null}}`, `{"request":{"path":"kv/a","data":"{}"}}`},
+		// A string stays what the user wrote.
+		{`{"request": {"data": "{\"value\": 1}"}}`, `{"request": {"data": "{\"value\": 1}"}}`},
+		// No request, or not an object: untouched.
+		{`{"storage_id": 3}`, `{"storage_id": 3}`},
+		{`{"request": 5}`, `{"request": 5}`},
+		{`not json`, `not json`},
+	} {
+		if got := string(vaultArgs([]byte(c.in), md)); got != c.want {
+			t.Errorf("vaultArgs(%s)\n got %s\nwant %s", c.in, got, c.want)
+		}
+	}
+	// Any request whose request field is a pb.Request (HandleExistenceCheckArgs too).
+	d, _ = s.files.FindDescriptorByName("pb.Other")
+	in := `{"request": {"path": "x"}}`
+	if got := string(vaultArgs([]byte(in), d.(protoreflect.MessageDescriptor))); got != `{"request":{"path":"x","data":"{}"}}` {
+		t.Errorf("vaultArgs(pb.Other) = %s", got)
+	}
+}

@@ -91,7 +91,7 @@ func specFor(t testing.TB, bin string) Spec {
 		Version:    "1.0.0",
 		Exe:        bin,
 		SHA256:     binSHA[bin],
-		RecordPath: filepath.Join(t.TempDir(), RecordFile),
+		RecordPath: filepath.Join(t.TempDir(), verify.RecordFile),
 	}
 }
 
@@ -724,7 +724,7 @@ var logLine = regexp.MustCompile(`^\[(TRACE|DEBUG|INFO|WARN|ERROR)\] +test[.:]`)
 
 func helperMain() int {
 	spec := Spec{Name: "test", Version: "1", Exe: os.Getenv("HELPER_EXE"), SHA256: os.Getenv("HELPER_SHA"),
-		RecordPath: filepath.Join(os.Getenv("HELPER_HOME"), RecordFile)}
+		RecordPath: filepath.Join(os.Getenv("HELPER_HOME"), verify.RecordFile)}
 	opt := Options{Home: store.Paths{Home: os.Getenv("HELPER_HOME")}, Logger: testLogger(os.Stderr, hclog.Debug),
 		Env: []string{"TESTPLUGIN_MODE=stderr-before"}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -870,8 +870,12 @@ func TestNetRPC(t *testing.T) {
 			}
 			_, err = call(context.Background(), p, "Upper", `{"$gob":"int","value":1}`, CallOptions{})
 			var ae *ArgError
-			if !errors.As(err, &ae) {
-				t.Errorf("bad argument: %v", err)
+			if !errors.As(err, &ae) || !errors.Is(err, ErrGobType) {
+				t.Errorf("bad argument: %v, want an *ArgError wrapping ErrGobType", err)
+			}
+			_, err = call(context.Background(), p, "Upper", `{"$gob":"nosuchtype","value":1}`, CallOptions{})
+			if !errors.As(err, &ae) || !errors.Is(err, ErrGobType) {
+				t.Errorf("bad $gob type: %v, want an *ArgError wrapping ErrGobType", err)
 			}
 			if _, err := p.Describe(context.Background(), CallOptions{}); !errors.Is(err, ErrUnsupported) {
 				t.Errorf("describe: %v", err)
@@ -902,7 +906,7 @@ func TestSpecFromReceipt(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
-	if s.Protocol.Dispense != "kv" || s.Protocol.CookieKey != store.DefaultCookieKey || s.Protocol.MTLS != store.MTLSAuto {
+	if s.Protocol.Dispense != "kv" || s.Protocol.CookieKey != "PLUGCTL_PLUGIN" || s.Protocol.MTLS != store.MTLSAuto {
 		t.Errorf("defaults not applied: %+v", s.Protocol)
 	}
 }

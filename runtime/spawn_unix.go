@@ -14,11 +14,10 @@ import (
 	"time"
 
 	"github.com/plugctl/plugctl/store"
-	"github.com/plugctl/plugctl/store/layout"
 )
 
 // A start is recorded before it runs anything. Start writes
-// run/NAME@VERSION.spawn (layout.SpawnFile) under the version's run lock
+// run/NAME@VERSION.spawn (store.SpawnFile) under the version's run lock
 // before it creates the plugin's process, gives the process a token in its
 // environment (SpawnTokenEnv), adds the pid once the process exists, and
 // removes the file once the plugin's record is written. A start killed at
@@ -42,7 +41,7 @@ type spawnRecord struct {
 }
 
 func spawnFile(home store.Paths, name, version string) string {
-	return layout.SpawnFile(home.Home, name, version)
+	return home.SpawnFile(name, version)
 }
 
 // newSpawn records a start of name@version about to run its plugin. The
@@ -138,7 +137,7 @@ func spawnRecords(home store.Paths) [][2]string {
 		if !ok {
 			continue
 		}
-		if name, version, ok := strings.Cut(id, "@"); ok {
+		if name, version, ok := store.SplitAt(id); ok {
 			out = append(out, [2]string{name, version})
 		}
 	}

@@ -15,7 +15,6 @@ import (
 	plugin "github.com/hashicorp/go-plugin"
 
 	"github.com/plugctl/plugctl/store"
-	"github.com/plugctl/plugctl/store/layout"
 )
 
 // StartedPlugin is a plugin started detached with Start: what
@@ -89,14 +88,14 @@ var ErrNotStarted = errors.New("not started")
 
 // Files of a started plugin in the home's run/ directory.
 func stateFile(home store.Paths, name, version string) string {
-	return layout.StartedFile(home.Home, name, version)
+	return home.StartedFile(name, version)
 }
 
 // LogFile is where a started plugin's stderr goes, its logs included:
 // run/<name>@<version>.log. Like OutFile it is kept after the plugin stops
 // (the next start truncates it) and removed with the version.
 func LogFile(home store.Paths, name, version string) string {
-	return layout.LogFile(home.Home, name, version)
+	return home.LogFile(name, version)
 }
 
 // OutFile is where a started plugin's stdout goes:
@@ -104,11 +103,11 @@ func LogFile(home store.Paths, name, version string) string {
 // reads it there); a Go plugin's later output on stdout goes through
 // go-plugin's stdio stream instead, so little else ever lands in it.
 func OutFile(home store.Paths, name, version string) string {
-	return layout.OutFile(home.Home, name, version)
+	return home.OutFile(name, version)
 }
 
 func lockFile(home store.Paths, name, version string) string {
-	return layout.LockFile(home.Home, name, version)
+	return home.RunLockFile(name, version)
 }
 
 // ReadStarted returns the record of a started name@version, whether or not
@@ -118,7 +117,7 @@ func ReadStarted(home store.Paths, name, version string) (*StartedPlugin, error)
 	if err := store.ValidName(name); err != nil {
 		return nil, err
 	}
-	if !layout.ValidVersion(version) {
+	if !store.ValidVersion(version) {
 		return nil, fmt.Errorf("%s@%s: bad version", name, version)
 	}
 	return readStateFile(stateFile(home, name, version))

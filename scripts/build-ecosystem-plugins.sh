@@ -3,11 +3,14 @@
 # testdata/ecosystems into DIR, each from its own module (the ecosystems'
 # SDKs are not plugctl's dependencies), and copy beside them the .proto
 # schemas their SDKs serve without reflection: tfplugin5.proto,
-# tfplugin6.proto (terraform-plugin-go) and backend.proto
-# (grafana-plugin-sdk-go). The scripts in testdata/script/eco_*.txtar run
-# against DIR when PLUGCTL_ECOSYSTEMS names it (make check does), and skip
-# otherwise. The builds compile both SDKs: see docs/ecosystems.md for how
-# long that takes.
+# tfplugin6.proto (terraform-plugin-go), backend.proto
+# (grafana-plugin-sdk-go), and vault/sdk's plugin/pb/backend.proto with the
+# logical/*.proto it imports, under vaultproto/sdk/ (the import path is
+# vaultproto). vaultkv's module also builds vaulthost, the storage and
+# system view its Setup calls back. The scripts in
+# testdata/script/eco_*.txtar run against DIR when PLUGCTL_ECOSYSTEMS names
+# it (make check does), and skip otherwise. The builds compile the SDKs: see
+# docs/ecosystems.md for how long that takes.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mkdir -p "$1" && cd "$1" && pwd)
@@ -24,3 +27,11 @@ cd "$root/testdata/ecosystems/grafanads"
 go build -trimpath -o "$out/grafanads" .
 sdk=$(go list -m -f '{{.Dir}}' github.com/grafana/grafana-plugin-sdk-go)
 install -m 0644 "$sdk/proto/backend.proto" "$out/"
+
+cd "$root/testdata/ecosystems/vaultkv"
+go build -trimpath -o "$out/vaultkv" .
+go build -trimpath -o "$out/vaulthost" ./cmd/vaulthost
+vsdk=$(go list -m -f '{{.Dir}}' github.com/hashicorp/vault/sdk)
+mkdir -p "$out/vaultproto/sdk/plugin/pb" "$out/vaultproto/sdk/logical"
+install -m 0644 "$vsdk/plugin/pb/backend.proto" "$out/vaultproto/sdk/plugin/pb/"
+install -m 0644 "$vsdk"/logical/*.proto "$out/vaultproto/sdk/logical/"

@@ -9,16 +9,17 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	"github.com/plugctl/plugctl/store/layout"
+	"github.com/plugctl/plugctl/internal/handshake"
 )
 
 // DefaultHandshake is plugctl's default go-plugin handshake; plugctl uses it
 // for every plugin whose index entry does not say otherwise (the values are
-// the store's protocol defaults, so host and plugin cannot drift apart).
+// the ones a receipt's protocol defaults to, from one definition, so host
+// and plugin cannot drift apart).
 var DefaultHandshake = plugin.HandshakeConfig{
-	ProtocolVersion:  layout.DefaultProtocolVersion,
-	MagicCookieKey:   layout.DefaultCookieKey,
-	MagicCookieValue: layout.DefaultCookieValue,
+	ProtocolVersion:  handshake.DefaultProtocolVersion,
+	MagicCookieKey:   handshake.DefaultCookieKey,
+	MagicCookieValue: handshake.DefaultCookieValue,
 }
 
 // ServeConfig adjusts how Serve presents a value. The zero value is what

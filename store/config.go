@@ -43,14 +43,18 @@ func LoadConfig(p Paths) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
+	return parseConfig(p, b)
+}
+
+// parseConfig is the one reading of config.yaml's content b: LoadConfig's,
+// and editConfig's check that a file it edits is one LoadConfig reads.
+func parseConfig(p Paths, b []byte) (*Config, error) {
 	var c Config
-	if err := yamlUnmarshalConfig(b, &c); err != nil {
+	if err := yaml.Unmarshal(b, &c); err != nil {
 		return nil, fmt.Errorf("read config %s: %s", p.Config(), YAMLError(err))
 	}
 	return &c, nil
 }
-
-func yamlUnmarshalConfig(b []byte, c *Config) error { return yaml.Unmarshal(b, c) }
 
 // Lookup returns the configured index called name.
 func (c *Config) Lookup(name string) (Source, bool) {

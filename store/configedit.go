@@ -88,9 +88,8 @@ func editConfig(ctx context.Context, p Paths, edit func(root *yaml.Node) error) 
 		return fmt.Errorf("read config: %w", err)
 	}
 	// What LoadConfig cannot read is not edited either: the user fixes it.
-	var check Config
-	if err := yamlUnmarshalConfig(b, &check); err != nil {
-		return fmt.Errorf("read config %s: %s", p.Config(), YAMLError(err))
+	if _, err := parseConfig(p, b); err != nil {
+		return err
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {

@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"github.com/plugctl/plugctl/store/layout"
 )
 
 // EnvHome names the environment variable that overrides the default home.
-const EnvHome = layout.EnvHome
+const EnvHome = "PLUGCTL_HOME"
 
 // Paths derives every path in a plugctl home. Nothing else builds store
 // paths by hand.
@@ -27,7 +25,7 @@ func DefaultHome() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("find home directory: %w (set %s)", err, EnvHome)
 	}
-	return filepath.Join(u, layout.HomeDirName), nil
+	return filepath.Join(u, ".plugins"), nil
 }
 
 // New returns the Paths of the home at dir, made absolute.
@@ -40,16 +38,16 @@ func New(dir string) (Paths, error) {
 }
 
 func (p Paths) Plugins() string                { return filepath.Join(p.Home, "plugins") }
-func (p Paths) PluginDir(name string) string   { return layout.PluginDir(p.Home, name) }
-func (p Paths) CurrentFile(name string) string { return layout.CurrentFile(p.Home, name) }
+func (p Paths) PluginDir(name string) string   { return filepath.Join(p.Plugins(), name) }
+func (p Paths) CurrentFile(name string) string { return filepath.Join(p.PluginDir(name), "current") }
 func (p Paths) VersionDir(name, version string) string {
-	return layout.VersionDir(p.Home, name, version)
+	return filepath.Join(p.PluginDir(name), version)
 }
 func (p Paths) PkgDir(name, version string) string {
 	return filepath.Join(p.VersionDir(name, version), "pkg")
 }
 func (p Paths) ReceiptFile(name, version string) string {
-	return layout.ReceiptFile(p.Home, name, version)
+	return filepath.Join(p.VersionDir(name, version), "receipt.json")
 }
 func (p Paths) Indexes() string             { return filepath.Join(p.Home, "indexes") }
 func (p Paths) IndexDir(name string) string { return filepath.Join(p.Indexes(), name) }
@@ -59,10 +57,10 @@ func (p Paths) IndexDir(name string) string { return filepath.Join(p.Indexes(), 
 func (p Paths) TrustFile(index string) string {
 	return filepath.Join(p.Home, "trust", index+".json")
 }
-func (p Paths) Run() string    { return layout.Run(p.Home) }
+func (p Paths) Run() string    { return filepath.Join(p.Home, "run") }
 func (p Paths) Tmp() string    { return filepath.Join(p.Home, "tmp") }
 func (p Paths) Locks() string  { return filepath.Join(p.Home, "locks") }
-func (p Paths) Config() string { return layout.ConfigFile(p.Home) }
+func (p Paths) Config() string { return filepath.Join(p.Home, "config.yaml") }
 func (p Paths) LockFile(name, version string) string {
 	return filepath.Join(p.Locks(), name+"@"+version+".lock")
 }
@@ -78,6 +76,40 @@ func (p Paths) IndexLockFile(name string) string {
 // version changes (a name holds no '@', so it never clashes with LockFile).
 func (p Paths) NameLockFile(name string) string {
 	return filepath.Join(p.Locks(), name+".lock")
+}
+
+// runFile is a file of name@version in run/: NAME@VERSION followed by ext.
+func (p Paths) runFile(name, version, ext string) string {
+	return filepath.Join(p.Run(), name+"@"+version+ext)
+}
+
+// StartedFile is the run record of a started name@version (runtime's
+// StartedPlugin): while it exists, a call attaches to that process.
+func (p Paths) StartedFile(name, version string) string { return p.runFile(name, version, ".json") }
+
+// LogFile, OutFile and RunLockFile are the files in run/ of a started
+// name@version: its stderr (its logs), its stdout, and the lock that
+// starting and stopping it take.
+func (p Paths) LogFile(name, version string) string     { return p.runFile(name, version, ".log") }
+func (p Paths) OutFile(name, version string) string     { return p.runFile(name, version, ".out") }
+func (p Paths) RunLockFile(name, version string) string { return p.runFile(name, version, ".lock") }
+
+// SpawnFile is where a start of name@version notes, before it runs the
+// plugin, how to find the process it is about to create; it goes once the
+// plugin's record (StartedFile) is written. One left behind is a start that
+// was killed midway, whose process may still run.
+func (p Paths) SpawnFile(name, version string) string { return p.runFile(name, version, ".spawn") }
+
+// KeeperSocket is where the keeper of a started name@version listens, in
+// run/ (mode 0700), or "" when that path does not fit a unix socket address
+// (SocketPathFits): the keeper then listens beside the plugin's own socket,
+// which callers find in its run record.
+func (p Paths) KeeperSocket(name, version string) string {
+	s := p.runFile(name, version, ".sock")
+	if !SocketPathFits(s) {
+		return ""
+	}
+	return s
 }
 
 // EnsureRun creates the private run/ directory (0700) and returns it.
@@ -106,7 +138,7 @@ var ErrInvalidName = errors.New("invalid plugin name")
 // ValidName checks a plugin name before any path is built from it: it must
 // match [a-z0-9][a-z0-9._-]* and be at most 64 characters.
 func ValidName(name string) error {
-	if !layout.ValidName(name) {
+	if !validName(name) {
 		return fmt.Errorf("%w %q: use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit, at most 64 characters", ErrInvalidName, name)
 	}
 	return nil

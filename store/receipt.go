@@ -8,34 +8,51 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"golang.org/x/mod/semver"
 
 	"github.com/plugctl/plugctl/internal/regfile"
-	"github.com/plugctl/plugctl/store/layout"
 )
 
-// The receipt and its protocol are defined in store/layout, with the rest of
-// the home's layout; these names are the store's.
-const (
-	ReceiptSchema      = layout.ReceiptSchema
-	DefaultCookieKey   = layout.DefaultCookieKey
-	DefaultCookieValue = layout.DefaultCookieValue
-	KindAuto           = layout.KindAuto
-	KindGRPC           = layout.KindGRPC
-	KindNetRPC         = layout.KindNetRPC
-	MTLSAuto           = layout.MTLSAuto
-	MTLSTrue           = layout.MTLSTrue
-	MTLSFalse          = layout.MTLSFalse
-)
+// ReceiptSchema is the receipt format written by this version of plugctl.
+const ReceiptSchema = 1
 
-type (
-	Protocol         = layout.Protocol
-	Schema           = layout.Schema
-	ProtocolVersions = layout.ProtocolVersions
-	MTLSMode         = layout.MTLSMode
-	Receipt          = layout.Receipt
-)
+// Receipt records one installed version. It is written last, so a version
+// directory without a readable receipt is a leftover, not an install.
+type Receipt struct {
+	Schema         int    `json:"schema"`
+	Name           string `json:"name"`
+	Version        string `json:"version"`
+	Constraint     string `json:"constraint,omitempty"`
+	Index          string `json:"index,omitempty"`
+	Source         string `json:"source"`
+	ArtifactSHA256 string `json:"artifactSha256"`
+	Bin            string `json:"bin"` // slash-separated, relative to pkg/
+	// ArtifactBin is bin as the index or --bin gave it ("" for a bare
+	// binary or an archive with one file): with Source and ArtifactSHA256
+	// it is what fetching the version again needs, without any index (a
+	// git address with a bin is a repository, without one a file).
+	ArtifactBin string    `json:"artifactBin,omitempty"`
+	BinSHA256   string    `json:"binSha256"`
+	TreeHash    string    `json:"treeHash"`
+	Platform    string    `json:"platform"`
+	Protocol    Protocol  `json:"protocol"`
+	InstalledAt time.Time `json:"installedAt"`
+	// From a registry: the digests of the manifest the artifact was taken
+	// from and of its layer.
+	OCIManifest string `json:"ociManifest,omitempty"`
+	OCILayer    string `json:"ociLayer,omitempty"`
+}
+
+// parseReceipt decodes the receipt of name@version, as read from its file.
+func parseReceipt(b []byte, name, version string) (*Receipt, error) {
+	var r Receipt
+	if err := json.Unmarshal(b, &r); err != nil || r.Schema != ReceiptSchema || r.Name != name || r.Version != version {
+		return nil, ErrBadReceipt
+	}
+	return &r, nil
+}
 
 // ErrNotInstalled is wrapped by every lookup of a version or plugin that the
 // store does not hold.
@@ -52,7 +69,7 @@ func (p Paths) ReadReceipt(name, version string) (*Receipt, error) {
 	if err := ValidName(name); err != nil {
 		return nil, err
 	}
-	if !layout.ValidVersion(version) {
+	if !ValidVersion(version) {
 		// Not one directory under the plugin's: a path, not a version.
 		return nil, fmt.Errorf("%s@%s: %w", name, version, ErrNotInstalled)
 	}
@@ -67,7 +84,7 @@ func (p Paths) ReadReceipt(name, version string) (*Receipt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read receipt of %s@%s: %w", name, version, err)
 	}
-	r, err := layout.ParseReceipt(b, name, version)
+	r, err := parseReceipt(b, name, version)
 	if err != nil {
 		return nil, fmt.Errorf("%s@%s: %w: %w", name, version, ErrBadReceipt, ErrNotInstalled)
 	}
@@ -169,7 +186,7 @@ func (p Paths) Active(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	v := layout.ParseCurrent(b)
+	v := parseCurrent(b)
 	if _, err := os.Stat(p.ReceiptFile(name, v)); err != nil {
 		return "", nil
 	}
@@ -187,7 +204,7 @@ func (p Paths) CurrentVersion(name string) string {
 	if err != nil {
 		return ""
 	}
-	return layout.ParseCurrent(b)
+	return parseCurrent(b)
 }
 
 // SetActive records version as the active version of name, atomically.

@@ -78,7 +78,7 @@ func TestProtocolJSON(t *testing.T) {
 		t.Errorf("mtls true = %q", m)
 	}
 	d := Protocol{}.WithDefaults("kv")
-	if d.Kind != KindAuto || d.Dispense != "kv" || d.CookieKey != DefaultCookieKey || d.Versions.String() != "1" || d.MTLS != MTLSAuto {
+	if d.Kind != KindAuto || d.Dispense != "kv" || d.CookieKey != "PLUGCTL_PLUGIN" || d.CookieValue != "plugctl" || d.Versions.String() != "1" || d.MTLS != MTLSAuto {
 		t.Errorf("defaults = %+v", d)
 	}
 }

@@ -3,13 +3,12 @@ package verify
 import (
 	"fmt"
 
-	"github.com/plugctl/plugctl/internal/exerecord"
 	"github.com/plugctl/plugctl/internal/regfile"
 )
 
 // RecordFile is the name, inside a version directory, of the identity
 // record of its executable (written by install, checked at every launch).
-const RecordFile = exerecord.File
+const RecordFile = ".verified"
 
 // CheckExecutable verifies that the file at path hashes to want (hex).
 // A full hash costs about as much as the rest of a cold plugin call, so the

@@ -9,11 +9,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/plugctl/plugctl/store/layout"
+	"github.com/plugctl/plugctl/store"
 )
-
-// File is the record's name inside a version directory.
-const File = ".verified"
 
 // Identity is what the kernel says about a file that its content cannot
 // change without changing too: an unprivileged user can set mtime back but
@@ -41,7 +38,7 @@ func Of(fi os.FileInfo) (Identity, bool) { return identityOf(fi) }
 // id hashes to want (hex, any case). A missing, unreadable or oversized
 // record matches nothing.
 func Matches(path string, id Identity, want string) bool {
-	b, err := layout.ReadFileMax(path, layout.MaxRecordBytes)
+	b, err := store.ReadFileMax(path, store.MaxRecordBytes)
 	if err != nil {
 		return false
 	}

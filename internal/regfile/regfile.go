@@ -6,8 +6,8 @@
 // says (no window between a check and the open), is refused with an error
 // wrapping ErrNotRegular.
 //
-// It imports only standard packages that Go initialises early, so that
-// store/layout can build on it.
+// It imports only standard packages, so that every package that reads such
+// a file (store, fetch, verify, index) can build on it.
 package regfile
 
 import (

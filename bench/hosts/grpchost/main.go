@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/plugctl/plugctl/internal/handshake"
 	kvproto "github.com/plugctl/plugctl/testdata/plugins/kv/proto"
 )
 
@@ -30,7 +31,7 @@ func main() {
 	mtls := flag.Bool("mtls", false, "AutoMTLS")
 	flag.Parse()
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  plugin.HandshakeConfig{ProtocolVersion: 1, MagicCookieKey: "PLUGCTL_PLUGIN", MagicCookieValue: "plugctl"},
+		HandshakeConfig:  plugin.HandshakeConfig{ProtocolVersion: handshake.DefaultProtocolVersion, MagicCookieKey: handshake.DefaultCookieKey, MagicCookieValue: handshake.DefaultCookieValue},
 		Plugins:          map[string]plugin.Plugin{"kv": kvPlugin{}},
 		Cmd:              exec.Command(flag.Arg(0)),
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},

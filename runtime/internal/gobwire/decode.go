@@ -274,87 +274,62 @@ func (d *Decoder) recvType(id int) {
 			d.fail("bad CommonType field %d", field)
 		}
 	}
+	// typeFields decodes one of gob's type structs (arrayType, sliceType,
+	// ...): field 0 is its CommonType, field i > 0 goes to fields[i-1], and
+	// any other field is an error naming the struct.
+	typeFields := func(what string, fields ...func()) {
+		d.structFields(func(f int) {
+			switch {
+			case f == 0:
+				d.structFields(common)
+			case f <= len(fields):
+				fields[f-1]()
+			default:
+				d.fail("bad %s field %d", what, f)
+			}
+		})
+	}
+	elem := func() { w.elem = d.readTypeID() }
 	d.structFields(func(f int) {
 		switch f {
 		case 0: // ArrayT
 			w.kind = Array
-			d.structFields(func(f int) {
-				switch f {
-				case 0:
-					d.structFields(common)
-				case 1:
-					w.elem = d.readTypeID()
-				case 2:
-					n := d.readInt()
-					if n < 0 || n > math.MaxInt32 {
-						d.fail("array length %d out of range", n)
-					}
-					w.len = int(n)
-				default:
-					d.fail("bad arrayType field %d", f)
+			typeFields("arrayType", elem, func() {
+				n := d.readInt()
+				if n < 0 || n > math.MaxInt32 {
+					d.fail("array length %d out of range", n)
 				}
+				w.len = int(n)
 			})
 		case 1: // SliceT
 			w.kind = Slice
-			d.structFields(func(f int) {
-				switch f {
-				case 0:
-					d.structFields(common)
-				case 1:
-					w.elem = d.readTypeID()
-				default:
-					d.fail("bad sliceType field %d", f)
-				}
-			})
+			typeFields("sliceType", elem)
 		case 2: // StructT
 			w.kind = Struct
-			d.structFields(func(f int) {
-				switch f {
-				case 0:
-					d.structFields(common)
-				case 1:
-					n := d.readLen("field list")
-					w.fields = make([]wireField, 0, min(n, 64))
-					for range n {
-						var wf wireField
-						d.structFields(func(f int) {
-							switch f {
-							case 0:
-								wf.name = d.readString()
-							case 1:
-								wf.id = d.readTypeID()
-							default:
-								d.fail("bad fieldType field %d", f)
-							}
-						})
-						w.fields = append(w.fields, wf)
-					}
-				default:
-					d.fail("bad structType field %d", f)
+			typeFields("structType", func() {
+				n := d.readLen("field list")
+				w.fields = make([]wireField, 0, min(n, 64))
+				for range n {
+					var wf wireField
+					d.structFields(func(f int) {
+						switch f {
+						case 0:
+							wf.name = d.readString()
+						case 1:
+							wf.id = d.readTypeID()
+						default:
+							d.fail("bad fieldType field %d", f)
+						}
+					})
+					w.fields = append(w.fields, wf)
 				}
 			})
 		case 3: // MapT
 			w.kind = Map
-			d.structFields(func(f int) {
-				switch f {
-				case 0:
-					d.structFields(common)
-				case 1:
-					w.key = d.readTypeID()
-				case 2:
-					w.elem = d.readTypeID()
-				default:
-					d.fail("bad mapType field %d", f)
-				}
-			})
+			typeFields("mapType", func() { w.key = d.readTypeID() }, elem)
 		case 4, 5, 6:
 			w.kind = [...]Kind{GobEncoder, BinaryMarshaler, TextMarshaler}[f-4]
-			d.structFields(func(f int) {
-				if f != 0 {
-					d.fail("bad gobEncoderType field %d", f)
-				}
-				d.structFields(common)
-			})
+			typeFields("gobEncoderType")
 		default:
 			d.fail("bad wireType field %d", f)
 		}

@@ -1,4 +1,4 @@
-package layout
+package store
 
 import (
 	"strings"
@@ -29,5 +29,22 @@ func TestProtocolValidateCookie(t *testing.T) {
 		case tc.bad != "" && (err == nil || !strings.Contains(err.Error(), tc.bad)):
 			t.Errorf("%q=%q: %v, want an error about %s", tc.key, tc.value, err, tc.bad)
 		}
+	}
+}
+
+// TestProtocolChanges: every handshake setting is compared, defaults
+// applied first make an unset field equal its default.
+func TestProtocolChanges(t *testing.T) {
+	a := Protocol{}.WithDefaults("p")
+	if c := a.Changes(Protocol{Dispense: "p"}.WithDefaults("x")); len(c) != 0 {
+		t.Errorf("same protocol after defaults: %v", c)
+	}
+	b := Protocol{Kind: KindGRPC, Versions: ProtocolVersions{2}, CookieKey: "K", CookieValue: "V", Dispense: "d", MTLS: MTLSTrue}.WithDefaults("p")
+	var fields []string
+	for _, c := range a.Changes(b) {
+		fields = append(fields, c.Field)
+	}
+	if got := strings.Join(fields, " "); got != "kind version cookieKey cookieValue dispense mtls" {
+		t.Errorf("changed fields %q", got)
 	}
 }

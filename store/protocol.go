@@ -1,25 +1,13 @@
-package layout
+package store
 
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
-)
 
-// ReceiptSchema is the receipt format written by this version of plugctl.
-const ReceiptSchema = 1
-
-// Protocol defaults: the handshake of a plugin whose index entry names none,
-// and of every plugin written with sdk. Published indexes rely on them, so
-// they never change.
-const (
-	DefaultCookieKey       = "PLUGCTL_PLUGIN"
-	DefaultCookieValue     = "plugctl"
-	DefaultProtocolVersion = 1
+	"github.com/plugctl/plugctl/internal/handshake"
 )
 
 // Protocol says how go-plugin launches a plugin: the handshake it expects and
@@ -70,13 +58,13 @@ func (p Protocol) WithDefaults(name string) Protocol {
 		p.Kind = KindAuto
 	}
 	if len(p.Versions) == 0 {
-		p.Versions = ProtocolVersions{DefaultProtocolVersion}
+		p.Versions = ProtocolVersions{handshake.DefaultProtocolVersion}
 	}
 	if p.CookieKey == "" {
-		p.CookieKey = DefaultCookieKey
+		p.CookieKey = handshake.DefaultCookieKey
 	}
 	if p.CookieValue == "" {
-		p.CookieValue = DefaultCookieValue
+		p.CookieValue = handshake.DefaultCookieValue
 	}
 	if p.Dispense == "" {
 		p.Dispense = name
@@ -130,7 +118,7 @@ func (p Protocol) Validate() error {
 	}
 	// The cookie is an environment variable of the plugin's, beside
 	// go-plugin's own PLUGIN_* ones, which would override it.
-	if k := p.CookieKey; strings.ContainsAny(k, "=\x00") || strings.HasPrefix(k, "PLUGIN_") {
+	if k := p.CookieKey; strings.ContainsAny(k, "=\x00") || handshake.GoPluginVar(k) {
 		return fmt.Errorf("protocol cookieKey %q: want an environment variable name without '=' and not starting with PLUGIN_ (go-plugin's own)", k)
 	}
 	if strings.ContainsRune(p.CookieValue, 0) {
@@ -138,7 +126,7 @@ func (p Protocol) Validate() error {
 	}
 	for _, e := range p.Env {
 		k, _, ok := strings.Cut(e, "=")
-		if !ok || k == "" || strings.ContainsAny(e, "\x00") || strings.HasPrefix(k, "PLUGIN_") || k == p.CookieKey {
+		if !ok || k == "" || strings.ContainsAny(e, "\x00") || handshake.Reserved(k, p.CookieKey) {
 			return fmt.Errorf("protocol env %q: want NAME=VALUE, NAME not the cookie key nor PLUGIN_*", e)
 		}
 	}
@@ -216,44 +204,4 @@ func (m *MTLSMode) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("protocol mtls: want auto, true or false")
 	}
 	return nil
-}
-
-// Receipt records one installed version. It is written last, so a version
-// directory without a readable receipt is a leftover, not an install.
-type Receipt struct {
-	Schema         int    `json:"schema"`
-	Name           string `json:"name"`
-	Version        string `json:"version"`
-	Constraint     string `json:"constraint,omitempty"`
-	Index          string `json:"index,omitempty"`
-	Source         string `json:"source"`
-	ArtifactSHA256 string `json:"artifactSha256"`
-	Bin            string `json:"bin"` // slash-separated, relative to pkg/
-	// ArtifactBin is bin as the index or --bin gave it ("" for a bare
-	// binary or an archive with one file): with Source and ArtifactSHA256
-	// it is what fetching the version again needs, without any index (a
-	// git address with a bin is a repository, without one a file).
-	ArtifactBin string    `json:"artifactBin,omitempty"`
-	BinSHA256   string    `json:"binSha256"`
-	TreeHash    string    `json:"treeHash"`
-	Platform    string    `json:"platform"`
-	Protocol    Protocol  `json:"protocol"`
-	InstalledAt time.Time `json:"installedAt"`
-	// From a registry: the digests of the manifest the artifact was taken
-	// from and of its layer.
-	OCIManifest string `json:"ociManifest,omitempty"`
-	OCILayer    string `json:"ociLayer,omitempty"`
-}
-
-// ErrBadReceipt is returned by ParseReceipt for a receipt that is not one
-// of name@version in this format.
-var ErrBadReceipt = errors.New("receipt unreadable or corrupt")
-
-// ParseReceipt decodes the receipt of name@version, as read from its file.
-func ParseReceipt(b []byte, name, version string) (*Receipt, error) {
-	var r Receipt
-	if err := json.Unmarshal(b, &r); err != nil || r.Schema != ReceiptSchema || r.Name != name || r.Version != version {
-		return nil, ErrBadReceipt
-	}
-	return &r, nil
 }
