@@ -225,3 +225,36 @@ func TestSync(t *testing.T) {
 		t.Errorf("Sync without a lock = %v, want ErrNoLock", err)
 	}
 }
+
+// SyncCheck names a plugin keeping a schema the lock does not record; Sync
+// puts back the lock's schema where another one is kept.
+func TestSyncSchema(t *testing.T) {
+	ctx := context.Background()
+	in, src, sum := testInstaller(t)
+	req := Request{Name: "tool", Version: "1.0.0", Source: src, SHA256: sum, Platform: "linux/amd64", SchemaSet: []byte("installed set")}
+	if _, err := in.Install(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	lockFile := filepath.Join(t.TempDir(), LockFileName)
+	o := SyncOptions{File: lockFile, Platform: "linux/amd64"}
+	none := req
+	none.SchemaSet = nil
+	if err := (&Lock{Schema: LockSchema, Plugins: map[string]LockedPlugin{"tool": RequestEntry(none)}}).Write(lockFile); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := in.SyncCheck(o); err != nil || rep.SchemaUnlocked != "tool" || len(rep.Drift) != 1 {
+		t.Errorf("SyncCheck with a schema the lock does not record = %+v, %v; want it named", rep, err)
+	}
+	other := req
+	other.SchemaSet = []byte("locked set")
+	if err := (&Lock{Schema: LockSchema, Plugins: map[string]LockedPlugin{"tool": RequestEntry(other)}}).Write(lockFile); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := in.Sync(ctx, o)
+	if err != nil || len(out) != 1 || !out[0].Reinstalled {
+		t.Fatalf("Sync with another schema in the lock = %+v, %v; want tool reinstalled", out, err)
+	}
+	if rep, err := in.SyncCheck(o); err != nil || len(rep.Drift)+len(rep.Changed) != 0 || rep.SchemaUnlocked != "" {
+		t.Errorf("SyncCheck after Sync = %+v, %v; want no difference", rep, err)
+	}
+}
