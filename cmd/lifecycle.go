@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/install"
+	"github.com/plugctl/plugctl/internal/runner"
 	"github.com/plugctl/plugctl/runtime"
 )
 
@@ -304,9 +305,9 @@ func syncRun(ctx context.Context, g *Global, o install.SyncOptions) error {
 	wait := g.withProgress(in)
 	out, unlocked, err := in.Sync(ctx, o)
 	wait()
-	var re *install.RunningError
+	var re *runner.RunningError
 	if errors.As(err, &re) {
-		return &exitError{code: ExitError, msg: re.Error() + ": --prune removes nothing that runs",
+		return &exitError{code: ExitError, msg: fmt.Sprintf("%s@%s is not in %s but runs (started, pid %d): --prune removes nothing that runs", re.Name, re.Version, o.File, re.Pid),
 			hint: fmt.Sprintf("plugctl stop %s@%s, then plugctl sync --prune", re.Name, re.Version)}
 	}
 	if err != nil {

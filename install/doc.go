@@ -10,7 +10,7 @@
 // (Sync, SyncCheck).
 //
 // It does not choose versions (index/ resolves NAME@CONSTRAINT) and does not
-// launch anything: prune and sync --prune only look up and stop
-// (runtime.Stop) what would be removed while it runs. Publishing and
+// launch anything: prune and sync --prune only look up, and stop or refuse
+// (internal/runner's StopRunning), what would be removed while it runs. Publishing and
 // mirroring are publish/'s.
 package install

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/internal/runner"
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
 )
@@ -60,23 +61,19 @@ func (in *Installer) Prune(ctx context.Context, o PruneOptions) ([]Pruned, error
 				pr.Kept = append(pr.Kept, v)
 				continue
 			}
-			if st, err := runtime.ReadStarted(in.Paths, n, v); err == nil {
-				if st.Alive() && !o.Force {
-					pr.Kept = append(pr.Kept, v)
-					if o.Running != nil {
-						o.Running(st)
-					}
-					continue
+			if st, err := runtime.ReadStarted(in.Paths, n, v); err == nil && st.Alive() && !o.Force {
+				pr.Kept = append(pr.Kept, v)
+				if o.Running != nil {
+					o.Running(st)
 				}
-				// Stop ends a live one and clears the record of one that
-				// died, so that its run files go with the version.
-				if !o.DryRun {
-					if _, err := runtime.Stop(ctx, in.Paths, n, v); err != nil {
-						return nil, err
-					}
-				}
+				continue
 			}
 			if !o.DryRun {
+				// A live one is stopped, the record of one that died
+				// cleared, so that its run files go with the version.
+				if _, err := (&runner.Runner{Home: in.Paths}).StopRunning(ctx, n, v, true); err != nil {
+					return nil, err
+				}
 				if _, err := in.Remove(ctx, n, v); err != nil {
 					return nil, err
 				}

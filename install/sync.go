@@ -10,7 +10,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
-	"github.com/plugctl/plugctl/runtime"
+	"github.com/plugctl/plugctl/internal/runner"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -198,23 +198,11 @@ type Synced struct {
 	Removed []string `json:"removed,omitempty"`
 }
 
-// RunningError is returned when a command would remove a version that
-// runs: sync --prune removes nothing that runs.
-type RunningError struct {
-	Name, Version string
-	Pid           int
-	Why           string // what the removal is for
-}
-
-func (e *RunningError) Error() string {
-	return fmt.Sprintf("%s@%s %s but runs (started, pid %d)", e.Name, e.Version, e.Why, e.Pid)
-}
-
 // Sync installs every version the lock file records for the platform, from
 // the lock's URL and with its hashes, fetching again the ones whose
 // installed files changed, and makes them active. With Prune it then
 // removes the plugins the lock does not record, after checking that none
-// of them runs. It returns what it did, locked plugins first, and the
+// of them runs (a *runner.RunningError). It returns what it did, locked plugins first, and the
 // installed plugins the lock does not record (removed with Prune).
 func (in *Installer) Sync(ctx context.Context, o SyncOptions) ([]Synced, []string, error) {
 	steps, _, unlocked, err := in.syncPlan(o)
@@ -228,13 +216,12 @@ func (in *Installer) Sync(ctx context.Context, o SyncOptions) ([]Synced, []strin
 		before[st.Req.Name], _ = in.Paths.Active(st.Req.Name)
 	}
 	if o.Prune {
-		running, err := runtime.Started(in.Paths)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, s := range running {
-			if slices.Contains(unlocked, s.Name) {
-				return nil, nil, &RunningError{Name: s.Name, Version: s.Version, Pid: s.Pid, Why: "is not in " + o.File}
+		// Nothing that runs is removed: a *runner.RunningError before
+		// anything changes.
+		r := &runner.Runner{Home: in.Paths}
+		for _, n := range unlocked {
+			if _, err := r.StopRunning(ctx, n, "", false); err != nil {
+				return nil, nil, err
 			}
 		}
 	}
