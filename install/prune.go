@@ -32,8 +32,8 @@ type Pruned struct {
 // and, always, the active one. A started version to remove is stopped
 // first with o.Force, else kept; the run record of one that died is
 // cleared with it. It returns the plugins that lost (or, with DryRun, would
-// lose) a version. A named plugin that is
-// not installed is an error wrapping store.ErrNotInstalled.
+// lose) a version. A named plugin that is not installed is an error
+// wrapping store.ErrNotInstalled.
 func (in *Installer) Prune(ctx context.Context, o PruneOptions) ([]Pruned, error) {
 	if o.Keep < 1 {
 		return nil, index.Usagef("--keep %d: keep at least 1 version", o.Keep)
