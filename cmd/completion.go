@@ -57,7 +57,7 @@ func completeRun(g *Global) cobra.CompletionFunc {
 // completeIndexes completes configured index names.
 func completeIndexes(g *Global) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		cfg, err := g.Config()
+		_, cfg, err := g.Config()
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
@@ -72,11 +72,7 @@ func completeIndexes(g *Global) cobra.CompletionFunc {
 // completeAvailable completes plugin names offered by the cached indexes.
 func completeAvailable(g *Global) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		p, err := g.Paths()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		cfg, err := g.Config()
+		p, cfg, err := g.Config()
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}

@@ -8,13 +8,14 @@ import (
 	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/install"
 	"github.com/plugctl/plugctl/profile"
+	"github.com/plugctl/plugctl/publish"
 )
 
 // classifyManage maps errors of installing, indexes and downloads.
 func classifyManage(err error) (code int, hint string, ok bool) {
 	var nf *index.NotFoundError
 	var he *fetch.HTTPError
-	var nk *install.NeedsKeyError
+	var nk *publish.NeedsKeyError
 	var ra *fetch.RegistryAuthError
 	var pc *index.ProtocolChangeError
 	var ds *fetch.DoubleSlashError

@@ -1,11 +1,10 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/publish"
 	"github.com/plugctl/plugctl/store"
 )
 
@@ -48,7 +48,7 @@ func newIndexAddCmd(g *Global) *cobra.Command {
 		Args: args(2, 2),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			o.Name, o.Source = a[0], a[1]
-			return indexAddRun(cmd, o)
+			return indexAddRun(cmd.Context(), o)
 		},
 	}
 	c.Flags().StringArrayVar(&o.Keys, "key", nil, "minisign public key (file or inline) the index must be signed with; repeat to trust several")
@@ -64,7 +64,7 @@ func normalizeSource(src string) (string, error) {
 	return filepath.Abs(src)
 }
 
-func indexAddRun(cmd *cobra.Command, o *indexAddOptions) error {
+func indexAddRun(ctx context.Context, o *indexAddOptions) error {
 	g := o.g
 	if err := store.ValidName(o.Name); err != nil {
 		return usageErrorf("index name: %v", strings.TrimPrefix(err.Error(), "invalid plugin name "))
@@ -82,7 +82,7 @@ func indexAddRun(cmd *cobra.Command, o *indexAddOptions) error {
 		return err
 	}
 	s := store.Source{Name: o.Name, Address: src, Keys: keys}
-	ctx, cancel := g.withTimeout(cmd.Context())
+	ctx, cancel := g.withTimeout(ctx)
 	defer cancel()
 	idx, err := index.Add(ctx, g.Fetcher(), p, s)
 	if errors.Is(err, store.ErrIndexExists) {
@@ -113,11 +113,7 @@ func newIndexListCmd(g *Global) *cobra.Command {
 		Short: "List configured indexes, in the order that decides which wins",
 		Args:  args(0, 0),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			p, err := g.Paths()
-			if err != nil {
-				return err
-			}
-			cfg, err := g.Config()
+			p, cfg, err := g.Config()
 			if err != nil {
 				return err
 			}
@@ -179,24 +175,13 @@ func newIndexUpdateCmd(g *Global) *cobra.Command {
 		Short: "Fetch configured indexes again (all of them by default)",
 		Args:  args(0, -1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			p, err := g.Paths()
+			p, cfg, err := g.Config()
 			if err != nil {
 				return err
 			}
-			cfg, err := g.Config()
+			todo, err := index.Select(cfg, a)
 			if err != nil {
 				return err
-			}
-			todo := cfg.Indexes
-			if len(a) > 0 {
-				todo = nil
-				for _, n := range a {
-					s, ok := cfg.Lookup(n)
-					if !ok {
-						return &index.NotFoundError{What: "index", Name: n}
-					}
-					todo = append(todo, s)
-				}
 			}
 			ctx, cancel := g.withTimeout(cmd.Context())
 			defer cancel()
@@ -237,14 +222,7 @@ func newIndexUpdateCmd(g *Global) *cobra.Command {
 	}
 }
 
-type indexPushOptions struct {
-	g      *Global
-	Index  string
-	Target string
-}
-
 func newIndexPushCmd(g *Global) *cobra.Command {
-	o := &indexPushOptions{g: g}
 	return &cobra.Command{
 		Use:   "push INDEX oci://REGISTRY/REPOSITORY:TAG",
 		Short: "Push an index file (and its .minisig) to a registry, for index add",
@@ -256,56 +234,25 @@ registry addresses.`,
 		Example: `  plugctl index push dist/index.yaml oci://ghcr.io/acme/plugins-index:stable`,
 		Args:    args(2, 2),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			o.Index, o.Target = a[0], a[1]
-			return indexPushRun(cmd, o)
+			return indexPushRun(cmd.Context(), g, a[0], a[1])
 		},
 	}
 }
 
-type indexPushJSON struct {
-	Index    string `json:"index"`
-	Target   string `json:"target"`
-	Manifest string `json:"manifest"`
-	Signed   bool   `json:"signed"`
-}
-
-func indexPushRun(cmd *cobra.Command, o *indexPushOptions) error {
-	g := o.g
-	repo, tag, err := fetch.SplitOCITag(o.Target)
-	if err != nil {
-		return usageErrorf("%v", err)
-	}
-	data, err := store.ReadFileMax(o.Index, index.MaxIndexBytes)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return &index.NotFoundError{What: "index", Name: o.Index}
-		}
-		return err
-	}
-	if _, err := index.Parse(data); err != nil {
-		return fmt.Errorf("%s: %w", o.Index, err)
-	}
-	files := []fetch.OCIFile{{Path: o.Index, Title: filepath.Base(o.Index)}}
-	sig := index.SignatureAddress(o.Index)
-	signed := false
-	if _, err := os.Stat(sig); err == nil {
-		files = append(files, fetch.OCIFile{Path: sig, Title: filepath.Base(sig)})
-		signed = true
-	}
-	ctx, cancel := g.withTimeout(cmd.Context())
+func indexPushRun(ctx context.Context, g *Global, file, target string) error {
+	ctx, cancel := g.withTimeout(ctx)
 	defer cancel()
-	res, err := g.Fetcher().PushOCI(ctx, fetch.OCIPush{Repository: repo, ArtifactType: fetch.ArtifactTypeIndex, Files: files, Tag: tag})
+	out, err := publish.PushIndex(ctx, g.Fetcher(), file, target)
 	if err != nil {
 		return err
 	}
-	out := indexPushJSON{Index: o.Index, Target: o.Target, Manifest: res.Manifest.Digest.String(), Signed: signed}
 	if g.JSON() {
 		return g.PrintJSON(out)
 	}
 	how := "unsigned"
-	if signed {
+	if out.Signed {
 		how = "with its signature"
 	}
-	g.Printf("pushed %s (%s) to %s (%s)\n", o.Index, how, o.Target, out.Manifest)
+	g.Printf("pushed %s (%s) to %s (%s)\n", out.Index, how, out.Target, out.Manifest)
 	return nil
 }

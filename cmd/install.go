@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/spf13/cobra"
@@ -98,7 +97,7 @@ installed files in one step; an active version stays active. --from with
   plugctl install greeter@1.2.0 --force     # same as plugctl reinstall greeter@1.2.0`,
 		RunE: func(cmd *cobra.Command, a []string) error {
 			o.Queries = a
-			return installRun(cmd, o)
+			return installRun(cmd.Context(), o)
 		},
 	}
 	f := c.Flags()
@@ -129,16 +128,16 @@ type installJSON struct {
 	Installed bool   `json:"installed"` // false: it was already installed
 }
 
-func installRun(cmd *cobra.Command, o *installOptions) error {
+func installRun(ctx context.Context, o *installOptions) error {
 	g := o.g
 	in, err := g.Installer()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := g.withTimeout(cmd.Context())
+	ctx, cancel := g.withTimeout(ctx)
 	defer cancel()
 
-	var plans []plan
+	var plans []install.Plan
 	if o.From != "" {
 		if len(o.Queries) > 0 || o.Index != "" {
 			return usageErrorf("install --from takes no NAME arguments and no --index")
@@ -157,7 +156,7 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 					hint: "add --force to replace it with what the flags say (the same command with --force)"}
 			}
 		}
-		plans = append(plans, plan{Req: req, Lock: install.RequestEntry(req), Replace: o.Force})
+		plans = append(plans, install.Plan{Req: req, Lock: install.RequestEntry(req), Replace: o.Force})
 	} else if o.Force {
 		if o.Index != "" || !o.Protocol.empty() || o.SHA256 != "" || o.Name != "" || o.Version != "" || o.Bin != "" {
 			return usageErrorf("install NAME@VERSION --force fetches what the receipt records: it takes no --index, --sha256, --name, --version, --bin or protocol flags (use --from for those)")
@@ -176,13 +175,13 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 			return err
 		}
 	}
-	saver, err := newLockSaver(o.Save)
+	saver, err := install.NewLockSaver(install.LockFileName, o.Save)
 	if err != nil {
 		return err
 	}
 	// What was installed is recorded even when another plugin failed.
-	results, err := installAll(ctx, g, in, plans)
-	if werr := saver.record(results); werr != nil && err == nil {
+	results, err := g.installPlans(ctx, in, plans)
+	if werr := saver.Record(results); werr != nil && err == nil {
 		err = werr
 	}
 	if err != nil {
@@ -218,72 +217,7 @@ func installRun(cmd *cobra.Command, o *installOptions) error {
 	return nil
 }
 
-// plan is one version to install and the lock entry that reproduces it.
-type plan struct {
-	Req  install.Request
-	Lock install.LockedPlugin
-	// Replace installs Req over an installed version (install --from
-	// --force); Reinstall fetches Req.Name@Req.Version again from its
-	// receipt (reinstall, install NAME@VERSION --force).
-	Replace, Reinstall bool
-}
-
-type planResult struct {
-	Plan plan
-	Res  *install.Result
-}
-
-// maxParallelInstalls bounds the downloads one command runs at once.
-const maxParallelInstalls = 4
-
-// installAll installs every plan, several at once, and returns the results
-// in plan order. On failure it returns the results that succeeded and the
-// first error (in plan order); installs that succeeded stay installed.
-func installAll(ctx context.Context, g *Global, in *install.Installer, plans []plan) ([]planResult, error) {
-	results := make([]planResult, len(plans))
-	errs := make([]error, len(plans))
-	prog := newProgress(g)
-	sem := make(chan struct{}, maxParallelInstalls)
-	var wg sync.WaitGroup
-	for i, p := range plans {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			inst := *in
-			bar, done := prog.artifact(p.Req.Name + "@" + p.Req.Version)
-			defer done()
-			if bar != nil {
-				inst.Fetcher = g.fetcher(bar)
-			}
-			var res *install.Result
-			var err error
-			switch {
-			case p.Reinstall:
-				res, err = inst.Reinstall(ctx, p.Req.Name, p.Req.Version)
-			case p.Replace:
-				res, err = inst.Replace(ctx, p.Req)
-			default:
-				res, err = inst.Install(ctx, p.Req)
-			}
-			results[i] = planResult{Plan: p, Res: res}
-			errs[i] = err
-		}()
-	}
-	wg.Wait()
-	prog.Wait()
-	var ok []planResult
-	for i := range plans {
-		if errs[i] != nil {
-			return ok, errs[i]
-		}
-		ok = append(ok, results[i])
-	}
-	return ok, nil
-}
-
-func installJSONs(in *install.Installer, results []planResult) []installJSON {
+func installJSONs(in *install.Installer, results []install.PlanResult) []installJSON {
 	out := []installJSON{}
 	for _, r := range results {
 		rc := r.Res.Receipt
@@ -366,11 +300,11 @@ func fromError(err error) error {
 // reinstallPlans are the plans of reinstall NAME@VERSION... (and install
 // NAME@VERSION... --force): each an installed version, fetched again from
 // its receipt.
-func reinstallPlans(in *install.Installer, targets []string) ([]plan, error) {
+func reinstallPlans(in *install.Installer, targets []string) ([]install.Plan, error) {
 	if len(targets) == 0 {
 		return nil, usageErrorf("name at least one installed version: NAME@VERSION")
 	}
-	var plans []plan
+	var plans []install.Plan
 	for _, t := range targets {
 		name, version, err := store.ParseRef(t, true)
 		if err != nil {
@@ -379,7 +313,7 @@ func reinstallPlans(in *install.Installer, targets []string) ([]plan, error) {
 		if _, err := in.Paths.ReadReceipt(name, version); err != nil {
 			return nil, err
 		}
-		plans = append(plans, plan{Req: install.Request{Name: name, Version: version}, Reinstall: true})
+		plans = append(plans, install.Plan{Req: install.Request{Name: name, Version: version}, Reinstall: true})
 	}
 	return plans, nil
 }
@@ -403,7 +337,7 @@ func (o *installOptions) schemaSet(ctx context.Context) ([]byte, error) {
 	return set, nil
 }
 
-func (o *installOptions) indexPlans(ctx context.Context, in *install.Installer) ([]plan, error) {
+func (o *installOptions) indexPlans(ctx context.Context, in *install.Installer) ([]install.Plan, error) {
 	g := o.g
 	if !o.Protocol.empty() {
 		return nil, usageErrorf("protocol flags go with --from; an index says how its plugins launch")
@@ -452,7 +386,7 @@ func (o *installOptions) indexPlans(ctx context.Context, in *install.Installer) 
 			return install.CandidatesFor(in.Paths, cfg, q, Platform())
 		}
 	}
-	var plans []plan
+	var plans []install.Plan
 	for _, q := range queries {
 		cands, err := lookup(q)
 		if err != nil {
@@ -462,7 +396,7 @@ func (o *installOptions) indexPlans(ctx context.Context, in *install.Installer) 
 		if err != nil {
 			return nil, err
 		}
-		plans = append(plans, plan{Req: req, Lock: lp})
+		plans = append(plans, install.Plan{Req: req, Lock: lp})
 	}
 	return plans, nil
 }

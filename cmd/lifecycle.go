@@ -5,68 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/plugctl/plugctl/index"
 	"github.com/plugctl/plugctl/install"
+	"github.com/plugctl/plugctl/internal/runner"
 	"github.com/plugctl/plugctl/runtime"
-	"github.com/plugctl/plugctl/store"
 )
 
 // statuses checks the named installed plugins (all of them when names is
-// empty) against their indexes. A NAME@CONSTRAINT replaces the recorded
-// constraint.
+// empty) against freshly loaded indexes.
 func statuses(ctx context.Context, g *Global, names []string) ([]install.Status, error) {
 	p, cfg, err := g.freshConfig(ctx)
 	if err != nil {
 		return nil, err
 	}
-	type want struct{ name, constraint string }
-	var todo []want
-	if len(names) == 0 {
-		all, err := p.Names()
-		if err != nil {
-			return nil, err
-		}
-		for _, n := range all {
-			todo = append(todo, want{name: n})
-		}
-	}
-	for _, s := range names {
-		q, err := index.ParseQuery(s)
-		if err != nil {
-			return nil, err
-		}
-		if q.Index != "" {
-			return nil, usageErrorf("%s: a plugin is checked against the index it was installed from", s)
-		}
-		todo = append(todo, want{q.Name, q.Constraint})
-	}
-	var out []install.Status
-	for _, w := range todo {
-		st, err := install.CheckOne(p, cfg, w.name, w.constraint, Platform())
-		if err != nil {
-			if len(names) == 0 && errors.Is(err, store.ErrNotInstalled) {
-				continue // an empty plugin directory
-			}
-			return nil, err
-		}
-		out = append(out, st)
-	}
-	return out, nil
-}
-
-type upgradeJSON struct {
-	Name       string `json:"name"`
-	From       string `json:"from"`
-	To         string `json:"to"`
-	Constraint string `json:"constraint,omitempty"`
-	Upgraded   bool   `json:"upgraded"` // false with --dry-run or when already newest
-	Reason     string `json:"reason,omitempty"`
+	return install.Statuses(p, cfg, names, Platform())
 }
 
 func newUpgradeCmd(g *Global) *cobra.Command {
@@ -85,78 +40,11 @@ Nothing to upgrade is not an error.`,
 			if all == (len(a) > 0) {
 				return usageErrorf("upgrade: name plugins or use --all (not both)")
 			}
-			ctx, cancel := g.withTimeout(cmd.Context())
-			defer cancel()
-			sts, err := statuses(ctx, g, a)
-			if err != nil {
-				return err
+			o := install.UpgradeOptions{Names: a, Platform: Platform(), DryRun: dryRun}
+			if save {
+				o.LockFile = install.LockFileName
 			}
-			in, err := g.Installer()
-			if err != nil {
-				return err
-			}
-			out := []upgradeJSON{}
-			var plans []plan
-			for _, st := range sts {
-				u := upgradeJSON{Name: st.Name, From: st.Active, To: st.Active, Constraint: st.Constraint, Reason: st.Reason}
-				if st.Upgradable() {
-					u.To = st.Allowed
-					plans = append(plans, plan{Req: *st.Request})
-				} else if u.Reason == "" {
-					u.Reason = "newest allowed version is active"
-				}
-				out = append(out, u)
-			}
-			if !dryRun && len(plans) > 0 {
-				saver, err := newLockSaver(save)
-				if err != nil {
-					return err
-				}
-				if save {
-					for i := range plans {
-						if plans[i].Lock, err = lockEntryFor(g, plans[i].Req); err != nil {
-							return err
-						}
-					}
-				}
-				results, err := installAll(ctx, g, in, plans)
-				if err != nil {
-					return err
-				}
-				for _, r := range results {
-					if _, err := in.Use(ctx, r.Plan.Req.Name, r.Plan.Req.Version); err != nil {
-						return err
-					}
-					for i := range out {
-						if out[i].Name == r.Plan.Req.Name {
-							out[i].Upgraded = true
-						}
-					}
-				}
-				if err := saver.record(results); err != nil {
-					return err
-				}
-			}
-			if g.JSON() {
-				return g.PrintJSON(out)
-			}
-			n := 0
-			for _, u := range out {
-				switch {
-				case u.To != u.From && dryRun:
-					g.Printf("would upgrade %s %s -> %s\n", u.Name, u.From, u.To)
-					n++
-				case u.Upgraded:
-					g.Printf("upgraded %s %s -> %s (active; %s stays until plugctl prune)\n", u.Name, u.From, u.To, u.From)
-					n++
-				case u.Reason != "" && len(a) > 0:
-					g.Printf("%s %s: %s\n", u.Name, u.From, u.Reason)
-				}
-			}
-			if n == 0 {
-				g.Printf("nothing to upgrade\n")
-			}
-			return nil
+			return upgradeRun(cmd.Context(), g, o)
 		},
 	}
 	c.Flags().BoolVar(&all, "all", false, "upgrade every installed plugin")
@@ -165,65 +53,43 @@ Nothing to upgrade is not an error.`,
 	return c
 }
 
-// lockEntryFor builds the lock entry of an index request (every platform).
-func lockEntryFor(g *Global, req install.Request) (install.LockedPlugin, error) {
-	p, err := g.Paths()
+func upgradeRun(ctx context.Context, g *Global, o install.UpgradeOptions) error {
+	ctx, cancel := g.withTimeout(ctx)
+	defer cancel()
+	_, cfg, err := g.freshConfig(ctx)
 	if err != nil {
-		return install.LockedPlugin{}, err
+		return err
 	}
-	cfg, err := g.Config()
+	in, err := g.Installer()
 	if err != nil {
-		return install.LockedPlugin{}, err
+		return err
 	}
-	cands, err := install.Candidates(p, cfg, req.Name)
+	wait := g.withProgress(in)
+	out, err := in.Upgrade(ctx, cfg, o)
+	wait()
 	if err != nil {
-		return install.LockedPlugin{}, err
+		return err
 	}
-	for _, c := range cands {
-		if c.Index == req.Index {
-			return install.Entry(c, req.Version, req.Constraint)
+	if g.JSON() {
+		return g.PrintJSON(out)
+	}
+	n := 0
+	for _, u := range out {
+		switch {
+		case u.To != u.From && o.DryRun:
+			g.Printf("would upgrade %s %s -> %s\n", u.Name, u.From, u.To)
+			n++
+		case u.Upgraded:
+			g.Printf("upgraded %s %s -> %s (active; %s stays until plugctl prune)\n", u.Name, u.From, u.To, u.From)
+			n++
+		case u.Reason != "" && len(o.Names) > 0:
+			g.Printf("%s %s: %s\n", u.Name, u.From, u.Reason)
 		}
 	}
-	return install.RequestEntry(req), nil
-}
-
-// lockSaver records in plugctl.lock what install --save and upgrade --save
-// installed. The lock is read before anything is installed, so that an
-// unreadable one fails the command before it changes the store.
-type lockSaver struct{ lock *install.Lock }
-
-// newLockSaver reads plugctl.lock when save is set; a nil *lockSaver saves
-// nothing.
-func newLockSaver(save bool) (*lockSaver, error) {
-	if !save {
-		return nil, nil
+	if n == 0 {
+		g.Printf("nothing to upgrade\n")
 	}
-	lock, err := install.ReadLockOrNew(install.LockFileName)
-	if err != nil {
-		return nil, err
-	}
-	return &lockSaver{lock: lock}, nil
-}
-
-// record writes the versions of results that were installed.
-func (s *lockSaver) record(results []planResult) error {
-	if s == nil || len(results) == 0 {
-		return nil
-	}
-	for _, r := range results {
-		if r.Res != nil && !r.Plan.Reinstall {
-			lp := r.Plan.Lock
-			// An install pinned by a registry digest names no sha256: the
-			// lock file records the one the bytes had.
-			if a, ok := lp.Platforms[r.Plan.Req.Platform]; ok && a.SHA256 == "" {
-				a.SHA256 = r.Res.Receipt.ArtifactSHA256
-				lp.Platforms = maps.Clone(lp.Platforms)
-				lp.Platforms[r.Plan.Req.Platform] = a
-			}
-			s.lock.Plugins[r.Plan.Req.Name] = lp
-		}
-	}
-	return s.lock.Write(install.LockFileName)
+	return nil
 }
 
 type outdatedJSON struct {
@@ -292,12 +158,6 @@ counted), so CI can gate on it; 0 otherwise.`,
 	return c
 }
 
-type pruneJSON struct {
-	Name    string   `json:"name"`
-	Removed []string `json:"removed"`
-	Kept    []string `json:"kept"`
-}
-
 func newPruneCmd(g *Global) *cobra.Command {
 	var keep int
 	var dryRun, force bool
@@ -305,75 +165,7 @@ func newPruneCmd(g *Global) *cobra.Command {
 		Use:   "prune [NAME...]",
 		Short: "Remove old versions: keep the N newest and, always, the active one",
 		RunE: func(cmd *cobra.Command, a []string) error {
-			if keep < 1 {
-				return usageErrorf("--keep %d: keep at least 1 version", keep)
-			}
-			in, err := g.Installer()
-			if err != nil {
-				return err
-			}
-			names, err := namesOrAll(in.Paths, a)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.withTimeout(cmd.Context())
-			defer cancel()
-			out := []pruneJSON{}
-			for _, n := range names {
-				choices, err := in.PruneVersions(n, keep)
-				if err != nil {
-					return err
-				}
-				if len(a) > 0 && len(choices) == 0 {
-					return fmt.Errorf("%s: %w", n, store.ErrNotInstalled)
-				}
-				pj := pruneJSON{Name: n, Removed: []string{}, Kept: []string{}}
-				for _, c := range choices { // newest first
-					v := c.Version
-					if c.Keep {
-						pj.Kept = append(pj.Kept, v)
-						continue
-					}
-					if running, err := runtime.ReadStarted(in.Paths, n, v); err == nil && running.Alive() {
-						if !force {
-							pj.Kept = append(pj.Kept, v)
-							g.Infof("plugctl: keeping %s@%s: it runs (pid %d); plugctl stop it, or prune --force\n", n, v, running.Pid)
-							continue
-						}
-						if !dryRun {
-							if _, err := runtime.Stop(ctx, in.Paths, n, v); err != nil {
-								return err
-							}
-						}
-					}
-					if !dryRun {
-						clearDead(ctx, in.Paths, n, v)
-						if _, err := in.Remove(ctx, n, v); err != nil {
-							return err
-						}
-					}
-					pj.Removed = append(pj.Removed, v)
-				}
-				if len(pj.Removed) > 0 {
-					out = append(out, pj)
-				}
-			}
-			if g.JSON() {
-				return g.PrintJSON(out)
-			}
-			verb := "removed"
-			if dryRun {
-				verb = "would remove"
-			}
-			for _, pj := range out {
-				for _, v := range pj.Removed {
-					g.Printf("%s %s@%s\n", verb, pj.Name, v)
-				}
-			}
-			if len(out) == 0 {
-				g.Printf("nothing to prune\n")
-			}
-			return nil
+			return pruneRun(cmd.Context(), g, install.PruneOptions{Names: a, Keep: keep, DryRun: dryRun, Force: force})
 		},
 	}
 	c.Flags().IntVar(&keep, "keep", 1, "versions to keep per plugin, newest first (the active one is always kept)")
@@ -382,16 +174,36 @@ func newPruneCmd(g *Global) *cobra.Command {
 	return c
 }
 
-type syncJSON struct {
-	Name      string `json:"name"`
-	Version   string `json:"version,omitempty"`
-	Installed bool   `json:"installed"` // false: it was already in the store
-	Activated bool   `json:"activated"` // it was not the active version before
-	// Reinstalled: its installed files had changed, and it was fetched
-	// again from the lock's URL.
-	Reinstalled bool `json:"reinstalled,omitempty"`
-	// Removed: not in the lock, removed by --prune (every version).
-	Removed []string `json:"removed,omitempty"`
+func pruneRun(ctx context.Context, g *Global, o install.PruneOptions) error {
+	in, err := g.Installer()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := g.withTimeout(ctx)
+	defer cancel()
+	o.Running = func(st *runtime.StartedPlugin) {
+		g.Infof("plugctl: keeping %s@%s: it runs (pid %d); plugctl stop it, or prune --force\n", st.Name, st.Version, st.Pid)
+	}
+	out, err := in.Prune(ctx, o)
+	if err != nil {
+		return err
+	}
+	if g.JSON() {
+		return g.PrintJSON(out)
+	}
+	verb := "removed"
+	if o.DryRun {
+		verb = "would remove"
+	}
+	for _, pr := range out {
+		for _, v := range pr.Removed {
+			g.Printf("%s %s@%s\n", verb, pr.Name, v)
+		}
+	}
+	if len(out) == 0 {
+		g.Printf("nothing to prune\n")
+	}
+	return nil
 }
 
 func newSyncCmd(g *Global) *cobra.Command {
@@ -429,126 +241,11 @@ a lock without this platform is exit 3 either way.`,
   plugctl sync --prune -o json`,
 		Args: args(0, 0),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			lock, err := install.ReadLock(file)
-			if err != nil {
-				return err
-			}
-			in, err := g.Installer()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := g.withTimeout(cmd.Context())
-			defer cancel()
-			steps, drift, err := in.SyncPlan(lock, file, Platform())
-			if err != nil {
-				return err
-			}
-			unlocked, err := in.Unlocked(lock)
-			if err != nil {
-				return err
-			}
-			var changed []string
-			plans := make([]plan, len(steps))
-			before := map[string]string{}
-			unlockedSchema := ""
-			for i, st := range steps {
-				plans[i] = plan{Req: st.Req, Lock: st.Lock, Replace: len(st.Changed) > 0 || st.Stale}
-				if st.SchemaUnlocked {
-					unlockedSchema = st.Req.Name
-				}
-				for _, f := range st.Changed {
-					changed = append(changed, fmt.Sprintf("%s@%s: %s changed since install", st.Req.Name, st.Req.Version, f))
-				}
-				before[st.Req.Name], _ = in.Paths.Active(st.Req.Name)
-			}
+			o := install.SyncOptions{File: file, Platform: Platform(), Prune: prune}
 			if check {
-				for _, n := range unlocked {
-					if prune {
-						drift = append(drift, fmt.Sprintf("%s is installed but not in %s", n, file))
-					} else {
-						g.Infof("%s is installed but not in %s (plugctl sync --prune removes it)\n", n, file)
-					}
-				}
-				if g.JSON() {
-					// stdout stays JSON: the differences, [] when the store matches.
-					if err := g.PrintJSON(append(append([]string{}, changed...), drift...)); err != nil {
-						return err
-					}
-				} else {
-					for _, d := range append(changed, drift...) {
-						g.Infof("%s\n", d)
-					}
-				}
-				if len(changed) > 0 {
-					return &exitError{code: ExitIntegrity, msg: fmt.Sprintf("%d installed file(s) changed since install: %s", len(changed), strings.Join(changed, "; ")), hint: "run plugctl sync to fetch them again from the lock's URLs"}
-				}
-				if len(drift) > 0 {
-					hint := "run plugctl sync" + map[bool]string{true: " --prune", false: ""}[prune]
-					if unlockedSchema != "" {
-						hint = fmt.Sprintf("%s keeps a gRPC schema that %s does not record (sync leaves it): record it with plugctl install --from SOURCE --sha256 HEX --name %s --version V --proto FILE --force --save", unlockedSchema, file, unlockedSchema)
-					}
-					return &exitError{code: ExitError, msg: fmt.Sprintf("the store does not match %s (%d difference(s))", file, len(drift)), hint: hint}
-				}
-				if !g.JSON() {
-					g.Printf("the store matches %s\n", file)
-				}
-				return nil
+				return syncCheckRun(g, o)
 			}
-			if prune {
-				running, err := runtime.Started(in.Paths)
-				if err != nil {
-					return err
-				}
-				for _, s := range running {
-					if slices.Contains(unlocked, s.Name) {
-						return &exitError{code: ExitError, msg: fmt.Sprintf("%s@%s is not in %s but runs (started, pid %d): --prune removes nothing that runs", s.Name, s.Version, file, s.Pid),
-							hint: fmt.Sprintf("plugctl stop %s@%s, then plugctl sync --prune", s.Name, s.Version)}
-					}
-				}
-			}
-			results, err := installAll(ctx, g, in, plans)
-			if err != nil {
-				return err
-			}
-			out := []syncJSON{}
-			for _, r := range results {
-				name, version := r.Plan.Req.Name, r.Plan.Req.Version
-				if _, err := in.Use(ctx, name, version); err != nil {
-					return err
-				}
-				out = append(out, syncJSON{Name: name, Version: version, Installed: !r.Res.Already, Activated: before[name] != version, Reinstalled: r.Res.Replaced})
-			}
-			if prune {
-				for _, n := range unlocked {
-					rm, err := in.Remove(ctx, n, "")
-					if err != nil {
-						return err
-					}
-					out = append(out, syncJSON{Name: n, Removed: rm.Removed})
-				}
-			} else {
-				for _, n := range unlocked {
-					g.Infof("%s is installed but not in %s (plugctl sync --prune removes it)\n", n, file)
-				}
-			}
-			if g.JSON() {
-				return g.PrintJSON(out)
-			}
-			for _, s := range out {
-				if s.Removed != nil {
-					g.Printf("removed %s (not in %s): %s\n", s.Name, file, strings.Join(s.Removed, ", "))
-					continue
-				}
-				state := "already installed"
-				switch {
-				case s.Reinstalled:
-					state = "reinstalled (its files had changed)"
-				case s.Installed:
-					state = "installed"
-				}
-				g.Printf("%s@%s %s, active\n", s.Name, s.Version, state)
-			}
-			return nil
+			return syncRun(cmd.Context(), g, o)
 		},
 	}
 	c.Flags().BoolVar(&prune, "prune", false, "remove installed plugins that the lock does not record (with --check: fail on them)")
@@ -556,4 +253,94 @@ a lock without this platform is exit 3 either way.`,
 	c.Flags().BoolVar(&check, "frozen", false, "same as --check")
 	c.Flags().StringVar(&file, "lock", install.LockFileName, "lock file to read")
 	return c
+}
+
+func syncCheckRun(g *Global, o install.SyncOptions) error {
+	in, err := g.Installer()
+	if err != nil {
+		return err
+	}
+	rep, err := in.SyncCheck(o)
+	if err != nil {
+		return err
+	}
+	noteUnlocked(g, o, rep.Unlocked)
+	diffs := append(append([]string{}, rep.Changed...), rep.Drift...)
+	if g.JSON() {
+		// stdout stays JSON: the differences, [] when the store matches.
+		if err := g.PrintJSON(diffs); err != nil {
+			return err
+		}
+	} else {
+		for _, d := range diffs {
+			g.Infof("%s\n", d)
+		}
+	}
+	if len(rep.Changed) > 0 {
+		return &exitError{code: ExitIntegrity, msg: fmt.Sprintf("%d installed file(s) changed since install: %s", len(rep.Changed), strings.Join(rep.Changed, "; ")), hint: "run plugctl sync to fetch them again from the lock's URLs"}
+	}
+	if len(rep.Drift) > 0 {
+		hint := "run plugctl sync"
+		if o.Prune {
+			hint += " --prune"
+		}
+		if n := rep.SchemaUnlocked; n != "" {
+			hint = fmt.Sprintf("%s keeps a gRPC schema that %s does not record (sync leaves it): record it with plugctl install --from SOURCE --sha256 HEX --name %s --version V --proto FILE --force --save", n, o.File, n)
+		}
+		return &exitError{code: ExitError, msg: fmt.Sprintf("the store does not match %s (%d difference(s))", o.File, len(rep.Drift)), hint: hint}
+	}
+	if !g.JSON() {
+		g.Printf("the store matches %s\n", o.File)
+	}
+	return nil
+}
+
+func syncRun(ctx context.Context, g *Global, o install.SyncOptions) error {
+	in, err := g.Installer()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := g.withTimeout(ctx)
+	defer cancel()
+	wait := g.withProgress(in)
+	out, unlocked, err := in.Sync(ctx, o)
+	wait()
+	var re *runner.RunningError
+	if errors.As(err, &re) {
+		return &exitError{code: ExitError, msg: fmt.Sprintf("%s@%s is not in %s but runs (started, pid %d): --prune removes nothing that runs", re.Name, re.Version, o.File, re.Pid),
+			hint: fmt.Sprintf("plugctl stop %s@%s, then plugctl sync --prune", re.Name, re.Version)}
+	}
+	if err != nil {
+		return err
+	}
+	noteUnlocked(g, o, unlocked)
+	if g.JSON() {
+		return g.PrintJSON(out)
+	}
+	for _, s := range out {
+		if s.Removed != nil {
+			g.Printf("removed %s (not in %s): %s\n", s.Name, o.File, strings.Join(s.Removed, ", "))
+			continue
+		}
+		state := "already installed"
+		switch {
+		case s.Reinstalled:
+			state = "reinstalled (its files had changed)"
+		case s.Installed:
+			state = "installed"
+		}
+		g.Printf("%s@%s %s, active\n", s.Name, s.Version, state)
+	}
+	return nil
+}
+
+// noteUnlocked tells, without --prune, of the installed plugins the lock
+// does not record.
+func noteUnlocked(g *Global, o install.SyncOptions, unlocked []string) {
+	if o.Prune {
+		return
+	}
+	for _, n := range unlocked {
+		g.Infof("%s is installed but not in %s (plugctl sync --prune removes it)\n", n, o.File)
+	}
 }

@@ -3,31 +3,18 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/index"
-	"github.com/plugctl/plugctl/install"
-	"github.com/plugctl/plugctl/store"
+	"github.com/plugctl/plugctl/publish"
 )
 
-type mirrorOptions struct {
-	g         *Global
-	Dir       string
-	Names     []string
-	Platforms []string
-	Latest    int
-	Key       string
-	Expires   time.Duration
-}
-
 func newMirrorCmd(g *Global) *cobra.Command {
-	o := &mirrorOptions{g: g}
+	var r publish.MirrorRequest
 	c := &cobra.Command{
 		Use:   "mirror DIR|oci://REGISTRY/PREFIX [INDEX-NAME...]",
 		Short: "Copy configured indexes and their artifacts into DIR or a registry, for air-gapped use",
@@ -57,127 +44,52 @@ to PREFIX/index:<index-name>, for plugctl index add NAME that address.`,
   plugctl index add default oci://registry.internal:5000/plugctl/index:default --key mirror.pub`,
 		Args: args(1, -1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			o.Dir, o.Names = a[0], a[1:]
-			return mirrorRun(cmd, o)
+			r.Dest, r.Names = a[0], a[1:]
+			return mirrorRun(cmd.Context(), g, r)
 		},
 	}
 	f := c.Flags()
-	f.StringArrayVar(&o.Platforms, "platform", nil, "mirror only this os/arch (repeatable; default: all)")
-	f.IntVar(&o.Latest, "latest", 0, "mirror only the N newest versions of each plugin (default: all)")
-	f.StringVar(&o.Key, "key", "", "minisign secret key: sign the rewritten indexes (needed when a signed index is rewritten)")
-	f.DurationVar(&o.Expires, "expires", 0, "with --key: a re-signed index expires after this long (default 720h, 30 days)")
+	f.StringArrayVar(&r.Options.Platforms, "platform", nil, "mirror only this os/arch (repeatable; default: all)")
+	f.IntVar(&r.Options.Latest, "latest", 0, "mirror only the N newest versions of each plugin (default: all)")
+	f.StringVar(&r.Key, "key", "", "minisign secret key: sign the rewritten indexes (needed when a signed index is rewritten)")
+	f.DurationVar(&r.Options.Expires, "expires", 0, "with --key: a re-signed index expires after this long (default 720h, 30 days)")
 	return c
 }
 
-type mirrorJSON struct {
-	Dir     string                 `json:"dir"`
-	Indexes []*install.MirrorIndex `json:"indexes"`
-}
-
-func mirrorRun(cmd *cobra.Command, o *mirrorOptions) error {
-	g := o.g
-	for _, p := range o.Platforms {
-		if !index.KnownPlatform(p) {
-			return usageErrorf("--platform %q: want os/arch from Go's known list (go tool dist list)", p)
-		}
-	}
-	if o.Latest < 0 {
-		return usageErrorf("--latest %d: want a number of versions, 1 or more", o.Latest)
-	}
-	if o.Expires != 0 && o.Key == "" {
-		return usageErrorf("--expires goes with --key")
-	}
-	if o.Expires <= 0 {
-		o.Expires = defaultSignedTTL
-	}
-	ctx, cancel := g.withTimeout(cmd.Context())
+func mirrorRun(ctx context.Context, g *Global, r publish.MirrorRequest) error {
+	ctx, cancel := g.withTimeout(ctx)
 	defer cancel()
 	p, cfg, err := g.freshConfig(ctx)
 	if err != nil {
 		return err
 	}
-	srcs := cfg.Indexes
-	if len(o.Names) > 0 {
-		srcs = nil
-		for _, n := range o.Names {
-			s, ok := cfg.Lookup(n)
-			if !ok {
-				return &index.NotFoundError{What: "index", Name: n}
-			}
-			if !containsSource(srcs, n) {
-				srcs = append(srcs, s)
-			}
-		}
-	}
-	if len(srcs) == 0 {
-		return usageErrorf("no index configured to mirror (plugctl index add NAME SOURCE)")
-	}
-	toRegistry := fetch.IsOCI(o.Dir)
-	dir := o.Dir
-	if toRegistry {
-		if _, err := fetch.OCIRepository(o.Dir); err != nil {
-			return usageErrorf("%v", err)
-		}
-	} else if dir, err = filepath.Abs(o.Dir); err != nil {
-		return err
-	}
-	var sign index.SignFunc
-	if o.Key != "" {
-		if sign, err = g.indexSigner(o.Key); err != nil {
-			return usageErrorf("--key: %v", err)
-		}
-	}
-	opts := install.MirrorOptions{
-		Fetcher: g.Fetcher(), Platforms: o.Platforms, Latest: o.Latest,
-		Sign: sign, Expires: o.Expires, Now: time.Now(),
-	}
+	r.Options.Fetcher, r.Password = g.Fetcher(), g.keyPrompt()
 	if !g.JSON() {
-		opts.Report = func(f install.MirrorFile) {
+		toRegistry := fetch.IsOCI(r.Dest)
+		r.Options.Report = func(f publish.MirrorFile) {
 			what := f.Plugin + " schema"
 			if f.Version != "" {
 				what = f.Plugin + "@" + f.Version + " " + strings.Join(f.Platforms, ",")
 			}
 			where := f.Path
 			if !toRegistry {
-				where = filepath.Join(o.Dir, filepath.FromSlash(f.Path))
+				where = filepath.Join(r.Dest, filepath.FromSlash(f.Path))
 			}
 			g.Printf("%-6s %s → %s\n", f.Action, what, where)
 		}
+		r.Start = func(name string) { g.Printf("index %s:\n", name) }
 	}
-	out := mirrorJSON{Dir: dir, Indexes: []*install.MirrorIndex{}}
-	for _, s := range srcs {
-		c, err := index.LoadCached(p, s, opts.Now)
-		if err != nil {
-			return err
-		}
-		sub := ""
-		if len(srcs) > 1 {
-			sub = s.Name
-		}
-		if opts.Report != nil && sub != "" {
-			g.Printf("index %s:\n", s.Name)
-		}
-		msrc := install.MirrorSource{Name: s.Name, Address: c.Meta.Source, Raw: c.Raw, Sig: c.Sig, Signed: len(s.Keys) > 0}
-		var res *install.MirrorIndex
-		if toRegistry {
-			tmpRoot, terr := p.EnsureTmp()
-			if terr != nil {
-				return terr
-			}
-			res, err = install.MirrorOCI(ctx, tmpRoot, o.Dir, msrc, opts)
-		} else {
-			res, err = install.Mirror(ctx, dir, sub, msrc, opts)
-		}
-		if err != nil {
-			return err
-		}
+	r.Done = func(res *publish.MirrorIndex) {
 		for _, sk := range res.Skipped {
 			g.Infof("plugctl: warning: skipped %s\n", sk)
 		}
-		out.Indexes = append(out.Indexes, res)
 		if !g.JSON() {
-			g.Printf("%s\n", mirrorSummary(o.Dir, res))
+			g.Printf("%s\n", mirrorSummary(r.Dest, res))
 		}
+	}
+	out, err := publish.MirrorIndexes(ctx, p, cfg, r)
+	if err != nil {
+		return err
 	}
 	if g.JSON() {
 		return g.PrintJSON(out)
@@ -185,16 +97,7 @@ func mirrorRun(cmd *cobra.Command, o *mirrorOptions) error {
 	return nil
 }
 
-func containsSource(list []store.Source, name string) bool {
-	for _, s := range list {
-		if s.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
-func mirrorSummary(dir string, r *install.MirrorIndex) string {
+func mirrorSummary(dir string, r *publish.MirrorIndex) string {
 	copied, kept := 0, 0
 	for _, f := range r.Files {
 		if f.Action == "copied" {
@@ -227,15 +130,9 @@ func mirrorSummary(dir string, r *install.MirrorIndex) string {
 		r.Name, where, how, state, r.Plugins, copied, kept)
 }
 
-type lintOptions struct {
-	g     *Global
-	Index string
-	Fetch bool
-	Keys  []string
-}
-
 func newIndexLintCmd(g *Global) *cobra.Command {
-	o := &lintOptions{g: g}
+	var fetchAll bool
+	var keys []string
 	c := &cobra.Command{
 		Use:   "lint INDEX",
 		Short: "Check an index file strictly and list every problem",
@@ -252,43 +149,28 @@ with the public key clients will trust (index add --key), before publishing.`,
   plugctl index lint dist/index.yaml --fetch -o json`,
 		Args: args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			o.Index = a[0]
-			return lintRun(cmd, o)
+			return lintRun(cmd.Context(), g, a[0], keys, fetchAll)
 		},
 	}
-	c.Flags().BoolVar(&o.Fetch, "fetch", false, "also download every artifact and check its SHA-256")
-	c.Flags().StringArrayVar(&o.Keys, "key", nil, "minisign public key (file or inline) INDEX.minisig must verify with (repeatable)")
+	c.Flags().BoolVar(&fetchAll, "fetch", false, "also download every artifact and check its SHA-256")
+	c.Flags().StringArrayVar(&keys, "key", nil, "minisign public key (file or inline) INDEX.minisig must verify with (repeatable)")
 	return c
 }
 
-func lintRun(cmd *cobra.Command, o *lintOptions) error {
-	g := o.g
-	keys, err := publicKeys(o.Keys)
+func lintRun(ctx context.Context, g *Global, file string, keyFlags []string, fetchAll bool) error {
+	keys, err := publicKeys(keyFlags)
 	if err != nil {
 		return err
 	}
-	rep, err := index.LintFile(o.Index, index.LintOptions{Keys: keys})
+	var f *fetch.Fetcher
+	if fetchAll {
+		f = g.Fetcher()
+	}
+	ctx, cancel := g.withTimeout(ctx)
+	defer cancel()
+	rep, problems, err := publish.Lint(ctx, file, keys, f)
 	if err != nil {
 		return err
-	}
-	problems := rep.Problems
-	if o.Fetch {
-		ctx, cancel := g.withTimeout(cmd.Context())
-		defer cancel()
-		tmp, err := os.MkdirTemp("", "plugctl-lint-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		f := g.Fetcher()
-		hash := func(ctx context.Context, src, bin string) (string, string, error) {
-			return install.ArtifactHashes(ctx, f, tmp, src, bin)
-		}
-		base, err := filepath.Abs(o.Index)
-		if err != nil {
-			return err
-		}
-		problems = append(problems, index.CheckArtifacts(ctx, rep, base, hash)...)
 	}
 	if g.JSON() {
 		if problems == nil {
@@ -299,22 +181,22 @@ func lintRun(cmd *cobra.Command, o *lintOptions) error {
 		}
 	} else {
 		for _, p := range problems {
-			loc := o.Index
+			loc := file
 			if p.Line > 0 {
-				loc = fmt.Sprintf("%s:%d", o.Index, p.Line)
+				loc = fmt.Sprintf("%s:%d", file, p.Line)
 			}
 			fmt.Fprintf(g.IO.Out, "%s: %s\n", loc, p)
 		}
 	}
 	if len(problems) > 0 {
-		return &exitError{code: ExitError, msg: fmt.Sprintf("%s: %d problem%s", o.Index, len(problems), plural(len(problems)))}
+		return &exitError{code: ExitError, msg: fmt.Sprintf("%s: %d problem%s", file, len(problems), plural(len(problems)))}
 	}
 	checked := ""
-	if o.Fetch {
+	if fetchAll {
 		checked = fmt.Sprintf(", %d artifacts fetched and hashed", len(rep.Artifacts))
 	}
 	if !g.JSON() {
-		g.Printf("%s: ok (%d plugins%s)\n", o.Index, rep.Plugins, checked)
+		g.Printf("%s: ok (%d plugins%s)\n", file, rep.Plugins, checked)
 	}
 	return nil
 }

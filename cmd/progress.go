@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,9 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/plugctl/plugctl/fetch"
+	"github.com/plugctl/plugctl/install"
 )
 
 // progress reports downloads on stderr: on a terminal, for people, one bar
@@ -144,4 +148,26 @@ func humanBytes(n int64) string {
 		i++
 	}
 	return fmt.Sprintf("%.1f %s", v, []string{"KiB", "MiB", "GiB"}[i])
+}
+
+// installPlans installs plans with in, a progress bar (or -v line) for
+// each artifact's downloads.
+func (g *Global) installPlans(ctx context.Context, in *install.Installer, plans []install.Plan) ([]install.PlanResult, error) {
+	wait := g.withProgress(in)
+	defer wait()
+	return in.InstallPlans(ctx, plans)
+}
+
+// withProgress makes in report each artifact's downloads; the function it
+// returns waits for the reports to end.
+func (g *Global) withProgress(in *install.Installer) func() {
+	prog := newProgress(g)
+	in.FetcherFor = func(label string) (*fetch.Fetcher, func()) {
+		bar, done := prog.artifact(label)
+		if bar == nil {
+			return nil, done
+		}
+		return g.fetcher(bar), done
+	}
+	return prog.Wait
 }

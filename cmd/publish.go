@@ -1,37 +1,16 @@
 package cmd
 
 import (
-	"strings"
-	"time"
+	"context"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/plugctl/plugctl/fetch"
-	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/publish"
 )
 
-type publishOptions struct {
-	g           *Global
-	Index       string
-	Artifacts   []string
-	Checksums   string
-	Name        string
-	Version     string
-	Platforms   []string
-	URL         string
-	URLPrefix   string
-	Bin         string
-	Description string
-	Key         string
-	Expires     time.Duration
-	Push        string
-	Protocol    protocolFlags
-	Force       bool
-}
-
 func newPublishCmd(g *Global) *cobra.Command {
-	o := &publishOptions{g: g}
+	var o publish.Options
+	var proto protocolFlags
 	c := &cobra.Command{
 		Use:   "publish INDEX [ARTIFACT...] --name N --version V",
 		Short: "Add artifacts (or a goreleaser checksums.txt) to an index file",
@@ -55,8 +34,8 @@ them) unless --force.`,
   plugctl publish dist/index.yaml --checksums dist/checksums.txt --name greeter --version 1.2.0 --bin greeter --push oci://ghcr.io/acme/greeter`,
 		Args: args(1, -1),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			o.Index, o.Artifacts = a[0], a[1:]
-			return publishRun(cmd, o)
+			o.IndexFile, o.Artifacts = a[0], a[1:]
+			return publishRun(cmd.Context(), g, o, proto)
 		},
 	}
 	f := c.Flags()
@@ -72,85 +51,21 @@ them) unless --force.`,
 	f.DurationVar(&o.Expires, "expires", 0, "with --key: the signed index expires after this long (default 720h, 30 days)")
 	f.StringVar(&o.Push, "push", "", "push the artifacts to this registry repository (oci://REGISTRY/REPOSITORY) and write their registry addresses")
 	f.BoolVar(&o.Force, "force", false, "change the protocol although other published versions get it too")
-	o.Protocol.bind(c)
+	proto.bind(c)
 	return c
 }
 
-// defaultSignedTTL is how long an index signed by publish or mirror stays
-// valid unless --expires says otherwise.
-const defaultSignedTTL = 30 * 24 * time.Hour
-
-type publishJSON struct {
-	Index    string `json:"index"`
-	Name     string `json:"name"`
-	Version  string `json:"version"`
-	Platform string `json:"platform"`
-	URL      string `json:"url"`
-	SHA256   string `json:"sha256,omitempty"`
-	H1       string `json:"h1,omitempty"`
-}
-
-func publishRun(cmd *cobra.Command, o *publishOptions) error {
-	g := o.g
-	if o.Name == "" || o.Version == "" {
-		return usageErrorf("publish needs --name and --version")
-	}
-	if (len(o.Artifacts) == 0) == (o.Checksums == "") {
-		return usageErrorf("publish takes ARTIFACT... or --checksums FILE")
-	}
-	if len(o.Artifacts) > 1 && (o.URL != "" || len(o.Platforms) > 0) {
-		return usageErrorf("--url and --platform go with one ARTIFACT (with several, each one's platform comes from its name)")
-	}
-	proto, err := o.Protocol.protocol()
-	if err != nil {
+func publishRun(ctx context.Context, g *Global, o publish.Options, flags protocolFlags) error {
+	var err error
+	if o.Protocol, err = flags.protocol(); err != nil {
 		return err
 	}
-	if o.Key == "" && o.Expires != 0 {
-		return usageErrorf("--expires goes with --key")
-	}
-	ttl := o.Expires
-	if ttl <= 0 {
-		ttl = defaultSignedTTL
-	}
-	var push func(string, []string) (map[string]string, string, error)
-	if o.Push != "" {
-		if o.URL != "" || o.URLPrefix != "" {
-			return usageErrorf("--push writes the registry addresses: it takes no --url or --url-prefix")
-		}
-		if _, err := fetch.OCIRepository(o.Push); err != nil {
-			return usageErrorf("--push: %v", err)
-		}
-		v, err := semver.StrictNewVersion(strings.TrimPrefix(o.Version, "v"))
-		if err != nil {
-			return usageErrorf("--version %q: not a semantic version (want MAJOR.MINOR.PATCH)", o.Version)
-		}
-		ctx, cancel := g.withTimeout(cmd.Context())
-		defer cancel()
-		f := g.Fetcher()
-		tag := fetch.OCITag(v.String())
-		push = func(file string, platforms []string) (map[string]string, string, error) {
-			return f.PushPlatforms(ctx, o.Push, file, tag, platforms)
-		}
-	}
-	var sign index.SignFunc
-	if o.Key != "" {
-		if sign, err = g.indexSigner(o.Key); err != nil {
-			return err
-		}
-	}
-	pubs, err := index.Publish(index.PublishRequest{
-		Push:      push,
-		IndexFile: o.Index, Name: o.Name, Version: o.Version, Description: o.Description, Bin: o.Bin, Protocol: proto,
-		Artifacts: o.Artifacts, Platforms: o.Platforms, URL: o.URL, DefaultPlatform: Platform(),
-		Checksums: o.Checksums, URLPrefix: o.URLPrefix,
-		Sign: sign, Expires: ttl, Now: time.Now(), Force: o.Force,
-	})
+	ctx, cancel := g.withTimeout(ctx)
+	defer cancel()
+	o.DefaultPlatform, o.Fetcher, o.Password = Platform(), g.Fetcher(), g.keyPrompt()
+	out, err := publish.Publish(ctx, o)
 	if err != nil {
 		return err
-	}
-	out := []publishJSON{}
-	for _, p := range pubs {
-		out = append(out, publishJSON{Index: o.Index, Name: p.Name, Version: strings.TrimPrefix(p.Version, "v"), Platform: p.Platform, URL: p.URL, SHA256: p.SHA256, H1: p.H1})
 	}
 	if g.JSON() {
 		return g.PrintJSON(out)

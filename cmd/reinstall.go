@@ -23,7 +23,7 @@ every version whose files changed.`,
 		Args:    args(1, -1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			o.Queries = a
-			return installRun(cmd, o)
+			return installRun(cmd.Context(), o)
 		},
 	}
 }

@@ -63,13 +63,15 @@ func (g *Global) pauseHook() func(stage string) {
 	}
 }
 
-// Config loads config.yaml of the selected home.
-func (g *Global) Config() (*store.Config, error) {
+// Config loads config.yaml of the selected home, whose paths it returns
+// too.
+func (g *Global) Config() (store.Paths, *store.Config, error) {
 	p, err := g.Paths()
 	if err != nil {
-		return nil, err
+		return p, nil, err
 	}
-	return store.LoadConfig(p)
+	cfg, err := store.LoadConfig(p)
+	return p, cfg, err
 }
 
 // EnvIndexTTL overrides index.DefaultTTL: how old a cached index may be
@@ -82,11 +84,7 @@ const EnvIndexTTL = "PLUGCTL_INDEX_TTL"
 // at all is then an error, and only for commands that go on to need it.
 // It returns the store paths too, which every caller needs.
 func (g *Global) freshConfig(ctx context.Context) (store.Paths, *store.Config, error) {
-	p, err := g.Paths()
-	if err != nil {
-		return p, nil, err
-	}
-	cfg, err := store.LoadConfig(p)
+	p, cfg, err := g.Config()
 	if err != nil || g.Offline {
 		return p, cfg, err
 	}

@@ -1,18 +1,14 @@
 package cmd
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/plugctl/plugctl/index"
-	"github.com/plugctl/plugctl/internal/regfile"
-	"github.com/plugctl/plugctl/store"
+	"github.com/plugctl/plugctl/publish"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -106,45 +102,9 @@ Keys are interoperable with the minisign tool.`,
 	return c
 }
 
-// indexSigner is the signing function of the minisign secret key at
-// keyPath. It asks for the key's password once, when it first signs.
-func (g *Global) indexSigner(keyPath string) (index.SignFunc, error) {
-	sec, err := regfile.ReadFile(keyPath, 64<<10)
-	if err != nil {
-		return nil, fmt.Errorf("secret key: %w", err)
-	}
-	pw, asked := "", false
-	return func(name string, msg []byte) ([]byte, error) {
-		if verify.KeyIsEncrypted(sec) && !asked {
-			p, err := g.keyPassword("password for "+keyPath, false)
-			if err != nil {
-				return nil, err
-			}
-			pw, asked = p, true
-		}
-		sig, err := verify.Sign(sec, pw, name, msg)
-		if err != nil {
-			return nil, fmt.Errorf("sign %s: %w", name, err)
-		}
-		return sig, nil
-	}, nil
-}
-
-// signIndexFile writes INDEX.minisig for the index file at path.
-func (g *Global) signIndexFile(path, keyPath string) error {
-	sign, err := g.indexSigner(keyPath)
-	if err != nil {
-		return err
-	}
-	msg, err := regfile.ReadFile(path, index.MaxIndexBytes)
-	if err != nil {
-		return err
-	}
-	sig, err := sign(filepath.Base(path), msg)
-	if err != nil {
-		return err
-	}
-	return store.WriteFileAtomic(path+".minisig", sig, 0o644)
+// keyPrompt asks for a secret key's password when signing needs it.
+func (g *Global) keyPrompt() publish.PasswordFunc {
+	return func(prompt string) (string, error) { return g.keyPassword(prompt, false) }
 }
 
 func newIndexSignCmd(g *Global) *cobra.Command {
@@ -161,23 +121,14 @@ went down.`,
 			if key == "" {
 				return usageErrorf("index sign needs --key PREFIX.key")
 			}
-			if _, err := os.Stat(a[0]); errors.Is(err, fs.ErrNotExist) {
-				return usageErrorf("index sign: %s does not exist", a[0])
-			}
-			idx, err := index.LoadFile(a[0])
+			sig, err := publish.SignIndex(a[0], key, g.keyPrompt())
 			if err != nil {
 				return err
 			}
-			if idx.Version <= 0 || idx.Expires == nil {
-				return usageErrorf("index sign: %s needs \"version\" and \"expires\" to be signed (clients refuse a signed index without them); plugctl publish --key sets both", a[0])
-			}
-			if err := g.signIndexFile(a[0], key); err != nil {
-				return err
-			}
 			if g.JSON() {
-				return g.PrintJSON(map[string]string{"signature": a[0] + ".minisig"})
+				return g.PrintJSON(map[string]string{"signature": sig})
 			}
-			g.Printf("wrote %s.minisig\n", a[0])
+			g.Printf("wrote %s\n", sig)
 			return nil
 		},
 	}

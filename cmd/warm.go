@@ -498,9 +498,3 @@ func (g *Global) stopRunning(ctx context.Context, p store.Paths, name, version s
 	}
 	return err
 }
-
-// clearDead removes the run records of name's installed versions (version
-// "" means all of them) whose process died (runner.ClearDead).
-func clearDead(ctx context.Context, p store.Paths, name, version string) {
-	(&runner.Runner{Home: p}).ClearDead(ctx, name, version)
-}

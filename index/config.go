@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/store"
@@ -45,4 +46,24 @@ func Remove(ctx context.Context, p store.Paths, name string) error {
 		return err
 	}
 	return RemoveCache(p, name)
+}
+
+// Select returns the configured indexes names, in the order given and
+// each once, or every configured index when names is empty. A name not
+// configured is a *NotFoundError.
+func Select(cfg *store.Config, names []string) ([]store.Source, error) {
+	if len(names) == 0 {
+		return cfg.Indexes, nil
+	}
+	var out []store.Source
+	for _, n := range names {
+		s, ok := cfg.Lookup(n)
+		if !ok {
+			return nil, &NotFoundError{What: "index", Name: n}
+		}
+		if !slices.ContainsFunc(out, func(x store.Source) bool { return x.Name == n }) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }

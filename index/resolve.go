@@ -17,6 +17,18 @@ var ErrNotFound = errors.New("not found")
 // ErrUsage is wrapped by malformed requests: a bad name or constraint.
 var ErrUsage = errors.New("invalid request")
 
+// Usagef is a malformed request (it wraps ErrUsage) whose message is only
+// what was wrong: for requests whose every field is an option the
+// operator gave, where "invalid request" would say nothing more.
+func Usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+func (e *usageError) Unwrap() error { return ErrUsage }
+
 // NotFoundError says what was looked for and where.
 type NotFoundError struct {
 	What  string // "plugin", "version", "platform", "index"

@@ -3,8 +3,14 @@
 // its SHA-256 before anything else reads it, unpacks archives itself,
 // hashes the installed tree, writes the receipt last, and makes the whole
 // version visible with one rename. It also activates, removes and
-// re-verifies installed versions.
+// re-verifies installed versions, and runs the commands that change the
+// store as a whole: several installs at once (InstallPlans), the lock file
+// they are recorded in (LockSaver, the one writer of install --save and
+// upgrade --save), upgrade (Statuses, Upgrade), prune (Prune) and sync
+// (Sync, SyncCheck).
 //
 // It does not choose versions (index/ resolves NAME@CONSTRAINT) and does not
-// launch anything (runtime/).
+// launch anything: prune and sync --prune only look up, and stop or refuse
+// (internal/runner's StopRunning), what would be removed while it runs. Publishing and
+// mirroring are publish/'s.
 package install

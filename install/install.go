@@ -33,6 +33,9 @@ type Installer struct {
 	// "discarded": a version left the store); tests use it to stop or
 	// inspect a command midway.
 	Hook func(stage string)
+	// FetcherFor, when set, gives each plan of InstallPlans its own
+	// fetcher (a progress bar per artifact).
+	FetcherFor FetcherFunc
 }
 
 // Request is one version to install.
@@ -191,7 +194,7 @@ func (in *Installer) stageAndCommit(ctx context.Context, req Request, replace bo
 	if err != nil {
 		return nil, err
 	}
-	dir := isDirSource(req.Source, req.Bin)
+	dir := IsDirSource(req.Source, req.Bin)
 	if dir && req.SHA256 != "" && !strings.EqualFold(binSum, req.SHA256) {
 		return nil, &verify.MismatchError{What: req.Name + "@" + req.Version + " " + bin, Source: req.Source, Want: req.SHA256, Got: binSum}
 	}
@@ -354,7 +357,7 @@ func (in *Installer) fetchSchema(ctx context.Context, req Request, vdir string) 
 // entry point's slash-separated path inside pkg and what was fetched (for a
 // directory source, only the hash of its entry point).
 func (in *Installer) fetchInto(ctx context.Context, req Request, stage, pkg string) (string, fetch.Result, error) {
-	if isDirSource(req.Source, req.Bin) {
+	if IsDirSource(req.Source, req.Bin) {
 		if req.Bin == "" {
 			return "", fetch.Result{}, fmt.Errorf("%w: %s is a directory: bin must name the executable in it", ErrBadArtifact, req.Source)
 		}
@@ -364,7 +367,7 @@ func (in *Installer) fetchInto(ctx context.Context, req Request, stage, pkg stri
 		bin, err := cleanBin(req.Bin)
 		return bin, fetch.Result{SHA256: strings.ToLower(req.SHA256)}, err
 	}
-	file := artifactFileName(req.Source)
+	file := ArtifactFileName(req.Source)
 	if fetch.IsOCI(req.Source) {
 		// A registry layer is chosen by this name when a manifest holds
 		// several; its own title then says whether it is an archive.
@@ -390,7 +393,7 @@ func (in *Installer) fetchInto(ctx context.Context, req Request, stage, pkg stri
 		return "", res, &verify.MismatchError{What: req.Name + "@" + req.Version, Source: req.Source, Want: req.SHA256, Got: res.SHA256}
 	}
 	if res.Name != "" {
-		file = safeFileName(res.Name)
+		file = SafeFileName(res.Name)
 	}
 	if IsArchive(file) {
 		if err := os.Mkdir(pkg, 0o755); err != nil {
@@ -446,22 +449,22 @@ func cleanBin(bin string) (string, error) {
 	return c, nil
 }
 
-// isDirSource reports whether addr delivers a directory: a git address
+// IsDirSource reports whether addr delivers a directory: a git address
 // with a bin (the repository, or a //subdirectory of it, unless that names
 // an archive), or a local directory. A git address without bin names one
 // file in the repository, like a relative URL in an index served from git.
-func isDirSource(addr, bin string) bool {
+func IsDirSource(addr, bin string) bool {
 	if fetch.IsGit(addr) {
-		return bin != "" && !IsArchive(artifactFileName(addr))
+		return bin != "" && !IsArchive(ArtifactFileName(addr))
 	}
 	p := strings.TrimPrefix(addr, "file://")
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
 }
 
-// artifactFileName is the last element of addr's path, which says whether
+// ArtifactFileName is the last element of addr's path, which says whether
 // it is an archive.
-func artifactFileName(addr string) string {
+func ArtifactFileName(addr string) string {
 	p := addr
 	if u, err := url.Parse(addr); err == nil && u.Scheme != "" && u.Path != "" {
 		p = u.Path
@@ -618,4 +621,51 @@ func (in *Installer) discard(dir, label string) error {
 	in.hook("discarded")
 	os.RemoveAll(trash) // what stays is a leftover for the next cleanup
 	return nil
+}
+
+// ArtifactHashes fetches the artifact at addr into a fresh directory under
+// tmpRoot, removed afterwards, and returns the hashes the index must carry
+// for it: for a file its SHA-256 (h1 empty); for a directory source the
+// tree hash of what install would lay out (h1) and the SHA-256 of its bin.
+func ArtifactHashes(ctx context.Context, f *fetch.Fetcher, tmpRoot, addr, bin string) (sha256, h1 string, err error) {
+	tmp, err := os.MkdirTemp(tmpRoot, "check-")
+	if err != nil {
+		return "", "", err
+	}
+	defer os.RemoveAll(tmp)
+	if IsDirSource(addr, bin) {
+		dst := filepath.Join(tmp, "tree")
+		if err := f.Dir(ctx, addr, dst); err != nil {
+			return "", "", err
+		}
+		b, err := cleanBin(bin)
+		if err != nil {
+			return "", "", err
+		}
+		if h1, err = verify.TreeHash(dst); err != nil {
+			return "", "", err
+		}
+		sha256, err = verify.FileSHA256(filepath.Join(dst, filepath.FromSlash(b)))
+		return sha256, h1, err
+	}
+	res, err := f.File(ctx, addr, filepath.Join(tmp, "file"))
+	if err != nil {
+		return "", "", err
+	}
+	return res.SHA256, "", nil
+}
+
+// SafeFileName keeps a downloaded file's name usable on any file system.
+func SafeFileName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == '+') {
+			b[i] = '_'
+		}
+	}
+	out := string(b)
+	if out == "" || out[0] == '.' {
+		out = "_" + out
+	}
+	return out
 }

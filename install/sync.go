@@ -1,6 +1,7 @@
 package install
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/plugctl/plugctl/internal/runner"
 	"github.com/plugctl/plugctl/verify"
 )
 
@@ -117,4 +119,132 @@ func (in *Installer) Unlocked(lock *Lock) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// SyncOptions configure Sync and SyncCheck.
+type SyncOptions struct {
+	File     string // the lock file
+	Platform string
+	// Prune removes the installed plugins the lock does not record (every
+	// version); SyncCheck counts them as differences.
+	Prune bool
+}
+
+// SyncReport is what SyncCheck found.
+type SyncReport struct {
+	// Changed names the installed files of locked versions that changed
+	// since install, one "NAME@VERSION: FILE changed since install" each.
+	Changed []string
+	// Drift lists what sync would change and what is inconsistent in the
+	// lock (SyncPlan), and, with Prune, each plugin the lock does not
+	// record.
+	Drift []string
+	// Unlocked are the installed plugins the lock does not record.
+	Unlocked []string
+	// SchemaUnlocked names a plugin whose installed locked version keeps
+	// a gRPC schema the lock does not record (sync leaves it alone).
+	SchemaUnlocked string
+}
+
+// SyncCheck compares the store with the lock file and changes nothing.
+func (in *Installer) SyncCheck(o SyncOptions) (*SyncReport, error) {
+	steps, drift, unlocked, err := in.syncPlan(o)
+	if err != nil {
+		return nil, err
+	}
+	rep := &SyncReport{Drift: drift, Unlocked: unlocked}
+	for _, st := range steps {
+		if st.SchemaUnlocked {
+			rep.SchemaUnlocked = st.Req.Name
+		}
+		for _, f := range st.Changed {
+			rep.Changed = append(rep.Changed, fmt.Sprintf("%s@%s: %s changed since install", st.Req.Name, st.Req.Version, f))
+		}
+	}
+	if o.Prune {
+		for _, n := range unlocked {
+			rep.Drift = append(rep.Drift, fmt.Sprintf("%s is installed but not in %s", n, o.File))
+		}
+	}
+	return rep, nil
+}
+
+func (in *Installer) syncPlan(o SyncOptions) ([]SyncStep, []string, []string, error) {
+	lock, err := ReadLock(o.File)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	steps, drift, err := in.SyncPlan(lock, o.File, o.Platform)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	unlocked, err := in.Unlocked(lock)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return steps, drift, unlocked, nil
+}
+
+// Synced says what Sync did with one plugin.
+type Synced struct {
+	Name      string `json:"name"`
+	Version   string `json:"version,omitempty"`
+	Installed bool   `json:"installed"` // false: it was already in the store
+	Activated bool   `json:"activated"` // it was not the active version before
+	// Reinstalled: its installed files had changed, and it was fetched
+	// again from the lock's URL.
+	Reinstalled bool `json:"reinstalled,omitempty"`
+	// Removed: not in the lock, removed by Prune (every version).
+	Removed []string `json:"removed,omitempty"`
+}
+
+// Sync installs every version the lock file records for the platform, from
+// the lock's URL and with its hashes, fetching again the ones whose
+// installed files changed, and makes them active. With Prune it then
+// removes the plugins the lock does not record, after checking that none
+// of them runs (a *runner.RunningError). It returns what it did, locked plugins first, and the
+// installed plugins the lock does not record (removed with Prune).
+func (in *Installer) Sync(ctx context.Context, o SyncOptions) ([]Synced, []string, error) {
+	steps, _, unlocked, err := in.syncPlan(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	plans := make([]Plan, len(steps))
+	before := map[string]string{}
+	for i, st := range steps {
+		plans[i] = Plan{Req: st.Req, Lock: st.Lock, Replace: len(st.Changed) > 0 || st.Stale}
+		before[st.Req.Name], _ = in.Paths.Active(st.Req.Name)
+	}
+	if o.Prune {
+		// Nothing that runs is removed: a *runner.RunningError before
+		// anything changes.
+		r := &runner.Runner{Home: in.Paths}
+		for _, n := range unlocked {
+			if _, err := r.StopRunning(ctx, n, "", false); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	results, err := in.InstallPlans(ctx, plans)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := []Synced{}
+	for _, r := range results {
+		name, version := r.Plan.Req.Name, r.Plan.Req.Version
+		if _, err := in.Use(ctx, name, version); err != nil {
+			return nil, nil, err
+		}
+		out = append(out, Synced{Name: name, Version: version, Installed: !r.Res.Already, Activated: before[name] != version, Reinstalled: r.Res.Replaced})
+	}
+	if o.Prune {
+		for _, n := range unlocked {
+			rm, err := in.Remove(ctx, n, "")
+			if err != nil {
+				return nil, nil, err
+			}
+			out = append(out, Synced{Name: n, Removed: rm.Removed})
+		}
+	}
+	return out, unlocked, nil
 }

@@ -1,6 +1,7 @@
 package install
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -20,6 +21,7 @@ type Status struct {
 	Allowed    string // newest version the constraint allows for this platform ("" if none)
 	Latest     string // newest release for this platform, whatever the constraint
 	Request    *Request
+	cand       *Candidate // the index offer Request comes from
 	// Reason is set when the plugin cannot be checked (installed with
 	// --from, or its index no longer offers it).
 	Reason string
@@ -83,9 +85,9 @@ func CheckOne(p store.Paths, cfg *store.Config, name, constraint, platform strin
 		return st, err
 	}
 	q := index.Query{Index: r.Index, Name: name, Constraint: st.Constraint}
-	if req, err := Resolve(q, cands, platform); err == nil {
+	if req, c, err := resolve(q, cands, platform); err == nil {
 		st.Allowed = req.Version
-		st.Request = &req
+		st.Request, st.cand = &req, c
 	} else if !errors.Is(err, index.ErrNotFound) {
 		return st, err
 	}
@@ -98,4 +100,113 @@ func CheckOne(p store.Paths, cfg *store.Config, name, constraint, platform strin
 		st.Reason = "index " + r.Index + " offers no version for " + platform
 	}
 	return st, nil
+}
+
+// Statuses checks the named installed plugins, NAME or NAME@CONSTRAINT (a
+// constraint given replaces the recorded one), against their indexes; with
+// no names, every installed plugin.
+func Statuses(p store.Paths, cfg *store.Config, names []string, platform string) ([]Status, error) {
+	type want struct{ name, constraint string }
+	var todo []want
+	if len(names) == 0 {
+		all, err := p.Names()
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range all {
+			todo = append(todo, want{name: n})
+		}
+	}
+	for _, s := range names {
+		q, err := index.ParseQuery(s)
+		if err != nil {
+			return nil, err
+		}
+		if q.Index != "" {
+			return nil, index.Usagef("%s: a plugin is checked against the index it was installed from", s)
+		}
+		todo = append(todo, want{q.Name, q.Constraint})
+	}
+	var out []Status
+	for _, w := range todo {
+		st, err := CheckOne(p, cfg, w.name, w.constraint, platform)
+		if err != nil {
+			if len(names) == 0 && errors.Is(err, store.ErrNotInstalled) {
+				continue // an empty plugin directory
+			}
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// UpgradeOptions configure Upgrade.
+type UpgradeOptions struct {
+	Names    []string // NAME[@CONSTRAINT]; none: every installed plugin
+	Platform string
+	DryRun   bool // say what would be upgraded, change nothing
+	// LockFile, when set, records the upgraded versions (upgrade --save),
+	// every platform their index offers.
+	LockFile string
+}
+
+// Upgraded says what Upgrade did with one plugin.
+type Upgraded struct {
+	Name       string `json:"name"`
+	From       string `json:"from"`
+	To         string `json:"to"`
+	Constraint string `json:"constraint,omitempty"`
+	Upgraded   bool   `json:"upgraded"` // false with DryRun or when already newest
+	Reason     string `json:"reason,omitempty"`
+}
+
+// Upgrade installs, beside the installed ones, the newest version of each
+// plugin its constraint allows, and makes it active; the old versions stay.
+// With DryRun it only says what it would do (To differs from From).
+func (in *Installer) Upgrade(ctx context.Context, cfg *store.Config, o UpgradeOptions) ([]Upgraded, error) {
+	sts, err := Statuses(in.Paths, cfg, o.Names, o.Platform)
+	if err != nil {
+		return nil, err
+	}
+	out := []Upgraded{}
+	var plans []Plan
+	for _, st := range sts {
+		u := Upgraded{Name: st.Name, From: st.Active, To: st.Active, Constraint: st.Constraint, Reason: st.Reason}
+		if st.Upgradable() {
+			u.To = st.Allowed
+			p := Plan{Req: *st.Request}
+			if o.LockFile != "" && !o.DryRun {
+				if p.Lock, err = Entry(*st.cand, st.Request.Version, st.Request.Constraint); err != nil {
+					return nil, err
+				}
+			}
+			plans = append(plans, p)
+		} else if u.Reason == "" {
+			u.Reason = "newest allowed version is active"
+		}
+		out = append(out, u)
+	}
+	if o.DryRun || len(plans) == 0 {
+		return out, nil
+	}
+	saver, err := NewLockSaver(o.LockFile, o.LockFile != "")
+	if err != nil {
+		return nil, err
+	}
+	results, err := in.InstallPlans(ctx, plans)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range results {
+		if _, err := in.Use(ctx, r.Plan.Req.Name, r.Plan.Req.Version); err != nil {
+			return nil, err
+		}
+		for i := range out {
+			if out[i].Name == r.Plan.Req.Name {
+				out[i].Upgraded = true
+			}
+		}
+	}
+	return out, saver.Record(results)
 }

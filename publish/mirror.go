@@ -1,4 +1,4 @@
-package install
+package publish
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/plugctl/plugctl/fetch"
 	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/install"
 	"github.com/plugctl/plugctl/store"
 	"github.com/plugctl/plugctl/verify"
 )
@@ -370,7 +371,7 @@ func planMirror(src MirrorSource, sel *index.Index, layout bool) (*mirrorPlan, e
 				dst = rel
 			default:
 				pl.absolute = pl.absolute || !inTree
-				dst = path.Join(layoutDir, safeFileName(artifactFileName(source)))
+				dst = path.Join(layoutDir, install.SafeFileName(install.ArtifactFileName(source)))
 			}
 			bySource[key] = dst
 		}
@@ -409,7 +410,7 @@ func planMirror(src MirrorSource, sel *index.Index, layout bool) (*mirrorPlan, e
 				if err != nil {
 					return nil, fmt.Errorf("index %s: %s@%s %s: %w", src.Name, name, v, plat, err)
 				}
-				if isDirSource(source, a.Bin) {
+				if install.IsDirSource(source, a.Bin) {
 					pl.skipped = append(pl.skipped, fmt.Sprintf("%s@%s %s: %s delivers a directory (a git repository with bin), and a mirror holds files", name, v, plat, source))
 					continue
 				}
@@ -469,21 +470,6 @@ func treePath(ref string) (string, bool) {
 	return c, true
 }
 
-// safeFileName keeps a downloaded file's name usable on any file system.
-func safeFileName(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == '+') {
-			b[i] = '_'
-		}
-	}
-	out := string(b)
-	if out == "" || out[0] == '.' {
-		out = "_" + out
-	}
-	return out
-}
-
 // copyVerified puts one file into the mirror: kept when already there with
 // the right hash, else fetched into the staging directory, checked, and
 // renamed into place.
@@ -519,36 +505,4 @@ func copyVerified(ctx context.Context, f *fetch.Fetcher, stage, outDir string, n
 	}
 	file.Action, file.Size = "copied", res.Size
 	return file, nil
-}
-
-// ArtifactHashes fetches the artifact at addr into a fresh directory under
-// tmpRoot, removed afterwards, and returns the hashes the index must carry
-// for it: for a file its SHA-256 (h1 empty); for a directory source the
-// tree hash of what install would lay out (h1) and the SHA-256 of its bin.
-func ArtifactHashes(ctx context.Context, f *fetch.Fetcher, tmpRoot, addr, bin string) (sha256, h1 string, err error) {
-	tmp, err := os.MkdirTemp(tmpRoot, "check-")
-	if err != nil {
-		return "", "", err
-	}
-	defer os.RemoveAll(tmp)
-	if isDirSource(addr, bin) {
-		dst := filepath.Join(tmp, "tree")
-		if err := f.Dir(ctx, addr, dst); err != nil {
-			return "", "", err
-		}
-		b, err := cleanBin(bin)
-		if err != nil {
-			return "", "", err
-		}
-		if h1, err = verify.TreeHash(dst); err != nil {
-			return "", "", err
-		}
-		sha256, err = verify.FileSHA256(filepath.Join(dst, filepath.FromSlash(b)))
-		return sha256, h1, err
-	}
-	res, err := f.File(ctx, addr, filepath.Join(tmp, "file"))
-	if err != nil {
-		return "", "", err
-	}
-	return res.SHA256, "", nil
 }

@@ -1,4 +1,4 @@
-package install
+package publish
 
 import (
 	"testing"
