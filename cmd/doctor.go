@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -49,14 +50,14 @@ source and hash its receipt records. --reinstall runs that for every such
 version.`,
 		Example: "  plugctl doctor\n  plugctl doctor --dry-run -o json\n  plugctl doctor --reinstall",
 		Args:    args(0, 0),
-		RunE:    func(cmd *cobra.Command, a []string) error { return doctorRun(cmd, o) },
+		RunE:    func(cmd *cobra.Command, a []string) error { return doctorRun(cmd.Context(), o) },
 	}
 	c.Flags().BoolVar(&o.DryRun, "dry-run", false, "report only; repair nothing")
 	c.Flags().BoolVar(&o.Reinstall, "reinstall", false, "fetch every changed or missing version again from its receipt's source (plugctl reinstall)")
 	return c
 }
 
-func doctorRun(cmd *cobra.Command, o *doctorOptions) error {
+func doctorRun(ctx context.Context, o *doctorOptions) error {
 	g := o.g
 	if o.DryRun && o.Reinstall {
 		return usageErrorf("--reinstall repairs, --dry-run repairs nothing: give one")
@@ -70,7 +71,7 @@ func doctorRun(cmd *cobra.Command, o *doctorOptions) error {
 		return err
 	}
 	if o.Reinstall {
-		ctx, cancel := g.withTimeout(cmd.Context())
+		ctx, cancel := g.withTimeout(ctx)
 		defer cancel()
 		in.ReinstallTampered(ctx, probs)
 	}

@@ -77,12 +77,12 @@ func WriteSigned(path string, body []byte, sign SignFunc) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	stagedIndex, err := stageFile(dir, filepath.Base(path), body)
+	stagedIndex, err := store.StageFile(path, body, 0o644)
 	if err != nil {
 		return err
 	}
 	sigPath := path + ".minisig"
-	stagedSig, err := stageFile(dir, filepath.Base(sigPath), sig)
+	stagedSig, err := store.StageFile(sigPath, sig, 0o644)
 	if err != nil {
 		os.Remove(stagedIndex)
 		return err
@@ -97,29 +97,6 @@ func WriteSigned(path string, body []byte, sign SignFunc) error {
 		return err
 	}
 	return nil
-}
-
-// stageFile writes data to a new hidden file in dir, synced, mode 0644.
-func stageFile(dir, name string, data []byte) (string, error) {
-	f, err := os.CreateTemp(dir, "."+name+".tmp*")
-	if err != nil {
-		return "", err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", fmt.Errorf("write %s: %w", filepath.Join(dir, name), err)
-	}
-	return f.Name(), nil
 }
 
 // Add adds or replaces one artifact entry. description and the set fields
