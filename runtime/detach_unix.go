@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -224,12 +225,17 @@ func startDetached(spec Spec, opt Options, st *StartedPlugin, env []string) (exi
 		return nil, nil, err
 	}
 	defer stderr.Close()
-	cmd := pluginCmd(execPath, spec.Exe, opt.Dir, env)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	// Its own session: no signal of our terminal reaches it, and its
-	// process group id is its pid.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	var cmd *exec.Cmd
+	err = startTextBusy(func() error {
+		// An exec.Cmd starts once: a new one for each try.
+		cmd = pluginCmd(execPath, spec.Exe, opt.Dir, env)
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		// Its own session: no signal of our terminal reaches it, and its
+		// process group id is its pid.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		return cmd.Start()
+	}, textBusyWait)
+	if err != nil {
 		return nil, nil, &PluginError{Name: spec.Name, Op: OpStart, Err: fmt.Errorf("would not start: %w", err)}
 	}
 	st.Pid = cmd.Process.Pid

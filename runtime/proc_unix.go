@@ -72,7 +72,16 @@ func (r *procRunner) Start(context.Context) error {
 	// Launch's ctx ended before go-plugin got here: start nothing.
 	err := context.Canceled
 	if r.killed == nil || !r.killed.Load() {
-		err = r.cmd.Start()
+		first := true
+		err = startTextBusy(func() error {
+			if !first {
+				if err := r.renew(); err != nil {
+					return err
+				}
+			}
+			first = false
+			return r.cmd.Start()
+		}, textBusyWait)
 	}
 	if err != nil {
 		// exec.Cmd closes the pipes it made when Start fails.
@@ -90,6 +99,49 @@ func (r *procRunner) Start(context.Context) error {
 	}
 	return nil
 }
+
+// renew replaces cmd, whose Start failed, with a copy on new pipes: an
+// exec.Cmd starts once.
+func (r *procRunner) renew() error {
+	_ = r.stdout.Close()
+	_ = r.stderr.Close()
+	c := r.cmd
+	cmd := &exec.Cmd{Path: c.Path, Args: c.Args, Env: c.Env, Dir: c.Dir, SysProcAttr: c.SysProcAttr}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		_ = stdout.Close()
+		return err
+	}
+	r.cmd, r.stdout, r.stderr = cmd, stdout, stderr
+	return nil
+}
+
+// startTextBusy calls start, and again while it fails with ETXTBSY ("text
+// file busy"), for up to wait. Exec fails so while any process holds the
+// executable open for writing, and a process that writes files forks
+// children: another goroutine's fork can hold a copy of a descriptor just
+// opened to write the plugin (an install, a copy) until that child execs
+// (go.dev/issue/22315). The window is short; a writer that keeps the file
+// open still gets the error once wait is over.
+func startTextBusy(start func() error, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	delay := time.Millisecond
+	for {
+		err := start()
+		if !errors.Is(err, syscall.ETXTBSY) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 100*time.Millisecond)
+	}
+}
+
+// textBusyWait bounds startTextBusy for a plugin's start.
+const textBusyWait = 5 * time.Second
 
 // watch waits for the leader to exit without reaping it and then kills its
 // group: grandchildren left behind would otherwise keep the pipes open, and
