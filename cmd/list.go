@@ -226,22 +226,12 @@ func newSearchCmd(g *Global) *cobra.Command {
 			}
 			term := ""
 			if len(a) == 1 {
-				term = strings.ToLower(a[0])
+				term = a[0]
 			}
 			out := []searchJSON{}
-			for _, e := range entries {
-				if term != "" && !strings.Contains(e.Name, term) && !strings.Contains(strings.ToLower(e.Plugin.Description), term) {
-					continue
-				}
-				s := searchJSON{Name: e.Name, Index: e.Index, Description: e.Plugin.Description}
-				for _, v := range e.Plugin.SortedVersions() {
-					if v.Prerelease() == "" {
-						s.Latest = v.String()
-						break
-					}
-				}
-				s.Installed, _ = p.Active(e.Name)
-				out = append(out, s)
+			for _, m := range index.Search(entries, term) {
+				installed, _ := p.Active(m.Name)
+				out = append(out, searchJSON{Name: m.Name, Index: m.Index, Description: m.Description, Latest: m.Latest, Installed: installed})
 			}
 			if g.JSON() {
 				return g.PrintJSON(out)

@@ -25,9 +25,9 @@ type InstalledVersion struct {
 	InstalledAt time.Time
 }
 
-// InstalledFrom is r as an InstalledVersion, active when its version is
+// installedFrom is r as an InstalledVersion, active when its version is
 // active.
-func InstalledFrom(p store.Paths, r *store.Receipt, active string) InstalledVersion {
+func installedFrom(p store.Paths, r *store.Receipt, active string) InstalledVersion {
 	return InstalledVersion{
 		Name: r.Name, Version: r.Version, Active: r.Version == active, Path: p.Exe(r),
 		SHA256: r.BinSHA256, Index: r.Index, Constraint: r.Constraint, Source: r.Source,
@@ -67,7 +67,7 @@ func Installed(p store.Paths, names []string, requireEach bool) ([]InstalledVers
 		}
 		rows := make([]InstalledVersion, 0, len(rs))
 		for _, r := range rs {
-			rows = append(rows, InstalledFrom(p, r, active))
+			rows = append(rows, installedFrom(p, r, active))
 		}
 		res[i].rows = rows
 	}
