@@ -1,11 +1,8 @@
 package cmd
 
 import (
-	"github.com/plugctl/plugctl/profile"
-
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"time"
 
@@ -120,6 +117,18 @@ type artifact struct {
 	Bin    string `json:"bin,omitempty"`
 }
 
+func toOfferJSON(o index.OfferInfo) offerJSON {
+	oj := offerJSON{Index: o.Index, Description: o.Description, Protocol: o.Protocol, Versions: o.Versions,
+		Platforms: o.Platforms, Artifacts: map[string]map[string]artifact{}}
+	for v, arts := range o.Artifacts {
+		oj.Artifacts[v] = map[string]artifact{}
+		for plat, a := range arts {
+			oj.Artifacts[v][plat] = artifact{URL: a.URL, SHA256: a.SHA256, Bin: a.Bin}
+		}
+	}
+	return oj
+}
+
 func newInfoCmd(g *Global) *cobra.Command {
 	return &cobra.Command{
 		Use:   "info NAME",
@@ -148,25 +157,7 @@ func newInfoCmd(g *Global) *cobra.Command {
 				return err
 			}
 			for _, o := range offers {
-				// What install would record: the profile's values (an
-				// index naming an unknown one failed to parse).
-				proto, _ := profile.Resolve(o.Plugin.Protocol)
-				oj := offerJSON{Index: o.Index.Name, Description: o.Plugin.Description, Protocol: proto.WithDefaults(name),
-					Platforms: map[string][]string{}, Artifacts: map[string]map[string]artifact{}}
-				for _, v := range o.Plugin.SortedVersions() {
-					oj.Versions = append(oj.Versions, v.String())
-					arts := o.Plugin.Versions[v.Original()]
-					var plats []string
-					oj.Artifacts[v.String()] = map[string]artifact{}
-					for plat, art := range arts {
-						plats = append(plats, plat)
-						u, _ := index.ResolveURL(o.Meta, art.URL)
-						oj.Artifacts[v.String()][plat] = artifact{URL: u, SHA256: string(art.SHA256), Bin: art.Bin}
-					}
-					sort.Strings(plats)
-					oj.Platforms[v.String()] = plats
-				}
-				info.Indexes = append(info.Indexes, oj)
+				info.Indexes = append(info.Indexes, toOfferJSON(o.Info(name)))
 			}
 			if len(vs) == 0 && len(offers) == 0 {
 				return &index.NotFoundError{What: "plugin", Name: name, Where: "the store or any configured index"}
