@@ -304,18 +304,7 @@ func reinstallPlans(in *install.Installer, targets []string) ([]install.Plan, er
 	if len(targets) == 0 {
 		return nil, usageErrorf("name at least one installed version: NAME@VERSION")
 	}
-	var plans []install.Plan
-	for _, t := range targets {
-		name, version, err := store.ParseRef(t, true)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := in.Paths.ReadReceipt(name, version); err != nil {
-			return nil, err
-		}
-		plans = append(plans, install.Plan{Req: install.Request{Name: name, Version: version}, Reinstall: true})
-	}
-	return plans, nil
+	return install.ReinstallPlans(in.Paths, targets)
 }
 
 // schemaSet compiles or reads the schema given with --from, before anything
@@ -337,6 +326,8 @@ func (o *installOptions) schemaSet(ctx context.Context) ([]byte, error) {
 	return set, nil
 }
 
+// indexPlans parses the queries and reads --index (else the configured
+// indexes) for install.IndexPlans (install.ConfigPlans).
 func (o *installOptions) indexPlans(ctx context.Context, in *install.Installer) ([]install.Plan, error) {
 	g := o.g
 	if !o.Protocol.empty() {
@@ -350,7 +341,6 @@ func (o *installOptions) indexPlans(ctx context.Context, in *install.Installer) 
 		}
 		queries = append(queries, q)
 	}
-	var lookup func(q index.Query) ([]install.Candidate, error)
 	if o.Index != "" {
 		src, err := normalizeSource(o.Index)
 		if err != nil {
@@ -360,45 +350,16 @@ func (o *installOptions) indexPlans(ctx context.Context, in *install.Installer) 
 		if err != nil {
 			return nil, err
 		}
-		lookup = func(q index.Query) ([]install.Candidate, error) {
-			if q.Index != "" {
-				return nil, usageErrorf("%s: INDEX/NAME does not go with --index", q)
-			}
-			if pl, ok := idx.Plugins[q.Name]; ok {
-				return []install.Candidate{{Meta: meta, Plugin: pl}}, nil
-			}
-			return nil, nil
-		}
-	} else {
-		_, cfg, err := g.freshConfig(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if len(cfg.Indexes) == 0 {
-			return nil, &exitError{code: ExitNotFound, msg: "no index is configured", hint: "plugctl index add NAME SOURCE, or install --index SOURCE"}
-		}
-		lookup = func(q index.Query) ([]install.Candidate, error) {
-			if q.Index != "" {
-				if _, ok := cfg.Lookup(q.Index); !ok {
-					return nil, &index.NotFoundError{What: "index", Name: q.Index}
-				}
-			}
-			return install.CandidatesFor(in.Paths, cfg, q, Platform())
-		}
+		return install.IndexPlans(idx, meta, queries, Platform())
 	}
-	var plans []install.Plan
-	for _, q := range queries {
-		cands, err := lookup(q)
-		if err != nil {
-			return nil, err
-		}
-		req, lp, err := install.ResolveLocked(q, cands, Platform())
-		if err != nil {
-			return nil, err
-		}
-		plans = append(plans, install.Plan{Req: req, Lock: lp})
+	_, cfg, err := g.freshConfig(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return plans, nil
+	if len(cfg.Indexes) == 0 {
+		return nil, &exitError{code: ExitNotFound, msg: "no index is configured", hint: "plugctl index add NAME SOURCE, or install --index SOURCE"}
+	}
+	return install.ConfigPlans(in.Paths, cfg, queries, Platform())
 }
 
 func (f protocolFlags) empty() bool {

@@ -1,20 +1,15 @@
 package cmd
 
 import (
-	"github.com/plugctl/plugctl/profile"
-
 	"fmt"
 	"io"
-	goruntime "runtime"
-	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/plugctl/plugctl/index"
+	"github.com/plugctl/plugctl/install"
 	"github.com/plugctl/plugctl/store"
 )
 
@@ -54,10 +49,11 @@ func newListCmd(g *Global) *cobra.Command {
 				}
 				names = []string{a[0]}
 			}
-			out, err := listInstalled(p, names, len(a) == 1)
+			vs, err := install.Installed(p, names, len(a) == 1)
 			if err != nil {
 				return err
 			}
+			out := listRows(vs)
 			if g.JSON() {
 				return g.PrintJSON(out)
 			}
@@ -78,74 +74,17 @@ func newListCmd(g *Global) *cobra.Command {
 	}
 }
 
-// listInstalled reads the receipts of names (in that order). The store is
-// read by a few goroutines at once: with hundreds of plugins, list is a
-// few syscalls and a JSON decode per plugin, and the reads of one plugin do
-// not depend on those of another. The active version is taken from the
-// plugin's current file and matched against the receipts just read, which
-// saves Active's stat of a receipt already known to exist. With one name
-// (list NAME), an uninstalled plugin is an error.
-func listInstalled(p store.Paths, names []string, one bool) ([]listJSON, error) {
-	type result struct {
-		rows []listJSON
-		err  error
+// listRows maps the installed versions to list's JSON.
+func listRows(vs []install.InstalledVersion) []listJSON {
+	out := make([]listJSON, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, listJSON{
+			Name: v.Name, Version: v.Version, Active: v.Active, Path: v.Path,
+			SHA256: v.SHA256, Index: v.Index, Constraint: v.Constraint, Source: v.Source,
+			Protocol: v.Protocol, Profile: v.Profile, InstalledAt: v.InstalledAt,
+		})
 	}
-	res := make([]result, len(names))
-	work := func(i int) {
-		n := names[i]
-		rs, err := p.Versions(n)
-		if err != nil {
-			res[i].err = err
-			return
-		}
-		if one && len(rs) == 0 {
-			res[i].err = fmt.Errorf("%s: %w", n, store.ErrNotInstalled)
-			return
-		}
-		active := ""
-		if len(rs) > 0 {
-			active = p.CurrentVersion(n)
-		}
-		rows := make([]listJSON, 0, len(rs))
-		for _, r := range rs {
-			rows = append(rows, installedRow(p, r, active))
-		}
-		res[i].rows = rows
-	}
-	workers := min(goruntime.GOMAXPROCS(0), 4, len(names)/16)
-	if workers <= 1 {
-		for i := range names {
-			work(i)
-		}
-	} else {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Go(func() {
-				for i := int(next.Add(1) - 1); i < len(names); i = int(next.Add(1) - 1) {
-					work(i)
-				}
-			})
-		}
-		wg.Wait()
-	}
-	out := []listJSON{}
-	for _, r := range res {
-		if r.err != nil {
-			return nil, r.err
-		}
-		out = append(out, r.rows...)
-	}
-	return out, nil
-}
-
-// installedRow is one installed version as list and info show it.
-func installedRow(p store.Paths, r *store.Receipt, active string) listJSON {
-	return listJSON{
-		Name: r.Name, Version: r.Version, Active: r.Version == active, Path: p.Exe(r),
-		SHA256: r.BinSHA256, Index: r.Index, Constraint: r.Constraint, Source: r.Source,
-		Protocol: r.Protocol.WithDefaults(r.Name).Kind, Profile: r.Protocol.Profile, InstalledAt: r.InstalledAt,
-	}
+	return out
 }
 
 func dash(s string) string {
@@ -178,6 +117,18 @@ type artifact struct {
 	Bin    string `json:"bin,omitempty"`
 }
 
+func toOfferJSON(o index.OfferInfo) offerJSON {
+	oj := offerJSON{Index: o.Index, Description: o.Description, Protocol: o.Protocol, Versions: o.Versions,
+		Platforms: o.Platforms, Artifacts: map[string]map[string]artifact{}}
+	for v, arts := range o.Artifacts {
+		oj.Artifacts[v] = map[string]artifact{}
+		for plat, a := range arts {
+			oj.Artifacts[v][plat] = artifact{URL: a.URL, SHA256: a.SHA256, Bin: a.Bin}
+		}
+	}
+	return oj
+}
+
 func newInfoCmd(g *Global) *cobra.Command {
 	return &cobra.Command{
 		Use:   "info NAME",
@@ -194,41 +145,21 @@ func newInfoCmd(g *Global) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			info := infoJSON{Name: name, Installed: []listJSON{}, Indexes: []offerJSON{}}
-			rs, err := p.Versions(name)
+			info := infoJSON{Name: name, Indexes: []offerJSON{}}
+			vs, err := install.Installed(p, []string{name}, false)
 			if err != nil {
 				return err
 			}
+			info.Installed = listRows(vs)
 			info.Active, _ = p.Active(name)
-			for _, r := range rs {
-				info.Installed = append(info.Installed, installedRow(p, r, info.Active))
-			}
 			offers, err := index.Find(p, cfg, name)
 			if err != nil {
 				return err
 			}
 			for _, o := range offers {
-				// What install would record: the profile's values (an
-				// index naming an unknown one failed to parse).
-				proto, _ := profile.Resolve(o.Plugin.Protocol)
-				oj := offerJSON{Index: o.Index.Name, Description: o.Plugin.Description, Protocol: proto.WithDefaults(name),
-					Platforms: map[string][]string{}, Artifacts: map[string]map[string]artifact{}}
-				for _, v := range o.Plugin.SortedVersions() {
-					oj.Versions = append(oj.Versions, v.String())
-					arts := o.Plugin.Versions[v.Original()]
-					var plats []string
-					oj.Artifacts[v.String()] = map[string]artifact{}
-					for plat, art := range arts {
-						plats = append(plats, plat)
-						u, _ := index.ResolveURL(o.Meta, art.URL)
-						oj.Artifacts[v.String()][plat] = artifact{URL: u, SHA256: string(art.SHA256), Bin: art.Bin}
-					}
-					sort.Strings(plats)
-					oj.Platforms[v.String()] = plats
-				}
-				info.Indexes = append(info.Indexes, oj)
+				info.Indexes = append(info.Indexes, toOfferJSON(o.Info(name)))
 			}
-			if len(rs) == 0 && len(offers) == 0 {
+			if len(vs) == 0 && len(offers) == 0 {
 				return &index.NotFoundError{What: "plugin", Name: name, Where: "the store or any configured index"}
 			}
 			if g.JSON() {
@@ -286,22 +217,12 @@ func newSearchCmd(g *Global) *cobra.Command {
 			}
 			term := ""
 			if len(a) == 1 {
-				term = strings.ToLower(a[0])
+				term = a[0]
 			}
 			out := []searchJSON{}
-			for _, e := range entries {
-				if term != "" && !strings.Contains(e.Name, term) && !strings.Contains(strings.ToLower(e.Plugin.Description), term) {
-					continue
-				}
-				s := searchJSON{Name: e.Name, Index: e.Index, Description: e.Plugin.Description}
-				for _, v := range e.Plugin.SortedVersions() {
-					if v.Prerelease() == "" {
-						s.Latest = v.String()
-						break
-					}
-				}
-				s.Installed, _ = p.Active(e.Name)
-				out = append(out, s)
+			for _, m := range index.Search(entries, term) {
+				installed, _ := p.Active(m.Name)
+				out = append(out, searchJSON{Name: m.Name, Index: m.Index, Description: m.Description, Latest: m.Latest, Installed: installed})
 			}
 			if g.JSON() {
 				return g.PrintJSON(out)

@@ -13,7 +13,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
-	"github.com/plugctl/plugctl/internal/loglevel"
 	"github.com/plugctl/plugctl/internal/runner"
 	"github.com/plugctl/plugctl/runtime"
 	"github.com/plugctl/plugctl/store"
@@ -244,72 +243,32 @@ grows (Ctrl-C ends). --level LEVEL leaves out hclog lines below LEVEL
 					return err
 				}
 			}
-			var versions []string
-			if version != "" {
-				versions = []string{version}
-			} else {
-				running, err := runtime.Started(p)
-				if err != nil {
-					return err
-				}
-				for _, s := range running {
-					if s.Name == name {
-						versions = append(versions, s.Version)
-					}
-				}
-				if len(versions) == 0 {
-					if active, _ := p.Active(name); active != "" {
-						versions = []string{active}
-					}
-				}
-			}
-			// Its stdout file (run/NAME@VERSION.out), then its stderr
-			// (run/NAME@VERSION.log).
-			files := func(v string) []string {
-				var fs []string
-				for _, f := range []string{runtime.OutFile(p, name, v), runtime.LogFile(p, name, v)} {
-					if _, err := os.Stat(f); err == nil {
-						fs = append(fs, f)
-					}
-				}
-				return fs
-			}
-			var logs []string
-			for _, v := range versions {
-				if len(files(v)) > 0 {
-					logs = append(logs, v)
-				}
+			logs, err := runner.Logs(p, name, version)
+			if err != nil {
+				return err
 			}
 			if len(logs) == 0 {
 				return &exitError{code: ExitNotFound, msg: fmt.Sprintf("%s: no log (it was never started)", a[0]), hint: "plugctl start " + a[0]}
 			}
 			if follow && len(logs) > 1 {
-				return usageErrorf("-f follows one log: name the version (%s@%s)", name, strings.Join(logs, ", "+name+"@"))
+				var vs []string
+				for _, l := range logs {
+					vs = append(vs, l.Version)
+				}
+				return usageErrorf("-f follows one log: name the version (%s@%s)", name, strings.Join(vs, ", "+name+"@"))
 			}
-			for i, v := range logs {
+			for i, l := range logs {
 				if len(logs) > 1 {
 					if i > 0 {
 						fmt.Fprintln(g.IO.Out)
 					}
-					fmt.Fprintf(g.IO.Out, "==> %s@%s <==\n", name, v)
+					fmt.Fprintf(g.IO.Out, "==> %s@%s <==\n", name, l.Version)
 				}
 				if follow {
-					return followLog(cmd.Context(), g.IO.Out, minLevel, files(v)...)
+					return runner.FollowLog(cmd.Context(), g.IO.Out, minLevel, l.Files...)
 				}
-				for _, path := range files(v) {
-					f, err := os.Open(path)
-					if err != nil {
-						return err
-					}
-					lf := loglevel.NewFilter(g.IO.Out, minLevel)
-					_, err = io.Copy(lf, f)
-					f.Close()
-					if err == nil {
-						err = lf.Close()
-					}
-					if err != nil {
-						return err
-					}
+				if err := runner.CopyLog(g.IO.Out, minLevel, l.Files...); err != nil {
+					return err
 				}
 			}
 			return nil
@@ -318,37 +277,6 @@ grows (Ctrl-C ends). --level LEVEL leaves out hclog lines below LEVEL
 	c.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing what is appended to the log")
 	c.Flags().StringVar(&level, "level", "", "print hclog lines at this level or above only (trace, debug, info, warn, error); other lines are kept")
 	return c
-}
-
-// followLog copies a plugin's log files, one after the other, and then what
-// is appended to each, until ctx ends, leaving out hclog lines below
-// minLevel.
-func followLog(ctx context.Context, w io.Writer, minLevel hclog.Level, paths ...string) error {
-	var fs []*os.File
-	var ws []io.Writer
-	for _, path := range paths {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		fs = append(fs, f)
-		ws = append(ws, loglevel.NewFilter(w, minLevel))
-	}
-	t := time.NewTicker(200 * time.Millisecond)
-	defer t.Stop()
-	for {
-		for i, f := range fs {
-			if _, err := io.Copy(ws[i], f); err != nil {
-				return err
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
 }
 
 type healthJSON struct {

@@ -3,8 +3,10 @@
 // its SHA-256 before anything else reads it, unpacks archives itself,
 // hashes the installed tree, writes the receipt last, and makes the whole
 // version visible with one rename. It also activates, removes and
-// re-verifies installed versions, and runs the commands that change the
-// store as a whole: several installs at once (InstallPlans), the lock file
+// re-verifies installed versions, lists them with their receipts' details
+// (Installed, for list and info), and runs the commands that change the
+// store as a whole: several installs at once (InstallPlans, of the plans
+// ConfigPlans, IndexPlans and ReinstallPlans build), the lock file
 // they are recorded in (LockSaver, the one writer of install --save and
 // upgrade --save), upgrade (Statuses, Upgrade), prune (Prune) and sync
 // (Sync, SyncCheck).

@@ -10,7 +10,9 @@
 //
 // It also starts a started plugin's keeper (the command that runs it is
 // the caller's, Runner.KeeperCmd), checks plugins' health all at once,
-// and stops the started versions of a plugin before it is removed.
+// stops the started versions of a plugin before it is removed, and finds
+// the logs of started versions (Logs) and copies or follows them, filtered
+// by level, to the writer the command gives (CopyLog, FollowLog).
 //
 // Errors are typed and carry no exit codes or hints: *FlagError (a bad
 // flag value or config.yaml entry), *RunningError (a version runs and
@@ -19,5 +21,6 @@
 // Runner.Remark.
 //
 // The package resolves NAME[@VERSION] through store/ and launches through
-// runtime/; it installs nothing and writes no output of its own.
+// runtime/; it installs nothing and writes no output of its own (a log it
+// copies is the plugin's).
 package runner
